@@ -1,0 +1,176 @@
+//! The elementwise kernels every unary and binary op is built on: strided
+//! walks in runs, serial below a size threshold and parallel (rayon) above it.
+
+use crate::float::Float;
+use crate::layout::{broadcast_shapes, RunWalker, Shape};
+use crate::tensor::Tensor;
+use rayon::prelude::*;
+
+/// Elementwise ops with at least this many elements run in parallel.
+///
+/// Measured with `cargo bench --bench elementwise` on 2 cores: below about
+/// 32k f32 elements the rayon fork/join (~5-10 µs) costs more than it saves.
+pub const PARALLEL_THRESHOLD: usize = 1 << 15;
+
+/// Work is split into chunks of this many elements. Fixed, so that the
+/// chunking (and thus any reduction order) never depends on the thread count.
+pub const CHUNK: usize = 1 << 14;
+
+/// Fills `out` (row-major, `n` elements) by calling `fill(range, out_chunk)`
+/// on consecutive ranges, in parallel when `n` is large.
+pub(crate) fn fill_chunks<E: Float>(
+    out: &mut [E],
+    fill: impl Fn(std::ops::Range<usize>, &mut [E]) + Sync,
+) {
+    let n = out.len();
+    if n >= PARALLEL_THRESHOLD && rayon::current_num_threads() > 1 {
+        out.par_chunks_mut(CHUNK)
+            .enumerate()
+            .for_each(|(i, chunk)| {
+                let start = i * CHUNK;
+                fill(start..start + chunk.len(), chunk)
+            });
+    } else {
+        fill(0..n, out);
+    }
+}
+
+/// Allocates an uninitialised-by-value (zeroed) output of `n` elements.
+fn alloc<E: Float>(n: usize) -> Vec<E> {
+    vec![E::ZERO; n]
+}
+
+impl<E: Float> Tensor<E> {
+    /// Applies `f` to every element, returning a new contiguous tensor.
+    ///
+    /// ```
+    /// let a = tapegrad_tensor::Tensor::<f32>::from_vec(vec![1.0, 2.0], &[2]);
+    /// assert_eq!(a.map(|x| x * 10.0).to_vec(), vec![10.0, 20.0]);
+    /// ```
+    pub fn map(&self, f: impl Fn(E) -> E + Sync) -> Tensor<E> {
+        let n = self.numel();
+        let mut out = alloc(n);
+        if let Some(src) = self.as_slice() {
+            fill_chunks(&mut out, |r, o| {
+                for (o, &x) in o.iter_mut().zip(&src[r]) {
+                    *o = f(x);
+                }
+            });
+        } else {
+            let l = &self.layout;
+            let walker = RunWalker::new(&l.shape, [(&l.strides, l.offset)]);
+            let [step] = walker.inner_strides();
+            let data = &self.storage[..];
+            fill_chunks(&mut out, |r, o| {
+                let base = r.start;
+                walker.for_each_run(r, |dst, [s], len| {
+                    let o = &mut o[dst - base..dst - base + len];
+                    for (j, o) in o.iter_mut().enumerate() {
+                        *o = f(data[s + j * step]);
+                    }
+                });
+            });
+        }
+        Tensor::from_vec(out, self.shape())
+    }
+
+    /// Applies `f` pairwise after broadcasting both tensors to a common shape.
+    ///
+    /// # Panics
+    /// If the shapes do not broadcast; the message names `op`.
+    #[track_caller]
+    pub fn zip_map(&self, rhs: &Tensor<E>, op: &str, f: impl Fn(E, E) -> E + Sync) -> Tensor<E> {
+        let shape = self.broadcast_shape_with(rhs, op);
+        let (a, b) = (self.broadcast_to(&shape), rhs.broadcast_to(&shape));
+        let n = a.numel();
+        let mut out = alloc(n);
+        if let (Some(x), Some(y)) = (a.as_slice(), b.as_slice()) {
+            fill_chunks(&mut out, |r, o| {
+                for ((o, &x), &y) in o.iter_mut().zip(&x[r.clone()]).zip(&y[r]) {
+                    *o = f(x, y);
+                }
+            });
+        } else {
+            let walker = RunWalker::new(
+                &shape,
+                [
+                    (&a.layout.strides, a.layout.offset),
+                    (&b.layout.strides, b.layout.offset),
+                ],
+            );
+            let [sa, sb] = walker.inner_strides();
+            let (da, db) = (&a.storage[..], &b.storage[..]);
+            fill_chunks(&mut out, |r, o| {
+                let base = r.start;
+                walker.for_each_run(r, |dst, [pa, pb], len| {
+                    let o = &mut o[dst - base..dst - base + len];
+                    for (j, o) in o.iter_mut().enumerate() {
+                        *o = f(da[pa + j * sa], db[pb + j * sb]);
+                    }
+                });
+            });
+        }
+        Tensor::from_vec(out, &shape)
+    }
+
+    /// Applies `f` to matching elements of three tensors after broadcasting them.
+    #[track_caller]
+    pub fn zip3_map(
+        &self,
+        b: &Tensor<E>,
+        c: &Tensor<E>,
+        op: &str,
+        f: impl Fn(E, E, E) -> E + Sync,
+    ) -> Tensor<E> {
+        let shape = self.broadcast_shape_with(b, op);
+        let shape = broadcast_shapes(&shape, c.shape()).unwrap_or_else(|| {
+            panic!(
+                "{op}: shapes {:?}, {:?} and {:?} do not broadcast",
+                self.shape(),
+                b.shape(),
+                c.shape()
+            )
+        });
+        let (x, y, z) = (
+            self.broadcast_to(&shape),
+            b.broadcast_to(&shape),
+            c.broadcast_to(&shape),
+        );
+        let walker = RunWalker::new(
+            &shape,
+            [
+                (&x.layout.strides, x.layout.offset),
+                (&y.layout.strides, y.layout.offset),
+                (&z.layout.strides, z.layout.offset),
+            ],
+        );
+        let [sx, sy, sz] = walker.inner_strides();
+        let (dx, dy, dz) = (&x.storage[..], &y.storage[..], &z.storage[..]);
+        let mut out = alloc(x.numel());
+        fill_chunks(&mut out, |r, o| {
+            let base = r.start;
+            walker.for_each_run(r, |dst, [px, py, pz], len| {
+                let o = &mut o[dst - base..dst - base + len];
+                for (j, o) in o.iter_mut().enumerate() {
+                    *o = f(dx[px + j * sx], dy[py + j * sy], dz[pz + j * sz]);
+                }
+            });
+        });
+        Tensor::from_vec(out, &shape)
+    }
+
+    /// The broadcast of this shape with `rhs`'s.
+    ///
+    /// # Panics
+    /// If they do not broadcast: `"{op}: shapes [..] and [..] do not broadcast"`.
+    #[track_caller]
+    pub fn broadcast_shape_with(&self, rhs: &Tensor<E>, op: &str) -> Shape {
+        broadcast_shapes(self.shape(), rhs.shape()).unwrap_or_else(|| {
+            panic!(
+                "{op}: shapes {:?} and {:?} do not broadcast",
+                self.shape(),
+                rhs.shape()
+            )
+        })
+    }
+}

@@ -1,0 +1,259 @@
+//! Shapes, strides and offsets: how a tensor's logical indices map onto storage.
+
+use smallvec::SmallVec;
+
+/// A tensor shape (sizes of each dimension). Inline up to 6 dimensions.
+pub type Shape = SmallVec<[usize; 6]>;
+/// Element strides of each dimension. A stride of 0 repeats (broadcasts) data.
+pub type Strides = SmallVec<[usize; 6]>;
+
+/// Shape, strides and offset of a view into storage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// Size of each dimension.
+    pub shape: Shape,
+    /// Step in storage elements for each dimension.
+    pub strides: Strides,
+    /// Storage index of the element at index `[0, 0, ..]`.
+    pub offset: usize,
+}
+
+impl Layout {
+    /// A contiguous row-major layout of `shape` starting at offset 0.
+    pub fn contiguous(shape: &[usize]) -> Layout {
+        Layout {
+            shape: shape.into(),
+            strides: contiguous_strides(shape),
+            offset: 0,
+        }
+    }
+
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// True if the elements are laid out row-major with no gaps (any offset).
+    pub fn is_contiguous(&self) -> bool {
+        let mut expected = 1;
+        for (&size, &stride) in self.shape.iter().zip(&self.strides).rev() {
+            if size != 1 && stride != expected {
+                return false;
+            }
+            expected *= size;
+        }
+        true
+    }
+
+    /// Storage index of a multi-index (no bounds check beyond debug asserts).
+    pub fn index_of(&self, index: &[usize]) -> usize {
+        debug_assert_eq!(index.len(), self.shape.len());
+        self.offset
+            + index
+                .iter()
+                .zip(&self.strides)
+                .map(|(i, s)| i * s)
+                .sum::<usize>()
+    }
+}
+
+/// Row-major strides of `shape`.
+pub fn contiguous_strides(shape: &[usize]) -> Strides {
+    let mut strides: Strides = smallvec::smallvec![0; shape.len()];
+    let mut acc = 1;
+    for d in (0..shape.len()).rev() {
+        strides[d] = acc;
+        acc *= shape[d].max(1);
+    }
+    strides
+}
+
+/// The NumPy broadcast of two shapes, or `None` if they are incompatible.
+///
+/// Shapes are aligned on the right; each pair of sizes must be equal or one
+/// of them 1.
+pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Shape> {
+    let n = a.len().max(b.len());
+    let mut out: Shape = smallvec::smallvec![0; n];
+    for i in 0..n {
+        let da = if i < n - a.len() {
+            1
+        } else {
+            a[i - (n - a.len())]
+        };
+        let db = if i < n - b.len() {
+            1
+        } else {
+            b[i - (n - b.len())]
+        };
+        out[i] = match (da, db) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => return None,
+        };
+    }
+    Some(out)
+}
+
+/// Normalises a possibly negative axis (`-1` is the last) against `ndim`.
+///
+/// # Panics
+/// If the axis is out of range; the message names `op`.
+#[track_caller]
+pub fn normalize_axis(axis: isize, ndim: usize, op: &str) -> usize {
+    let a = if axis < 0 { axis + ndim as isize } else { axis };
+    if a < 0 || a as usize >= ndim {
+        panic!("{op}: axis {axis} is out of range for a tensor with {ndim} dimensions");
+    }
+    a as usize
+}
+
+/// Walks the elements of one or more same-shape strided views in row-major
+/// order, in runs along the innermost dimension.
+///
+/// Dimensions that are contiguous with each other in every operand are merged
+/// first, so a contiguous tensor is visited as one run. For each run,
+/// `f(dst, starts, len)` receives the row-major linear index of its first
+/// element, the storage index of that element in each operand, and the run
+/// length; within a run operand `k` steps by `inner_strides[k]` (returned).
+pub struct RunWalker<const N: usize> {
+    shape: Shape,
+    strides: [Strides; N],
+    offsets: [usize; N],
+}
+
+impl<const N: usize> RunWalker<N> {
+    /// Prepares a walk over `shape` with each operand's `(strides, offset)`.
+    pub fn new(shape: &[usize], operands: [(&[usize], usize); N]) -> Self {
+        let (shape, strides) = coalesce(shape, operands.map(|(s, _)| s));
+        RunWalker {
+            shape,
+            strides,
+            offsets: operands.map(|(_, o)| o),
+        }
+    }
+
+    /// Step of each operand along the innermost (run) dimension.
+    pub fn inner_strides(&self) -> [usize; N] {
+        std::array::from_fn(|k| self.strides[k].last().copied().unwrap_or(0))
+    }
+
+    /// Visits the runs that cover linear indices `range` (row-major).
+    pub fn for_each_run(
+        &self,
+        range: std::ops::Range<usize>,
+        mut f: impl FnMut(usize, [usize; N], usize),
+    ) {
+        if range.is_empty() {
+            return;
+        }
+        let nd = self.shape.len();
+        if nd == 0 {
+            f(range.start, self.offsets, 1);
+            return;
+        }
+        let inner = self.shape[nd - 1];
+        // Multi-index of range.start.
+        let mut idx: Shape = smallvec::smallvec![0; nd];
+        let mut rem = range.start;
+        for d in (0..nd).rev() {
+            idx[d] = rem % self.shape[d];
+            rem /= self.shape[d];
+        }
+        let mut pos = range.start;
+        while pos < range.end {
+            let starts: [usize; N] = std::array::from_fn(|k| {
+                self.offsets[k]
+                    + idx
+                        .iter()
+                        .zip(&self.strides[k])
+                        .map(|(i, s)| i * s)
+                        .sum::<usize>()
+            });
+            let len = (inner - idx[nd - 1]).min(range.end - pos);
+            f(pos, starts, len);
+            pos += len;
+            // Advance the odometer past this run.
+            idx[nd - 1] = 0;
+            let mut d = nd - 1;
+            loop {
+                if d == 0 {
+                    break;
+                }
+                d -= 1;
+                idx[d] += 1;
+                if idx[d] < self.shape[d] {
+                    break;
+                }
+                idx[d] = 0;
+            }
+        }
+    }
+}
+
+/// Merges adjacent dimensions that are contiguous with each other in every
+/// operand and drops size-1 dimensions.
+fn coalesce<const N: usize>(shape: &[usize], strides: [&[usize]; N]) -> (Shape, [Strides; N]) {
+    let mut out_shape = Shape::new();
+    let mut out_strides: [Strides; N] = std::array::from_fn(|_| Strides::new());
+    for d in 0..shape.len() {
+        if shape[d] == 1 {
+            continue;
+        }
+        if let Some(&last) = out_shape.last() {
+            let mergeable =
+                (0..N).all(|k| *out_strides[k].last().unwrap() == strides[k][d] * shape[d]);
+            if mergeable {
+                *out_shape.last_mut().unwrap() = last * shape[d];
+                for k in 0..N {
+                    *out_strides[k].last_mut().unwrap() = strides[k][d];
+                }
+                continue;
+            }
+        }
+        out_shape.push(shape[d]);
+        for k in 0..N {
+            out_strides[k].push(strides[k][d]);
+        }
+    }
+    (out_shape, out_strides)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_shapes_follow_numpy() {
+        assert_eq!(broadcast_shapes(&[3, 1], &[4]).unwrap().as_slice(), &[3, 4]);
+        assert_eq!(broadcast_shapes(&[], &[2, 2]).unwrap().as_slice(), &[2, 2]);
+        assert_eq!(
+            broadcast_shapes(&[5, 1, 7], &[3, 1]).unwrap().as_slice(),
+            &[5, 3, 7]
+        );
+        assert!(broadcast_shapes(&[3], &[4]).is_none());
+    }
+
+    #[test]
+    fn walker_merges_contiguous_dims_into_one_run() {
+        let l = Layout::contiguous(&[2, 3, 4]);
+        let w = RunWalker::new(&l.shape, [(&l.strides, 0)]);
+        let mut runs = vec![];
+        w.for_each_run(0..24, |dst, s, len| runs.push((dst, s[0], len)));
+        assert_eq!(runs, vec![(0, 0, 24)]);
+    }
+
+    #[test]
+    fn walker_visits_transposed_view_in_logical_order() {
+        // A [2, 3] view of a [3, 2] buffer (transpose): strides [1, 2].
+        let w = RunWalker::new(&[2, 3], [(&[1, 2], 0)]);
+        let mut idx = vec![];
+        w.for_each_run(1..6, |_, s, len| {
+            for j in 0..len {
+                idx.push(s[0] + j * w.inner_strides()[0]);
+            }
+        });
+        assert_eq!(idx, vec![2, 4, 1, 3, 5]);
+    }
+}

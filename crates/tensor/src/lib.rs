@@ -1,0 +1,45 @@
+//! # tapegrad-tensor
+//!
+//! N-dimensional strided tensors of `f32` or `f64`, with no autodiff: the
+//! numeric floor the tape in `tapegrad-autodiff` is built on.
+//!
+//! - A [`Tensor`] is a [`Layout`] (shape, strides, offset) over shared
+//!   storage, so views (`reshape` of contiguous data, `transpose`, `permute`,
+//!   `broadcast_to`, `narrow`, `squeeze`/`unsqueeze`) never copy.
+//! - Elementwise ops broadcast like NumPy and run in parallel with rayon
+//!   above [`PARALLEL_THRESHOLD`] elements.
+//! - [`Tensor::matmul`] is batched, broadcasts batch dimensions, passes
+//!   strides straight to `matrixmultiply`, and splits large products over
+//!   rayon's threads.
+//! - Shape errors panic at the caller's line with the op name and shapes.
+//!
+//! ```
+//! use tapegrad_tensor::Tensor;
+//! let x = Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+//! let w = Tensor::<f32>::ones(&[3, 1]);
+//! let y = x.matmul(&w).add(&Tensor::scalar(0.5)); // [2, 1]
+//! assert_eq!(y.to_vec(), vec![6.5, 15.5]);
+//! assert_eq!(y.sum_all().item(), 22.0);
+//! ```
+#![warn(missing_docs)]
+
+mod binary;
+mod creation;
+mod elementwise;
+mod float;
+mod layout;
+mod matmul;
+mod reduce;
+mod tensor;
+mod unary;
+mod view;
+
+pub use elementwise::{CHUNK, PARALLEL_THRESHOLD};
+pub use float::Float;
+pub use layout::{
+    broadcast_shapes, contiguous_strides, normalize_axis, Layout, RunWalker, Shape, Strides,
+};
+pub use matmul::MATMUL_PARALLEL_FLOPS;
+pub use reduce::sum_slice;
+pub use tensor::Tensor;
+pub use unary::{stable_sigmoid, stable_softplus};

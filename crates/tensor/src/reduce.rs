@@ -1,0 +1,330 @@
+//! Reductions over all or chosen axes, with `keepdim`: sum, mean, max, min,
+//! argmax, argmin, logsumexp (stable), variance; and `sum_to` (un-broadcast).
+//!
+//! Every reduction moves the reduced axes last (a copy only if that view is
+//! not contiguous) and folds rows. Work is split at fixed boundaries, so the
+//! result is bit-identical however many threads run it.
+
+use crate::elementwise::{CHUNK, PARALLEL_THRESHOLD};
+use crate::float::Float;
+use crate::layout::{normalize_axis, Shape};
+use crate::tensor::Tensor;
+use rayon::prelude::*;
+
+/// Sum of a slice with eight independent accumulators (vectorises, and
+/// rounds less than one running sum).
+pub fn sum_slice<E: Float>(xs: &[E]) -> E {
+    let mut acc = [E::ZERO; 8];
+    let mut chunks = xs.chunks_exact(8);
+    for c in &mut chunks {
+        for k in 0..8 {
+            acc[k] += c[k];
+        }
+    }
+    let tail: E = chunks.remainder().iter().copied().sum();
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+}
+
+fn max_slice<E: Float>(xs: &[E]) -> E {
+    xs.iter().copied().fold(
+        E::NEG_INFINITY,
+        |m, x| if x > m || x.is_nan() { x } else { m },
+    )
+}
+
+fn min_slice<E: Float>(xs: &[E]) -> E {
+    xs.iter()
+        .copied()
+        .fold(E::INFINITY, |m, x| if x < m || x.is_nan() { x } else { m })
+}
+
+/// How to fold one row, and whether partial results of a split row can be
+/// folded again by the same function (true for sum, max, min).
+struct RowFold<F> {
+    f: F,
+    splittable: bool,
+}
+
+impl<E: Float> Tensor<E> {
+    /// Normalised, sorted, deduplicated axes; empty `axes` means all axes.
+    #[track_caller]
+    pub fn reduce_axes(&self, axes: &[isize], op: &str) -> Vec<usize> {
+        if axes.is_empty() {
+            return (0..self.ndim()).collect();
+        }
+        let mut a: Vec<usize> = axes
+            .iter()
+            .map(|&x| normalize_axis(x, self.ndim(), op))
+            .collect();
+        a.sort_unstable();
+        a.dedup();
+        a
+    }
+
+    /// Output shape of a reduction over `axes`.
+    fn reduced_shape(&self, axes: &[usize], keepdim: bool) -> Shape {
+        (0..self.ndim())
+            .filter_map(|d| match (axes.contains(&d), keepdim) {
+                (false, _) => Some(self.shape()[d]),
+                (true, true) => Some(1),
+                (true, false) => None,
+            })
+            .collect()
+    }
+
+    /// Folds each row of the reduced axes with `fold`.
+    #[track_caller]
+    fn reduce_rows<F: Fn(&[E]) -> E + Sync>(
+        &self,
+        axes: &[isize],
+        keepdim: bool,
+        op: &str,
+        fold: RowFold<F>,
+    ) -> Tensor<E> {
+        let axes = self.reduce_axes(axes, op);
+        let out_shape = self.reduced_shape(&axes, keepdim);
+        let row: usize = axes.iter().map(|&d| self.shape()[d]).product();
+        if row == 0 && !fold.splittable {
+            panic!(
+                "{op}: cannot reduce over an empty axis of {:?}",
+                self.shape()
+            );
+        }
+        let kept = (0..self.ndim()).filter(|d| !axes.contains(d));
+        let perm: Vec<usize> = kept.chain(axes.iter().copied()).collect();
+        let moved = self.permute(&perm).contiguous();
+        let data = moved.as_slice().expect("contiguous");
+        let rows = out_shape.iter().product::<usize>();
+        let f = &fold.f;
+        let out: Vec<E> = if row == 0 {
+            vec![f(&[]); rows]
+        } else if rows == 1 && fold.splittable && row >= PARALLEL_THRESHOLD {
+            let partials: Vec<E> = data.par_chunks(CHUNK).map(f).collect();
+            vec![f(&partials)]
+        } else if rows * row >= PARALLEL_THRESHOLD && rows > 1 {
+            data.par_chunks(row).map(f).collect()
+        } else {
+            data.chunks(row).map(f).collect()
+        };
+        Tensor::from_vec(out, &out_shape)
+    }
+
+    /// Sum over `axes` (all when empty).
+    ///
+    /// ```
+    /// let a = tapegrad_tensor::Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]);
+    /// assert_eq!(a.sum(&[0], false).to_vec(), vec![4.0, 6.0]);
+    /// assert_eq!(a.sum(&[-1], true).shape(), &[2, 1]);
+    /// ```
+    #[track_caller]
+    pub fn sum(&self, axes: &[isize], keepdim: bool) -> Tensor<E> {
+        self.reduce_rows(
+            axes,
+            keepdim,
+            "sum",
+            RowFold {
+                f: sum_slice::<E>,
+                splittable: true,
+            },
+        )
+    }
+
+    /// Sum of every element, as a 0-d tensor.
+    pub fn sum_all(&self) -> Tensor<E> {
+        self.sum(&[], false)
+    }
+
+    /// Mean over `axes` (all when empty).
+    #[track_caller]
+    pub fn mean(&self, axes: &[isize], keepdim: bool) -> Tensor<E> {
+        let count = self.reduce_count(axes, "mean");
+        self.sum(axes, keepdim).mul_scalar(1.0 / count as f64)
+    }
+
+    /// Number of elements folded into each output of a reduction over `axes`.
+    #[track_caller]
+    pub fn reduce_count(&self, axes: &[isize], op: &str) -> usize {
+        self.reduce_axes(axes, op)
+            .iter()
+            .map(|&d| self.shape()[d])
+            .product()
+    }
+
+    /// Maximum over `axes` (NaN wins, as in PyTorch).
+    ///
+    /// # Panics
+    /// If a reduced axis has size 0.
+    #[track_caller]
+    pub fn max(&self, axes: &[isize], keepdim: bool) -> Tensor<E> {
+        self.reduce_rows(
+            axes,
+            keepdim,
+            "max",
+            RowFold {
+                f: max_slice::<E>,
+                splittable: true,
+            },
+        )
+    }
+
+    /// Minimum over `axes` (NaN wins, as in PyTorch).
+    #[track_caller]
+    pub fn min(&self, axes: &[isize], keepdim: bool) -> Tensor<E> {
+        self.reduce_rows(
+            axes,
+            keepdim,
+            "min",
+            RowFold {
+                f: min_slice::<E>,
+                splittable: true,
+            },
+        )
+    }
+
+    /// Index of the first maximum along `axis`, as values of `E`.
+    ///
+    /// ```
+    /// let a = tapegrad_tensor::Tensor::<f32>::from_vec(vec![1.0, 9.0, 3.0, 7.0, 2.0, 7.0], &[2, 3]);
+    /// assert_eq!(a.argmax(1, false).to_vec(), vec![1.0, 0.0]);
+    /// ```
+    #[track_caller]
+    pub fn argmax(&self, axis: isize, keepdim: bool) -> Tensor<E> {
+        let fold = |xs: &[E]| {
+            let mut best = 0;
+            for (i, &x) in xs.iter().enumerate() {
+                if x > xs[best] || (x.is_nan() && !xs[best].is_nan()) {
+                    best = i;
+                }
+            }
+            E::from_usize(best)
+        };
+        self.reduce_rows(
+            &[axis],
+            keepdim,
+            "argmax",
+            RowFold {
+                f: fold,
+                splittable: false,
+            },
+        )
+    }
+
+    /// Index of the first minimum along `axis`, as values of `E`.
+    #[track_caller]
+    pub fn argmin(&self, axis: isize, keepdim: bool) -> Tensor<E> {
+        self.neg().argmax(axis, keepdim)
+    }
+
+    /// `ln Σ e^x` over `axes`, computed as `m + ln Σ e^(x - m)` with `m` the
+    /// maximum, so it neither overflows nor underflows for large |x|.
+    ///
+    /// ```
+    /// let a = tapegrad_tensor::Tensor::<f64>::from_vec(vec![1e4, 1e4], &[2]);
+    /// let l = a.logsumexp(&[0], false).item();
+    /// assert!((l - (1e4 + 2f64.ln())).abs() < 1e-9);
+    /// ```
+    #[track_caller]
+    pub fn logsumexp(&self, axes: &[isize], keepdim: bool) -> Tensor<E> {
+        let m = self.max(axes, true);
+        // An all -inf row has max -inf; shift by 0 there so it stays -inf, not NaN.
+        let shift = m.map(|v| if v.is_finite() { v } else { E::ZERO });
+        let s = self.sub(&shift).exp().sum(axes, true).ln().add(&shift);
+        if keepdim {
+            s
+        } else {
+            let out_shape = self.reduced_shape(&self.reduce_axes(axes, "logsumexp"), false);
+            s.reshape(&out_shape)
+        }
+    }
+
+    /// Variance over `axes`: `Σ (x - mean)² / (N - correction)`
+    /// (`correction = 1` is the unbiased estimate, as PyTorch's default).
+    #[track_caller]
+    pub fn var(&self, axes: &[isize], keepdim: bool, correction: usize) -> Tensor<E> {
+        let n = self.reduce_count(axes, "var");
+        let centered = self.sub(&self.mean(axes, true));
+        let denom = (n as f64 - correction as f64).max(0.0);
+        centered.square().sum(axes, keepdim).mul_scalar(1.0 / denom)
+    }
+
+    /// Sums a broadcast tensor back down to `shape` (the inverse of
+    /// [`broadcast_to`](Self::broadcast_to), and the gradient of it).
+    ///
+    /// ```
+    /// let g = tapegrad_tensor::Tensor::<f32>::ones(&[4, 2, 3]);
+    /// assert_eq!(g.sum_to(&[2, 1]).to_vec(), vec![12.0, 12.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If `shape` does not broadcast to this tensor's shape.
+    #[track_caller]
+    pub fn sum_to(&self, shape: &[usize]) -> Tensor<E> {
+        let own = self.shape();
+        if shape == own {
+            return self.clone();
+        }
+        let ok = shape.len() <= own.len()
+            && crate::layout::broadcast_shapes(shape, own).is_some_and(|s| s.as_slice() == own);
+        if !ok {
+            panic!("sum_to: cannot sum {:?} down to {:?}", own, shape);
+        }
+        let lead = own.len() - shape.len();
+        let axes: Vec<isize> = (0..own.len())
+            .filter(|&d| d < lead || (shape[d - lead] == 1 && own[d] != 1))
+            .map(|d| d as isize)
+            .collect();
+        if axes.is_empty() {
+            return self.reshape(shape);
+        }
+        self.sum(&axes, true).reshape(shape)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logsumexp_is_stable_at_large_magnitude() {
+        let a = Tensor::<f32>::from_vec(vec![1e4, 1e4 - 1.0, -1e4, -1e4], &[2, 2]);
+        let l = a.logsumexp(&[1], false).to_vec();
+        let want0 = 1e4 + (1.0 + (-1.0f64).exp()).ln();
+        assert!((l[0] as f64 - want0).abs() < 1e-2, "{}", l[0]);
+        assert!((l[1] as f64 - (-1e4 + 2f64.ln())).abs() < 1e-2, "{}", l[1]);
+    }
+
+    #[test]
+    fn logsumexp_of_all_neg_inf_is_neg_inf() {
+        let a = Tensor::<f64>::full(&[3], f64::NEG_INFINITY);
+        assert_eq!(a.logsumexp(&[], false).item(), f64::NEG_INFINITY);
+    }
+
+    #[test]
+    fn variance_is_unbiased_by_default() {
+        let a = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[4]);
+        assert!((a.var(&[0], false, 1).item() - 5.0 / 3.0).abs() < 1e-15);
+        assert!((a.var(&[0], false, 0).item() - 1.25).abs() < 1e-15);
+    }
+
+    #[test]
+    fn parallel_sum_is_bit_identical_across_thread_counts() {
+        let n = 1 << 20;
+        let a = Tensor::<f32>::from_vec(
+            (0..n).map(|i| ((i * 7919) % 1000) as f32 * 1e-3).collect(),
+            &[n],
+        );
+        let single = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let s1 = single.install(|| a.sum_all().item());
+        let s2 = a.sum_all().item();
+        assert_eq!(s1.to_bits(), s2.to_bits());
+    }
+
+    #[test]
+    #[should_panic(expected = "sum: axis 2 is out of range for a tensor with 2 dimensions")]
+    fn bad_axis_names_op() {
+        Tensor::<f32>::zeros(&[2, 2]).sum(&[2], false);
+    }
+}

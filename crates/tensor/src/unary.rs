@@ -1,0 +1,179 @@
+//! Elementwise unary ops (numerically stable forms where they exist).
+
+use crate::float::Float;
+use crate::tensor::Tensor;
+
+/// `sqrt(2 / pi)`, used by the tanh approximation of GELU.
+const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
+
+/// Logistic sigmoid `1 / (1 + e^-x)`, evaluated without overflow for large |x|.
+#[inline]
+pub fn stable_sigmoid<E: Float>(x: E) -> E {
+    if x >= E::ZERO {
+        E::ONE / (E::ONE + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (E::ONE + e)
+    }
+}
+
+/// `ln(1 + e^x)` without overflow: `max(x, 0) + ln(1 + e^-|x|)`.
+#[inline]
+pub fn stable_softplus<E: Float>(x: E) -> E {
+    x.max(E::ZERO) + (-x.abs()).exp().ln_1p()
+}
+
+macro_rules! unary_ops {
+    ($($(#[$doc:meta])* $name:ident => |$x:ident| $body:expr;)*) => {
+        impl<E: Float> Tensor<E> {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self) -> Tensor<E> {
+                    self.map(|$x: E| $body)
+                }
+            )*
+        }
+    };
+}
+
+unary_ops! {
+    /// `-x`.
+    neg => |x| -x;
+    /// `e^x`.
+    exp => |x| x.exp();
+    /// Natural logarithm `ln x` (`-inf` at 0, NaN below).
+    ln => |x| x.ln();
+    /// `sqrt(x)`.
+    sqrt => |x| x.sqrt();
+    /// `|x|`.
+    abs => |x| x.abs();
+    /// `sin x`.
+    sin => |x| x.sin();
+    /// `cos x`.
+    cos => |x| x.cos();
+    /// `tanh x`.
+    tanh => |x| x.tanh();
+    /// `1 / x`.
+    recip => |x| E::ONE / x;
+    /// `x²`.
+    square => |x| x * x;
+    /// Logistic sigmoid `σ(x) = 1 / (1 + e^-x)`, stable for large |x|.
+    sigmoid => |x| stable_sigmoid(x);
+    /// Softplus `ln(1 + e^x)`, stable for large |x|.
+    softplus => |x| stable_softplus(x);
+    /// `max(x, 0)`.
+    relu => |x| if x > E::ZERO { x } else { E::ZERO };
+    /// Sign: -1, 0 or 1.
+    signum => |x| if x > E::ZERO { E::ONE } else if x < E::ZERO { -E::ONE } else { E::ZERO };
+    /// Exact GELU `x Φ(x) = x/2 (1 + erf(x / √2))`.
+    gelu => |x| {
+        let half = E::from_f64(0.5);
+        half * x * (E::ONE + (x * E::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf())
+    };
+    /// GELU with the tanh approximation `x/2 (1 + tanh(√(2/π)(x + 0.044715 x³)))`.
+    gelu_tanh => |x| {
+        let inner = E::from_f64(SQRT_2_OVER_PI) * (x + E::from_f64(0.044715) * x * x * x);
+        E::from_f64(0.5) * x * (E::ONE + inner.tanh())
+    };
+    /// 1 where `x > 0`, else 0 (the derivative mask of relu).
+    step => |x| if x > E::ZERO { E::ONE } else { E::ZERO };
+}
+
+impl<E: Float> Tensor<E> {
+    /// `x^p` for a real exponent.
+    pub fn powf(&self, p: f64) -> Tensor<E> {
+        let p = E::from_f64(p);
+        self.map(|x| x.powf(p))
+    }
+
+    /// `x^n` for an integer exponent.
+    pub fn powi(&self, n: i32) -> Tensor<E> {
+        self.map(|x| x.powi(n))
+    }
+
+    /// Leaky ReLU: `x` if `x > 0`, else `slope * x`.
+    pub fn leaky_relu(&self, slope: f64) -> Tensor<E> {
+        let s = E::from_f64(slope);
+        self.map(|x| if x > E::ZERO { x } else { s * x })
+    }
+
+    /// Clamps every element into `[min, max]`.
+    ///
+    /// # Panics
+    /// If `min > max`.
+    #[track_caller]
+    pub fn clamp(&self, min: f64, max: f64) -> Tensor<E> {
+        if min > max {
+            panic!("clamp: min {min} is greater than max {max}");
+        }
+        let (lo, hi) = (E::from_f64(min), E::from_f64(max));
+        self.map(|x| {
+            if x < lo {
+                lo
+            } else if x > hi {
+                hi
+            } else {
+                x
+            }
+        })
+    }
+
+    /// `x + c` for a scalar `c`.
+    pub fn add_scalar(&self, c: f64) -> Tensor<E> {
+        let c = E::from_f64(c);
+        self.map(|x| x + c)
+    }
+
+    /// `x * c` for a scalar `c`.
+    pub fn mul_scalar(&self, c: f64) -> Tensor<E> {
+        let c = E::from_f64(c);
+        self.map(|x| x * c)
+    }
+
+    /// True if no element is NaN or ±Inf.
+    pub fn all_finite(&self) -> bool {
+        self.to_vec().iter().all(|x| x.is_finite())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sigmoid_is_stable_at_extremes() {
+        let x = Tensor::<f32>::from_vec(vec![-1e4, -50.0, 0.0, 50.0, 1e4], &[5]);
+        let y = x.sigmoid().to_vec();
+        assert_eq!(y[0], 0.0);
+        assert!(y[1] > 0.0 && y[1] < 1e-21);
+        assert_eq!(y[2], 0.5);
+        assert_eq!(y[3], 1.0);
+        assert_eq!(y[4], 1.0);
+        assert!(y.iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn softplus_is_stable_at_extremes() {
+        let x = Tensor::<f64>::from_vec(vec![-1e4, 0.0, 1e4], &[3]);
+        let y = x.softplus().to_vec();
+        assert_eq!(y[0], 0.0);
+        assert!((y[1] - std::f64::consts::LN_2).abs() < 1e-15);
+        assert_eq!(y[2], 1e4);
+    }
+
+    #[test]
+    fn gelu_matches_reference_values() {
+        // Python: [0.5 * x * (1 + math.erf(x / math.sqrt(2))) for x in [-2, -0.5, 0, 1, 3]]
+        let x = Tensor::<f64>::from_vec(vec![-2.0, -0.5, 0.0, 1.0, 3.0], &[5]);
+        let want = [
+            -0.045_500_263_896_358_42,
+            -0.154_268_769_362_993_44,
+            0.0,
+            0.841_344_746_068_542_9,
+            2.995_950_305_905_11,
+        ];
+        for (g, w) in x.gelu().to_vec().iter().zip(want) {
+            assert!((g - w).abs() < 1e-12, "{g} vs {w}");
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! View ops: new shapes and strides over the same storage, no copy where possible.
+
+use crate::float::Float;
+use crate::layout::{broadcast_shapes, contiguous_strides, normalize_axis, Layout, Shape, Strides};
+use crate::tensor::Tensor;
+
+impl<E: Float> Tensor<E> {
+    fn with_layout(&self, layout: Layout) -> Tensor<E> {
+        Tensor::from_parts(self.storage.clone(), layout)
+    }
+
+    /// The same elements with a new shape (see [`reshape_infer`](Self::reshape_infer) for `-1`).
+    ///
+    /// A view when the tensor is contiguous, otherwise a copy.
+    ///
+    /// # Panics
+    /// If the element counts differ.
+    #[track_caller]
+    pub fn reshape(&self, shape: &[usize]) -> Tensor<E> {
+        let n: usize = shape.iter().product();
+        if n != self.numel() {
+            panic!(
+                "reshape: cannot reshape {:?} ({} elements) to {:?} ({} elements)",
+                self.shape(),
+                self.numel(),
+                shape,
+                n
+            );
+        }
+        if self.is_contiguous() {
+            self.with_layout(Layout {
+                shape: shape.into(),
+                strides: contiguous_strides(shape),
+                offset: self.layout.offset,
+            })
+        } else {
+            Tensor::from_vec(self.to_vec(), shape)
+        }
+    }
+
+    /// Like [`reshape`](Self::reshape), with at most one `-1` size inferred
+    /// from the element count (as in PyTorch).
+    ///
+    /// ```
+    /// let a = tapegrad_tensor::Tensor::<f32>::zeros(&[2, 3, 4]);
+    /// assert_eq!(a.reshape_infer(&[-1, 4]).shape(), &[6, 4]);
+    /// ```
+    ///
+    /// # Panics
+    /// If more than one size is `-1` or the counts cannot match.
+    #[track_caller]
+    pub fn reshape_infer(&self, shape: &[isize]) -> Tensor<E> {
+        let known: usize = shape
+            .iter()
+            .filter(|&&s| s >= 0)
+            .map(|&s| s as usize)
+            .product();
+        let unknown = shape.iter().filter(|&&s| s < 0).count();
+        if unknown > 1 || (unknown == 1 && (known == 0 || !self.numel().is_multiple_of(known))) {
+            panic!("reshape: cannot reshape {:?} to {:?}", self.shape(), shape);
+        }
+        let resolved: Shape = shape
+            .iter()
+            .map(|&s| {
+                if s < 0 {
+                    self.numel() / known
+                } else {
+                    s as usize
+                }
+            })
+            .collect();
+        self.reshape(&resolved)
+    }
+
+    /// Reorders the dimensions: output dimension `i` is input dimension `perm[i]`. A view.
+    ///
+    /// # Panics
+    /// If `perm` is not a permutation of `0..ndim`.
+    #[track_caller]
+    pub fn permute(&self, perm: &[usize]) -> Tensor<E> {
+        let nd = self.ndim();
+        let mut seen = vec![false; nd];
+        if perm.len() != nd
+            || perm
+                .iter()
+                .any(|&p| p >= nd || std::mem::replace(&mut seen[p], true))
+        {
+            panic!(
+                "permute: {:?} is not a permutation of the {} dimensions of {:?}",
+                perm,
+                nd,
+                self.shape()
+            );
+        }
+        let shape = perm.iter().map(|&p| self.layout.shape[p]).collect();
+        let strides = perm.iter().map(|&p| self.layout.strides[p]).collect();
+        self.with_layout(Layout {
+            shape,
+            strides,
+            offset: self.layout.offset,
+        })
+    }
+
+    /// Swaps two dimensions (negative axes count from the end). A view.
+    #[track_caller]
+    pub fn transpose(&self, a: isize, b: isize) -> Tensor<E> {
+        let nd = self.ndim();
+        let (a, b) = (
+            normalize_axis(a, nd, "transpose"),
+            normalize_axis(b, nd, "transpose"),
+        );
+        let mut perm: Vec<usize> = (0..nd).collect();
+        perm.swap(a, b);
+        self.permute(&perm)
+    }
+
+    /// The matrix transpose of the last two dimensions. A view.
+    ///
+    /// # Panics
+    /// If the tensor has fewer than 2 dimensions.
+    #[track_caller]
+    pub fn t(&self) -> Tensor<E> {
+        if self.ndim() < 2 {
+            panic!(
+                "t: needs at least 2 dimensions, got shape {:?}",
+                self.shape()
+            );
+        }
+        self.transpose(-2, -1)
+    }
+
+    /// Repeats size-1 dimensions (and adds leading ones) to reach `shape`,
+    /// with stride 0: a view, no copy.
+    ///
+    /// # Panics
+    /// If the shape is not a NumPy broadcast of this one.
+    #[track_caller]
+    pub fn broadcast_to(&self, shape: &[usize]) -> Tensor<E> {
+        let nd = shape.len();
+        let own = self.shape();
+        let ok =
+            nd >= own.len() && broadcast_shapes(own, shape).is_some_and(|s| s.as_slice() == shape);
+        if !ok {
+            panic!("broadcast_to: cannot broadcast {:?} to {:?}", own, shape);
+        }
+        let lead = nd - own.len();
+        let strides: Strides = (0..nd)
+            .map(|d| {
+                if d < lead || own[d - lead] != shape[d] {
+                    0
+                } else {
+                    self.layout.strides[d - lead]
+                }
+            })
+            .collect();
+        self.with_layout(Layout {
+            shape: shape.into(),
+            strides,
+            offset: self.layout.offset,
+        })
+    }
+
+    /// Elements `start..start + len` along `axis`. A view.
+    ///
+    /// ```
+    /// let a = tapegrad_tensor::Tensor::<f32>::arange(0.0, 6.0, 1.0).reshape(&[2, 3]);
+    /// assert_eq!(a.narrow(1, 1, 2).to_vec(), vec![1.0, 2.0, 4.0, 5.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If the range does not fit in the dimension.
+    #[track_caller]
+    pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Tensor<E> {
+        let d = normalize_axis(axis, self.ndim(), "narrow");
+        if start + len > self.layout.shape[d] {
+            panic!(
+                "narrow: range {}..{} is out of bounds for axis {} of {:?}",
+                start,
+                start + len,
+                d,
+                self.shape()
+            );
+        }
+        let mut layout = self.layout.clone();
+        layout.offset += start * layout.strides[d];
+        layout.shape[d] = len;
+        self.with_layout(layout)
+    }
+
+    /// Removes dimension `axis`, which must have size 1. A view.
+    #[track_caller]
+    pub fn squeeze(&self, axis: isize) -> Tensor<E> {
+        let d = normalize_axis(axis, self.ndim(), "squeeze");
+        if self.layout.shape[d] != 1 {
+            panic!(
+                "squeeze: axis {} of {:?} has size {}, not 1",
+                d,
+                self.shape(),
+                self.layout.shape[d]
+            );
+        }
+        let mut layout = self.layout.clone();
+        layout.shape.remove(d);
+        layout.strides.remove(d);
+        self.with_layout(layout)
+    }
+
+    /// Removes every size-1 dimension. A view.
+    pub fn squeeze_all(&self) -> Tensor<E> {
+        let keep: Vec<usize> = (0..self.ndim())
+            .filter(|&d| self.layout.shape[d] != 1)
+            .collect();
+        let shape = keep.iter().map(|&d| self.layout.shape[d]).collect();
+        let strides = keep.iter().map(|&d| self.layout.strides[d]).collect();
+        self.with_layout(Layout {
+            shape,
+            strides,
+            offset: self.layout.offset,
+        })
+    }
+
+    /// Inserts a size-1 dimension at `axis` (`0..=ndim`; negative counts from the end). A view.
+    #[track_caller]
+    pub fn unsqueeze(&self, axis: isize) -> Tensor<E> {
+        let d = normalize_axis(axis, self.ndim() + 1, "unsqueeze");
+        let mut layout = self.layout.clone();
+        let stride = if d < self.ndim() {
+            layout.strides[d] * layout.shape[d]
+        } else {
+            1
+        };
+        layout.shape.insert(d, 1);
+        layout.strides.insert(d, stride);
+        self.with_layout(layout)
+    }
+
+    /// Flattens to one dimension (a view when contiguous).
+    pub fn flatten_all(&self) -> Tensor<E> {
+        self.reshape(&[self.numel()])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(shape: &[usize]) -> Tensor<f64> {
+        let n = shape.iter().product::<usize>() as f64;
+        Tensor::arange(0.0, n, 1.0).reshape(shape)
+    }
+
+    #[test]
+    fn views_share_storage() {
+        let a = range(&[2, 3, 4]);
+        for v in [
+            a.transpose(0, 2),
+            a.narrow(1, 1, 2),
+            a.unsqueeze(0),
+            a.reshape(&[6, 4]),
+            a.permute(&[1, 2, 0]),
+        ] {
+            assert!(v.shares_storage_with(&a));
+        }
+        let row = range(&[1, 3]);
+        assert!(row.broadcast_to(&[4, 3]).shares_storage_with(&row));
+        assert!(!a
+            .contiguous()
+            .shares_storage_with(&a.transpose(0, 1).contiguous()));
+    }
+
+    #[test]
+    fn broadcast_repeats_rows() {
+        let row = range(&[1, 3]);
+        let b = row.broadcast_to(&[2, 2, 3]);
+        assert_eq!(
+            b.to_vec(),
+            vec![0.0, 1.0, 2.0, 0.0, 1.0, 2.0, 0.0, 1.0, 2.0, 0.0, 1.0, 2.0]
+        );
+        assert_eq!(b.strides(), &[0, 0, 1]);
+    }
+
+    #[test]
+    #[should_panic(expected = "broadcast_to: cannot broadcast [2, 3] to [3, 3]")]
+    fn broadcast_to_rejects_incompatible_shape() {
+        range(&[2, 3]).broadcast_to(&[3, 3]);
+    }
+
+    #[test]
+    #[should_panic(expected = "reshape: cannot reshape [2, 3] (6 elements) to [4] (4 elements)")]
+    fn reshape_rejects_wrong_count() {
+        range(&[2, 3]).reshape(&[4]);
+    }
+
+    #[test]
+    fn reshape_of_transposed_copies_in_logical_order() {
+        let t = range(&[2, 3]).t();
+        let r = t.reshape(&[6]);
+        assert_eq!(r.to_vec(), vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+    }
+
+    #[test]
+    fn squeeze_unsqueeze_round_trip() {
+        let a = range(&[2, 3]);
+        let u = a.unsqueeze(1);
+        assert_eq!(u.shape(), &[2, 1, 3]);
+        assert_eq!(u.squeeze(1).to_vec(), a.to_vec());
+        assert_eq!(a.unsqueeze(-1).shape(), &[2, 3, 1]);
+    }
+}
