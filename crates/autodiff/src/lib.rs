@@ -1,1 +1,62 @@
-//! placeholder
+//! # tapegrad-autodiff
+//!
+//! Tape-based reverse-mode automatic differentiation on
+//! [`tapegrad_tensor::Tensor`], with gradient checking.
+//!
+//! - A [`Tape`] records every op on [`Var`] handles (`Copy`; `a * b + c`
+//!   works). Leaves: [`Tape::var`] (trainable) and [`Tape::constant`].
+//! - [`Var::backward`] returns [`Gradients`] of a scalar for every node
+//!   that needs one. It runs each backward rule on plain tensors, recording
+//!   nothing.
+//! - [`Tape::grad`] returns gradients as new vars on the same tape, so they
+//!   can be differentiated again (Hessian-vector products, gradient penalties).
+//! - Each op's backward rule is written once ([`ops`]), in [`GradOps`]
+//!   operations, and serves both.
+//! - [`gradcheck`] and [`gradgradcheck`] compare against finite differences.
+//! - [`CustomOp`] adds an op with a hand-written derivative.
+//!
+//! ```
+//! use tapegrad_autodiff::Tape;
+//! use tapegrad_tensor::Tensor;
+//!
+//! let tape = Tape::<f32>::new();
+//! let x = tape.constant(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]));
+//! let w = tape.var(Tensor::from_vec(vec![0.5, -0.5], &[2, 1]));
+//! let b = tape.var(Tensor::scalar(0.1));
+//! let loss = (x.matmul(w) + b).tanh().square().mean_all();
+//! let grads = loss.backward();
+//! assert_eq!(grads[w].shape(), &[2, 1]);
+//! assert_eq!(grads[b].shape(), &[] as &[usize]); // broadcasting undone
+//! ```
+//!
+//! ## Derivatives at kinks
+//!
+//! Where a function is not differentiable, tapegrad follows PyTorch:
+//!
+//! | op | at | derivative used |
+//! |---|---|---|
+//! | `relu` | x = 0 | 0 |
+//! | `leaky_relu(s)` | x = 0 | s |
+//! | `abs` | x = 0 | 0 |
+//! | `clamp(lo, hi)` | x = lo or x = hi | 1 (the gradient passes) |
+//! | `max` / `min` over axes | k tied extrema | g / k to each |
+//! | `maximum(a, b)` / `minimum(a, b)` | a = b | g / 2 to each |
+//! | `sqrt` | x = 0 | +inf (caught by anomaly mode) |
+#![warn(missing_docs)]
+
+mod anomaly;
+mod backward;
+mod custom;
+mod grad_ops;
+mod gradcheck;
+pub mod ops;
+mod tape;
+mod var;
+
+pub use anomaly::Phase;
+pub use backward::Gradients;
+pub use custom::CustomOp;
+pub use gradcheck::{check_fn, gradcheck, gradgradcheck, CheckFn, GradcheckError, GradcheckOptions, GradcheckReport};
+pub use ops::{ConvParams, GradOps, Op};
+pub use tape::{Hook, NodeId, NodeKind, Tape};
+pub use var::Var;

@@ -1,1 +1,9 @@
-//! placeholder
+//! # tapegrad-nn
+//!
+//! Neural-network building blocks on top of `tapegrad-autodiff`: data
+//! loading and batching ([`data`]) and weights on disk as safetensors
+//! ([`checkpoint`]).
+#![warn(missing_docs)]
+
+pub mod checkpoint;
+pub mod data;

@@ -24,9 +24,12 @@
 #![warn(missing_docs)]
 
 mod binary;
+mod conv;
 mod creation;
+mod display;
 mod elementwise;
 mod float;
+mod index;
 mod layout;
 mod matmul;
 mod reduce;
@@ -34,6 +37,7 @@ mod tensor;
 mod unary;
 mod view;
 
+pub use conv::conv_output_size;
 pub use elementwise::{CHUNK, PARALLEL_THRESHOLD};
 pub use float::Float;
 pub use layout::{

@@ -1,0 +1,214 @@
+//! [`GradOps`] for [`Tensor`] (first-order rules, nothing recorded) and for
+//! [`Var`] (recorded rules, differentiable again). Each method forwards to
+//! the type's own op of the same name.
+
+use crate::ops::index::index_add_zeros_tensor;
+use crate::ops::{ConvParams, GradOps};
+use crate::var::Var;
+use std::rc::Rc;
+use tapegrad_tensor::{Float, Shape, Tensor};
+
+impl<E: Float> GradOps<E> for Tensor<E> {
+    fn value(&self) -> Tensor<E> {
+        self.clone()
+    }
+    fn lift(&self, t: Tensor<E>) -> Self {
+        t
+    }
+    fn shape(&self) -> Shape {
+        self.shape_vec()
+    }
+    fn add(&self, rhs: &Self) -> Self {
+        Tensor::add(self, rhs)
+    }
+    fn sub(&self, rhs: &Self) -> Self {
+        Tensor::sub(self, rhs)
+    }
+    fn mul(&self, rhs: &Self) -> Self {
+        Tensor::mul(self, rhs)
+    }
+    fn div(&self, rhs: &Self) -> Self {
+        Tensor::div(self, rhs)
+    }
+    fn neg(&self) -> Self {
+        Tensor::neg(self)
+    }
+    fn mul_scalar(&self, c: f64) -> Self {
+        Tensor::mul_scalar(self, c)
+    }
+    fn add_scalar(&self, c: f64) -> Self {
+        Tensor::add_scalar(self, c)
+    }
+    fn powf(&self, p: f64) -> Self {
+        Tensor::powf(self, p)
+    }
+    fn exp(&self) -> Self {
+        Tensor::exp(self)
+    }
+    fn ln(&self) -> Self {
+        Tensor::ln(self)
+    }
+    fn sin(&self) -> Self {
+        Tensor::sin(self)
+    }
+    fn cos(&self) -> Self {
+        Tensor::cos(self)
+    }
+    fn tanh(&self) -> Self {
+        Tensor::tanh(self)
+    }
+    fn sigmoid(&self) -> Self {
+        Tensor::sigmoid(self)
+    }
+    fn erf(&self) -> Self {
+        self.map(|v| v.erf())
+    }
+    fn matmul(&self, rhs: &Self) -> Self {
+        Tensor::matmul(self, rhs)
+    }
+    fn permute(&self, perm: &[usize]) -> Self {
+        Tensor::permute(self, perm)
+    }
+    fn reshape(&self, shape: &[usize]) -> Self {
+        Tensor::reshape(self, shape)
+    }
+    fn broadcast_to(&self, shape: &[usize]) -> Self {
+        Tensor::broadcast_to(self, shape)
+    }
+    fn sum_to(&self, shape: &[usize]) -> Self {
+        Tensor::sum_to(self, shape)
+    }
+    fn sum(&self, axes: &[isize], keepdim: bool) -> Self {
+        Tensor::sum(self, axes, keepdim)
+    }
+    fn narrow(&self, axis: usize, start: usize, len: usize) -> Self {
+        Tensor::narrow(self, axis as isize, start, len)
+    }
+    fn pad_axis(&self, axis: usize, before: usize, after: usize) -> Self {
+        Tensor::pad_axis(self, axis as isize, before, after, E::ZERO)
+    }
+    fn concat(parts: &[Self], axis: usize) -> Self {
+        let refs: Vec<&Tensor<E>> = parts.iter().collect();
+        Tensor::concat(&refs, axis as isize)
+    }
+    fn index_select(&self, axis: usize, indices: &Rc<[usize]>) -> Self {
+        Tensor::index_select(self, axis as isize, indices)
+    }
+    fn index_add_zeros(&self, axis: usize, indices: &Rc<[usize]>, size: usize) -> Self {
+        index_add_zeros_tensor(self, axis, indices, size)
+    }
+    fn gather(&self, axis: usize, index: &Tensor<E>) -> Self {
+        Tensor::gather(self, axis as isize, index)
+    }
+    fn scatter_add_zeros(&self, axis: usize, index: &Tensor<E>, shape: &[usize]) -> Self {
+        Tensor::zeros(shape).scatter_add(axis as isize, index, self)
+    }
+    fn im2col(&self, p: &ConvParams) -> Self {
+        Tensor::im2col(self, p.kernel, p.stride, p.padding, p.dilation)
+    }
+    fn col2im(&self, p: &ConvParams, hw: (usize, usize)) -> Self {
+        Tensor::col2im(self, hw, p.kernel, p.stride, p.padding, p.dilation)
+    }
+}
+
+impl<'t, E: Float> GradOps<E> for Var<'t, E> {
+    fn value(&self) -> Tensor<E> {
+        Var::value(*self)
+    }
+    fn lift(&self, t: Tensor<E>) -> Self {
+        self.tape.constant(t)
+    }
+    fn shape(&self) -> Shape {
+        Var::shape(*self)
+    }
+    fn add(&self, rhs: &Self) -> Self {
+        Var::add(*self, *rhs)
+    }
+    fn sub(&self, rhs: &Self) -> Self {
+        Var::sub(*self, *rhs)
+    }
+    fn mul(&self, rhs: &Self) -> Self {
+        Var::mul(*self, *rhs)
+    }
+    fn div(&self, rhs: &Self) -> Self {
+        Var::div(*self, *rhs)
+    }
+    fn neg(&self) -> Self {
+        Var::neg(*self)
+    }
+    fn mul_scalar(&self, c: f64) -> Self {
+        Var::mul_scalar(*self, c)
+    }
+    fn add_scalar(&self, c: f64) -> Self {
+        Var::add_scalar(*self, c)
+    }
+    fn powf(&self, p: f64) -> Self {
+        Var::powf(*self, p)
+    }
+    fn exp(&self) -> Self {
+        Var::exp(*self)
+    }
+    fn ln(&self) -> Self {
+        Var::ln(*self)
+    }
+    fn sin(&self) -> Self {
+        Var::sin(*self)
+    }
+    fn cos(&self) -> Self {
+        Var::cos(*self)
+    }
+    fn tanh(&self) -> Self {
+        Var::tanh(*self)
+    }
+    fn sigmoid(&self) -> Self {
+        Var::sigmoid(*self)
+    }
+    fn erf(&self) -> Self {
+        Var::erf(*self)
+    }
+    fn matmul(&self, rhs: &Self) -> Self {
+        Var::matmul(*self, *rhs)
+    }
+    fn permute(&self, perm: &[usize]) -> Self {
+        Var::permute(*self, perm)
+    }
+    fn reshape(&self, shape: &[usize]) -> Self {
+        Var::reshape(*self, shape)
+    }
+    fn broadcast_to(&self, shape: &[usize]) -> Self {
+        Var::broadcast_to(*self, shape)
+    }
+    fn sum_to(&self, shape: &[usize]) -> Self {
+        Var::sum_to(*self, shape)
+    }
+    fn sum(&self, axes: &[isize], keepdim: bool) -> Self {
+        Var::sum(*self, axes, keepdim)
+    }
+    fn narrow(&self, axis: usize, start: usize, len: usize) -> Self {
+        Var::narrow(*self, axis as isize, start, len)
+    }
+    fn pad_axis(&self, axis: usize, before: usize, after: usize) -> Self {
+        Var::pad_axis(*self, axis as isize, before, after)
+    }
+    fn concat(parts: &[Self], axis: usize) -> Self {
+        Var::concat(parts, axis as isize)
+    }
+    fn index_select(&self, axis: usize, indices: &Rc<[usize]>) -> Self {
+        Var::index_select(*self, axis as isize, indices)
+    }
+    fn index_add_zeros(&self, axis: usize, indices: &Rc<[usize]>, size: usize) -> Self {
+        Var::index_add_zeros(*self, axis as isize, indices, size)
+    }
+    fn gather(&self, axis: usize, index: &Tensor<E>) -> Self {
+        Var::gather(*self, axis as isize, index)
+    }
+    fn scatter_add_zeros(&self, axis: usize, index: &Tensor<E>, shape: &[usize]) -> Self {
+        self.tape.constant(Tensor::zeros(shape)).scatter_add(axis as isize, index, *self)
+    }
+    fn im2col(&self, p: &ConvParams) -> Self {
+        Var::im2col(*self, *p)
+    }
+    fn col2im(&self, p: &ConvParams, hw: (usize, usize)) -> Self {
+        Var::col2im(*self, *p, hw)
+    }
+}

@@ -1,0 +1,166 @@
+//! Indexing ops and their adjoint pairs: index_select / index_add,
+//! gather / scatter_add, im2col / col2im. Each is the other's gradient.
+
+use super::{ConvParams, Ctx, GradOps, Grads, Op};
+use crate::var::Var;
+use smallvec::smallvec;
+use std::panic::Location;
+use std::rc::Rc;
+use tapegrad_tensor::{normalize_axis, Float, Shape, Tensor};
+
+/// `x[.., indices, ..]` along `axis`. Gradient: rows of `g` added back at `indices`.
+pub struct IndexSelect {
+    /// The axis.
+    pub axis: usize,
+    /// Selected positions (may repeat).
+    pub indices: Rc<[usize]>,
+}
+/// Zeros of length `size` along `axis` with the rows of `x` added at `indices`.
+/// Gradient: `index_select` of `g`.
+pub struct IndexAddZeros {
+    /// The axis.
+    pub axis: usize,
+    /// Target positions.
+    pub indices: Rc<[usize]>,
+    /// Output length along `axis`.
+    pub size: usize,
+}
+/// `torch.gather`. Gradient: `g` scattered (added) back at `index`.
+pub struct Gather<E: Float> {
+    /// The axis.
+    pub axis: usize,
+    /// Index tensor (values are positions along `axis`).
+    pub index: Tensor<E>,
+}
+/// `x` plus `src` scattered (added) at `index` along `axis`.
+/// Gradients: `g` for `x`, `gather(g)` for `src`.
+pub struct ScatterAdd<E: Float> {
+    /// The axis.
+    pub axis: usize,
+    /// Index tensor, shaped like `src`.
+    pub index: Tensor<E>,
+}
+/// Image patches to columns. Gradient: `col2im` of `g`.
+pub struct Im2col {
+    /// Window geometry.
+    pub p: ConvParams,
+}
+/// Columns back to an image, summing overlaps. Gradient: `im2col` of `g`.
+pub struct Col2im {
+    /// Window geometry.
+    pub p: ConvParams,
+    /// Image height and width.
+    pub hw: (usize, usize),
+}
+
+impl<E: Float> Op<E> for IndexSelect {
+    fn name(&self) -> &'static str {
+        "index_select"
+    }
+    fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
+        let size = c.x[0].shape()[self.axis];
+        smallvec![Some(c.g.index_add_zeros(self.axis, &self.indices, size))]
+    }
+}
+
+impl<E: Float> Op<E> for IndexAddZeros {
+    fn name(&self) -> &'static str {
+        "index_add"
+    }
+    fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
+        smallvec![Some(c.g.index_select(self.axis, &self.indices))]
+    }
+}
+
+impl<E: Float> Op<E> for Gather<E> {
+    fn name(&self) -> &'static str {
+        "gather"
+    }
+    fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
+        smallvec![Some(c.g.scatter_add_zeros(self.axis, &self.index, &c.x[0].shape()))]
+    }
+}
+
+impl<E: Float> Op<E> for ScatterAdd<E> {
+    fn name(&self) -> &'static str {
+        "scatter_add"
+    }
+    fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
+        smallvec![c.needs(0).then(|| c.g.clone()), c.needs(1).then(|| c.g.gather(self.axis, &self.index))]
+    }
+}
+
+impl<E: Float> Op<E> for Im2col {
+    fn name(&self) -> &'static str {
+        "im2col"
+    }
+    fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
+        let s = c.x[0].shape();
+        smallvec![Some(c.g.col2im(&self.p, (s[2], s[3])))]
+    }
+}
+
+impl<E: Float> Op<E> for Col2im {
+    fn name(&self) -> &'static str {
+        "col2im"
+    }
+    fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
+        smallvec![Some(c.g.im2col(&self.p))]
+    }
+}
+
+/// Zeros of `shape` with `src` added at `indices` along `axis` (tensor side).
+pub(crate) fn index_add_zeros_tensor<E: Float>(src: &Tensor<E>, axis: usize, indices: &[usize], size: usize) -> Tensor<E> {
+    let mut shape: Shape = src.shape_vec();
+    shape[axis] = size;
+    Tensor::zeros(&shape).index_add(axis as isize, indices, src)
+}
+
+impl<'t, E: Float> Var<'t, E> {
+    /// Picks positions `indices` along `axis` (repeats allowed), like
+    /// `torch.index_select`; an embedding lookup is `weight.index_select(0, ids)`.
+    #[track_caller]
+    pub fn index_select(self, axis: isize, indices: &[usize]) -> Var<'t, E> {
+        let axis = normalize_axis(axis, self.ndim(), "index_select");
+        let op = IndexSelect { axis, indices: indices.into() };
+        self.unary(op, Location::caller(), |t| t.index_select(axis as isize, indices))
+    }
+
+    /// Zeros of length `size` along `axis`, with this var's rows added at `indices`.
+    #[track_caller]
+    pub fn index_add_zeros(self, axis: isize, indices: &[usize], size: usize) -> Var<'t, E> {
+        let axis = normalize_axis(axis, self.ndim(), "index_add");
+        let op = IndexAddZeros { axis, indices: indices.into(), size };
+        self.unary(op, Location::caller(), |t| index_add_zeros_tensor(t, axis, indices, size))
+    }
+
+    /// `torch.gather` along `axis`: `out[.., j, ..] = x[.., index[.., j, ..], ..]`.
+    #[track_caller]
+    pub fn gather(self, axis: isize, index: &Tensor<E>) -> Var<'t, E> {
+        let axis_n = normalize_axis(axis, self.ndim(), "gather");
+        let op = Gather { axis: axis_n, index: index.clone() };
+        self.unary(op, Location::caller(), |t| t.gather(axis, index))
+    }
+
+    /// `x` with `src` added at `index` along `axis` (`torch.scatter_add`).
+    #[track_caller]
+    pub fn scatter_add(self, axis: isize, index: &Tensor<E>, src: Var<'t, E>) -> Var<'t, E> {
+        self.same_tape(src, "scatter_add");
+        let axis_n = normalize_axis(axis, self.ndim(), "scatter_add");
+        let value = self.value().scatter_add(axis, index, &src.value());
+        let op = ScatterAdd { axis: axis_n, index: index.clone() };
+        Var::record_op(self.tape, op, &[self, src], value, Location::caller())
+    }
+
+    /// Unfolds `[N, C, H, W]` into `[N, C·kh·kw, L]` columns (`F.unfold`).
+    #[track_caller]
+    pub fn im2col(self, p: ConvParams) -> Var<'t, E> {
+        self.unary(Im2col { p }, Location::caller(), |t| t.im2col(p.kernel, p.stride, p.padding, p.dilation))
+    }
+
+    /// Folds `[N, C·kh·kw, L]` columns into `[N, C, H, W]`, summing overlaps (`F.fold`).
+    #[track_caller]
+    pub fn col2im(self, p: ConvParams, hw: (usize, usize)) -> Var<'t, E> {
+        self.unary(Col2im { p, hw }, Location::caller(), |t| t.col2im(hw, p.kernel, p.stride, p.padding, p.dilation))
+    }
+}

@@ -1,0 +1,73 @@
+//! Matrix product, 2-D and batched: `g_lhs = g rhsᵀ`, `g_rhs = lhsᵀ g`.
+
+use super::{Ctx, GradOps, Grads, Op};
+use crate::var::Var;
+use smallvec::smallvec;
+use std::panic::Location;
+use tapegrad_tensor::{broadcast_shapes, Float, Shape};
+
+/// `[.., m, k] x [.., k, n] -> [.., m, n]` with equal batch dimensions
+/// (broadcast batch dims and 1-D operands are made explicit first).
+pub struct Matmul;
+
+impl<E: Float> Op<E> for Matmul {
+    fn name(&self) -> &'static str {
+        "matmul"
+    }
+    fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
+        let (lhs, rhs, g) = (&c.x[0], &c.x[1], c.g);
+        let t = |v: &V| {
+            let nd = v.shape().len();
+            let mut perm: Vec<usize> = (0..nd).collect();
+            perm.swap(nd - 2, nd - 1);
+            v.permute(&perm)
+        };
+        let g_lhs = c.needs(0).then(|| g.matmul(&t(rhs)));
+        let g_rhs = c.needs(1).then(|| t(lhs).matmul(g));
+        smallvec![g_lhs, g_rhs]
+    }
+}
+
+impl<'t, E: Float> Var<'t, E> {
+    /// Matrix product with NumPy `matmul` semantics (batched, broadcast batch
+    /// dimensions, 1-D operands as row / column vectors).
+    ///
+    /// # Panics
+    /// If the inner dimensions differ or the batch dimensions do not broadcast:
+    /// `matmul: [2, 3] x [4, 5]: inner dimensions 3 and 4 differ`.
+    #[track_caller]
+    pub fn matmul(self, rhs: Var<'t, E>) -> Var<'t, E> {
+        self.same_tape(rhs, "matmul");
+        let (sa, sb) = (self.shape(), rhs.shape());
+        if sa.is_empty() || sb.is_empty() {
+            panic!("matmul: {:?} x {:?}: both operands need at least 1 dimension", sa, sb);
+        }
+        let a = if sa.len() == 1 { self.unsqueeze(0) } else { self };
+        let b = if sb.len() == 1 { rhs.unsqueeze(1) } else { rhs };
+        let (ash, bsh) = (a.shape(), b.shape());
+        let (k, k2) = (ash[ash.len() - 1], bsh[bsh.len() - 2]);
+        if k != k2 {
+            panic!("matmul: {:?} x {:?}: inner dimensions {} and {} differ", sa, sb, k, k2);
+        }
+        let batch = broadcast_shapes(&ash[..ash.len() - 2], &bsh[..bsh.len() - 2])
+            .unwrap_or_else(|| panic!("matmul: {:?} x {:?}: batch dimensions do not broadcast", sa, sb));
+        let full = |s: &Shape| {
+            let mut f = batch.clone();
+            f.extend_from_slice(&s[s.len() - 2..]);
+            f
+        };
+        let (a, b) = (a.broadcast_to(&full(&ash)), b.broadcast_to(&full(&bsh)));
+        let value = {
+            let nodes = a.tape.nodes.borrow();
+            nodes[a.id].value.matmul(&nodes[b.id].value)
+        };
+        let mut out = Var::record_op(a.tape, Matmul, &[a, b], value, Location::caller());
+        if sb.len() == 1 {
+            out = out.squeeze(-1);
+        }
+        if sa.len() == 1 {
+            out = out.squeeze(if sb.len() == 1 { -1 } else { -2 });
+        }
+        out
+    }
+}

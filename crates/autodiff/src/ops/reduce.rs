@@ -1,0 +1,157 @@
+//! Reductions (sum, max, min, logsumexp as primitives; mean, variance,
+//! softmax and log_softmax composed from them) over chosen axes, `keepdim`
+//! or not.
+
+use super::{Ctx, GradOps, Grads, Op};
+use crate::var::Var;
+use smallvec::smallvec;
+use std::panic::Location;
+use tapegrad_tensor::{Float, Shape};
+
+/// Sum over `axes` (normalised). Gradient: `g` broadcast back over the axes.
+pub struct Sum {
+    /// Reduced axes of the input (sorted).
+    pub axes: Vec<usize>,
+    /// Whether the output kept the reduced axes as size 1.
+    pub keepdim: bool,
+}
+/// Max or min over axes. Gradient: `g` split evenly among the tied extrema.
+pub struct Extremum {
+    /// Reduced axes.
+    pub axes: Vec<usize>,
+    /// Keepdim flag of the output.
+    pub keepdim: bool,
+    /// `"max"` or `"min"`.
+    pub name: &'static str,
+}
+/// `ln Σ e^x` over axes. Gradient: `g · softmax(x) = g e^(x - out)`.
+pub struct LogSumExp {
+    /// Reduced axes.
+    pub axes: Vec<usize>,
+    /// Keepdim flag of the output.
+    pub keepdim: bool,
+}
+
+/// The output shape with the reduced `axes` kept as size 1.
+fn keepdim_shape(input: &[usize], axes: &[usize]) -> Shape {
+    input.iter().enumerate().map(|(d, &s)| if axes.contains(&d) { 1 } else { s }).collect()
+}
+
+/// `g` (shaped like a reduction's output) broadcast back to the input shape.
+fn expand<E: Float, V: GradOps<E>>(g: &V, input: &[usize], axes: &[usize]) -> V {
+    g.reshape(&keepdim_shape(input, axes)).broadcast_to(input)
+}
+
+impl<E: Float> Op<E> for Sum {
+    fn name(&self) -> &'static str {
+        "sum"
+    }
+    fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
+        smallvec![Some(expand(c.g, &c.x[0].shape(), &self.axes))]
+    }
+}
+
+impl<E: Float> Op<E> for Extremum {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
+        let x = &c.x[0];
+        let shape = x.shape();
+        // Weights 1/k on the k elements equal to the extremum, 0 elsewhere.
+        let out = c.out.value().reshape(&keepdim_shape(&shape, &self.axes));
+        let hit = x.value().eq(&out);
+        let axes: Vec<isize> = self.axes.iter().map(|&a| a as isize).collect();
+        let weights = hit.div(&hit.sum(&axes, true));
+        smallvec![Some(expand(c.g, &shape, &self.axes).mul(&x.lift(weights)))]
+    }
+}
+
+impl<E: Float> Op<E> for LogSumExp {
+    fn name(&self) -> &'static str {
+        "logsumexp"
+    }
+    fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
+        let x = &c.x[0];
+        let shape = x.shape();
+        let softmax = x.sub(&expand(c.out, &shape, &self.axes)).exp();
+        smallvec![Some(expand(c.g, &shape, &self.axes).mul(&softmax))]
+    }
+}
+
+impl<'t, E: Float> Var<'t, E> {
+    fn axes_of(self, axes: &[isize], op: &str) -> Vec<usize> {
+        self.value().reduce_axes(axes, op)
+    }
+
+    /// Sum over `axes` (all when empty).
+    #[track_caller]
+    pub fn sum(self, axes: &[isize], keepdim: bool) -> Var<'t, E> {
+        let ax = self.axes_of(axes, "sum");
+        self.unary(Sum { axes: ax, keepdim }, Location::caller(), |t| t.sum(axes, keepdim))
+    }
+
+    /// Sum of every element (a 0-d var).
+    #[track_caller]
+    pub fn sum_all(self) -> Var<'t, E> {
+        self.sum(&[], false)
+    }
+
+    /// Mean over `axes` (all when empty): `sum / count`.
+    #[track_caller]
+    pub fn mean(self, axes: &[isize], keepdim: bool) -> Var<'t, E> {
+        let count = self.value().reduce_count(axes, "mean");
+        self.sum(axes, keepdim).mul_scalar(1.0 / count as f64)
+    }
+
+    /// Mean of every element (a 0-d var).
+    #[track_caller]
+    pub fn mean_all(self) -> Var<'t, E> {
+        self.mean(&[], false)
+    }
+
+    /// Maximum over `axes`; the gradient is split evenly among ties.
+    #[track_caller]
+    pub fn max(self, axes: &[isize], keepdim: bool) -> Var<'t, E> {
+        let ax = self.axes_of(axes, "max");
+        let op = Extremum { axes: ax, keepdim, name: "max" };
+        self.unary(op, Location::caller(), |t| t.max(axes, keepdim))
+    }
+
+    /// Minimum over `axes`; the gradient is split evenly among ties.
+    #[track_caller]
+    pub fn min(self, axes: &[isize], keepdim: bool) -> Var<'t, E> {
+        let ax = self.axes_of(axes, "min");
+        let op = Extremum { axes: ax, keepdim, name: "min" };
+        self.unary(op, Location::caller(), |t| t.min(axes, keepdim))
+    }
+
+    /// `ln Σ e^x` over `axes`, computed stably (max-shifted).
+    #[track_caller]
+    pub fn logsumexp(self, axes: &[isize], keepdim: bool) -> Var<'t, E> {
+        let ax = self.axes_of(axes, "logsumexp");
+        self.unary(LogSumExp { axes: ax, keepdim }, Location::caller(), |t| t.logsumexp(axes, keepdim))
+    }
+
+    /// Variance over `axes`: `Σ (x - mean)² / (N - correction)`.
+    #[track_caller]
+    pub fn var(self, axes: &[isize], keepdim: bool, correction: usize) -> Var<'t, E> {
+        let n = self.value().reduce_count(axes, "var");
+        let centered = self - self.mean(axes, true);
+        let denom = (n as f64 - correction as f64).max(0.0);
+        centered.square().sum(axes, keepdim).mul_scalar(1.0 / denom)
+    }
+
+    /// `log softmax` along `axis`: `x - logsumexp(x)`, stable for large |x|.
+    #[track_caller]
+    pub fn log_softmax(self, axis: isize) -> Var<'t, E> {
+        self - self.logsumexp(&[axis], true)
+    }
+
+    /// Softmax along `axis`: `e^(x - logsumexp(x))`, stable for large |x|.
+    #[track_caller]
+    pub fn softmax(self, axis: isize) -> Var<'t, E> {
+        self.log_softmax(axis).exp()
+    }
+}
+

@@ -1,0 +1,186 @@
+//! The tape: an append-only list of recorded nodes. Index order is
+//! topological order, so every walk over it is a loop, never recursion.
+
+use crate::ops::DynOp;
+use crate::var::Var;
+use smallvec::SmallVec;
+use std::cell::{Cell, RefCell};
+use std::panic::Location;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tapegrad_tensor::{Float, Tensor};
+
+/// Index of a node on its tape.
+pub type NodeId = usize;
+
+/// A gradient hook: sees the gradient flowing into a node during backward and
+/// may return a replacement.
+pub type Hook<E> = Rc<dyn Fn(&Tensor<E>) -> Option<Tensor<E>>>;
+
+/// What a node is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeKind {
+    /// A trainable leaf made by [`Tape::var`].
+    Var,
+    /// A constant leaf made by [`Tape::constant`] (or a detached value).
+    Constant,
+    /// The output of an op.
+    Op,
+}
+
+/// One recorded value and how it was made.
+pub(crate) struct Node<E: Float> {
+    pub value: Tensor<E>,
+    pub op: Option<Rc<dyn DynOp<E>>>,
+    pub parents: SmallVec<[NodeId; 3]>,
+    pub kind: NodeKind,
+    pub requires_grad: bool,
+    pub location: &'static Location<'static>,
+    pub label: Option<Rc<str>>,
+    pub hooks: Vec<Hook<E>>,
+}
+
+static NEXT_TAPE_UID: AtomicU64 = AtomicU64::new(1);
+
+/// Records operations on [`Var`]s for reverse-mode differentiation.
+///
+/// A tape lives for one step (one forward and backward pass); dropping it
+/// frees every recorded value, and [`Tape::clear`] empties it for reuse
+/// while keeping its allocation.
+///
+/// ```
+/// use tapegrad_autodiff::Tape;
+/// use tapegrad_tensor::Tensor;
+///
+/// let tape = Tape::<f64>::new();
+/// let x = tape.var(Tensor::scalar(3.0));
+/// let y = x * x + x * 2.0; // y = x² + 2x
+/// let grads = y.backward();
+/// assert_eq!(grads[x].item(), 8.0); // dy/dx = 2x + 2
+/// ```
+pub struct Tape<E: Float = f32> {
+    uid: u64,
+    pub(crate) nodes: RefCell<Vec<Node<E>>>,
+    pub(crate) anomaly: Cell<bool>,
+}
+
+impl<E: Float> Default for Tape<E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E: Float> Tape<E> {
+    /// An empty tape.
+    pub fn new() -> Self {
+        Tape {
+            uid: NEXT_TAPE_UID.fetch_add(1, Ordering::Relaxed),
+            nodes: RefCell::new(Vec::new()),
+            anomaly: Cell::new(false),
+        }
+    }
+
+    /// A unique id of this tape (gradients remember which tape they came from).
+    pub fn uid(&self) -> u64 {
+        self.uid
+    }
+
+    /// A trainable leaf: gradients flow to it.
+    #[track_caller]
+    pub fn var(&self, value: Tensor<E>) -> Var<'_, E> {
+        self.leaf(value, NodeKind::Var, Location::caller())
+    }
+
+    /// A constant leaf: no gradient flows to it.
+    #[track_caller]
+    pub fn constant(&self, value: Tensor<E>) -> Var<'_, E> {
+        self.leaf(value, NodeKind::Constant, Location::caller())
+    }
+
+    pub(crate) fn leaf(&self, value: Tensor<E>, kind: NodeKind, location: &'static Location<'static>) -> Var<'_, E> {
+        let node = Node {
+            value,
+            op: None,
+            parents: SmallVec::new(),
+            kind,
+            requires_grad: kind == NodeKind::Var,
+            location,
+            label: None,
+            hooks: Vec::new(),
+        };
+        self.push(node)
+    }
+
+    /// Records the output `value` of `op` applied to `parents`.
+    pub(crate) fn record(
+        &self,
+        op: Rc<dyn DynOp<E>>,
+        parents: &[NodeId],
+        value: Tensor<E>,
+        location: &'static Location<'static>,
+    ) -> Var<'_, E> {
+        let requires_grad = {
+            let nodes = self.nodes.borrow();
+            parents.iter().any(|&p| nodes[p].requires_grad)
+        };
+        let node = Node {
+            value,
+            op: Some(op),
+            parents: parents.into(),
+            kind: NodeKind::Op,
+            requires_grad,
+            location,
+            label: None,
+            hooks: Vec::new(),
+        };
+        if self.anomaly.get() {
+            crate::anomaly::check_forward(self, &node);
+        }
+        self.push(node)
+    }
+
+    fn push(&self, node: Node<E>) -> Var<'_, E> {
+        let mut nodes = self.nodes.borrow_mut();
+        nodes.push(node);
+        Var::new(self, nodes.len() - 1)
+    }
+
+    /// Number of recorded nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.borrow().len()
+    }
+
+    /// True if nothing has been recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes of tensor storage the tape's nodes keep alive (each shared
+    /// buffer counted once).
+    pub fn bytes(&self) -> usize {
+        let nodes = self.nodes.borrow();
+        let mut seen = std::collections::HashSet::new();
+        nodes
+            .iter()
+            .filter(|n| seen.insert(n.value.storage().as_ptr() as usize))
+            .map(|n| n.value.storage_bytes())
+            .sum()
+    }
+
+    /// Forgets every node, keeping the allocation for the next step.
+    ///
+    /// Takes `&mut self`, so no [`Var`] of the old step can outlive it.
+    pub fn clear(&mut self) {
+        self.nodes.get_mut().clear();
+    }
+
+    /// The value of node `id`.
+    pub(crate) fn value_of(&self, id: NodeId) -> Tensor<E> {
+        self.nodes.borrow()[id].value.clone()
+    }
+
+    /// Whether node `id` needs a gradient.
+    pub(crate) fn requires_grad(&self, id: NodeId) -> bool {
+        self.nodes.borrow()[id].requires_grad
+    }
+}

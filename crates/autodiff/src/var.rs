@@ -1,0 +1,137 @@
+//! `Var`: a `Copy` handle to a node on a tape, with the recording machinery
+//! every op method uses.
+
+use crate::ops::{DynOp, Op, Rule};
+use crate::tape::{NodeId, NodeKind, Tape};
+use std::panic::Location;
+use std::rc::Rc;
+use tapegrad_tensor::{Float, Shape, Tensor};
+
+/// A value recorded on a [`Tape`]: a tape reference and a node id.
+///
+/// `Var` is `Copy`, so expressions read like math (`a * b + c`) with no `&`
+/// or `.clone()`. Every op on a `Var` computes its value at once and records
+/// itself, with the caller's source line, for the backward pass.
+#[derive(Clone, Copy)]
+pub struct Var<'t, E: Float = f32> {
+    pub(crate) tape: &'t Tape<E>,
+    pub(crate) id: NodeId,
+}
+
+impl<'t, E: Float> Var<'t, E> {
+    pub(crate) fn new(tape: &'t Tape<E>, id: NodeId) -> Self {
+        Var { tape, id }
+    }
+
+    /// The node's index on its tape.
+    pub fn id(self) -> NodeId {
+        self.id
+    }
+
+    /// The tape this var lives on.
+    pub fn tape(self) -> &'t Tape<E> {
+        self.tape
+    }
+
+    /// The value (a cheap clone sharing storage).
+    pub fn value(self) -> Tensor<E> {
+        self.tape.value_of(self.id)
+    }
+
+    /// The shape of the value.
+    pub fn shape(self) -> Shape {
+        self.tape.nodes.borrow()[self.id].value.shape_vec()
+    }
+
+    /// Number of dimensions.
+    pub fn ndim(self) -> usize {
+        self.tape.nodes.borrow()[self.id].value.ndim()
+    }
+
+    /// Number of elements.
+    pub fn numel(self) -> usize {
+        self.tape.nodes.borrow()[self.id].value.numel()
+    }
+
+    /// The only element of a one-element var, as `f64`.
+    #[track_caller]
+    pub fn item(self) -> f64 {
+        self.tape.nodes.borrow()[self.id].value.item().to_f64()
+    }
+
+    /// True if gradients flow to this var (it is, or depends on, a trainable leaf).
+    pub fn requires_grad(self) -> bool {
+        self.tape.requires_grad(self.id)
+    }
+
+    /// What kind of node this is (trainable leaf, constant, or op output).
+    pub fn kind(self) -> NodeKind {
+        self.tape.nodes.borrow()[self.id].kind
+    }
+
+    /// A constant copy of this value: no gradient flows back through it.
+    #[track_caller]
+    pub fn detach(self) -> Var<'t, E> {
+        self.tape.leaf(self.value(), NodeKind::Constant, Location::caller())
+    }
+
+    /// A constant on the same tape.
+    #[track_caller]
+    pub fn constant_like(self, value: Tensor<E>) -> Var<'t, E> {
+        self.tape.constant(value)
+    }
+
+    /// Records the built-in `op` with inputs `parents` and output `value`.
+    pub(crate) fn record_op(
+        tape: &'t Tape<E>,
+        op: impl Op<E>,
+        parents: &[Var<'t, E>],
+        value: Tensor<E>,
+        location: &'static Location<'static>,
+    ) -> Var<'t, E> {
+        Var::record_dyn(tape, Rc::new(Rule(op)), parents, value, location)
+    }
+
+    /// Records any op behind the tape's op interface.
+    pub(crate) fn record_dyn(
+        tape: &'t Tape<E>,
+        op: Rc<dyn DynOp<E>>,
+        parents: &[Var<'t, E>],
+        value: Tensor<E>,
+        location: &'static Location<'static>,
+    ) -> Var<'t, E> {
+        let ids: smallvec::SmallVec<[NodeId; 3]> = parents.iter().map(|p| p.id).collect();
+        tape.record(op, &ids, value, location)
+    }
+
+    /// Applies a one-input op: `value = f(self.value())`.
+    pub(crate) fn unary(
+        self,
+        op: impl Op<E>,
+        location: &'static Location<'static>,
+        f: impl FnOnce(&Tensor<E>) -> Tensor<E>,
+    ) -> Var<'t, E> {
+        let value = {
+            let nodes = self.tape.nodes.borrow();
+            f(&nodes[self.id].value)
+        };
+        Var::record_op(self.tape, op, &[self], value, location)
+    }
+
+    /// Panics unless both vars are on the same tape.
+    #[track_caller]
+    pub(crate) fn same_tape(self, other: Var<'t, E>, op: &str) {
+        if !std::ptr::eq(self.tape, other.tape) {
+            panic!("{op}: the two vars live on different tapes");
+        }
+    }
+}
+
+impl<E: Float> std::fmt::Debug for Var<'_, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let nodes = self.tape.nodes.borrow();
+        let n = &nodes[self.id];
+        let op = n.op.as_ref().map_or(if n.kind == NodeKind::Var { "var" } else { "constant" }, |o| o.name());
+        write!(f, "Var(#{} {} {:?} {})", self.id, op, n.value.shape(), E::DTYPE)
+    }
+}
