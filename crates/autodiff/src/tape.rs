@@ -59,7 +59,7 @@ static NEXT_TAPE_UID: AtomicU64 = AtomicU64::new(1);
 /// assert_eq!(grads[x].item(), 8.0); // dy/dx = 2x + 2
 /// ```
 pub struct Tape<E: Float = f32> {
-    uid: u64,
+    uid: Cell<u64>,
     pub(crate) nodes: RefCell<Vec<Node<E>>>,
     pub(crate) anomaly: Cell<bool>,
 }
@@ -74,15 +74,16 @@ impl<E: Float> Tape<E> {
     /// An empty tape.
     pub fn new() -> Self {
         Tape {
-            uid: NEXT_TAPE_UID.fetch_add(1, Ordering::Relaxed),
+            uid: Cell::new(NEXT_TAPE_UID.fetch_add(1, Ordering::Relaxed)),
             nodes: RefCell::new(Vec::new()),
             anomaly: Cell::new(false),
         }
     }
 
-    /// A unique id of this tape (gradients remember which tape they came from).
+    /// A unique id of this tape's current step (gradients and parameter
+    /// bindings remember it). [`clear`](Self::clear) draws a new one.
     pub fn uid(&self) -> u64 {
-        self.uid
+        self.uid.get()
     }
 
     /// A trainable leaf: gradients flow to it.
@@ -145,6 +146,18 @@ impl<E: Float> Tape<E> {
         Var::new(self, nodes.len() - 1)
     }
 
+    /// The var of node `id` (for tools that keep node ids).
+    ///
+    /// # Panics
+    /// If there is no such node.
+    #[track_caller]
+    pub fn var_at(&self, id: NodeId) -> Var<'_, E> {
+        if id >= self.len() {
+            panic!("var_at: node #{id} does not exist on a tape of {} nodes", self.len());
+        }
+        Var::new(self, id)
+    }
+
     /// Number of recorded nodes.
     pub fn len(&self) -> usize {
         self.nodes.borrow().len()
@@ -172,6 +185,7 @@ impl<E: Float> Tape<E> {
     /// Takes `&mut self`, so no [`Var`] of the old step can outlive it.
     pub fn clear(&mut self) {
         self.nodes.get_mut().clear();
+        self.uid.set(NEXT_TAPE_UID.fetch_add(1, Ordering::Relaxed));
     }
 
     /// The value of node `id`.

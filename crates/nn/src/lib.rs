@@ -7,3 +7,8 @@
 
 pub mod checkpoint;
 pub mod data;
+pub mod module;
+pub mod param;
+
+pub use module::{visit_child, visit_child_mut, Module, Sequential};
+pub use param::Param;

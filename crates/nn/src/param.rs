@@ -1,0 +1,117 @@
+//! `Param`: a trainable tensor that lives outside any tape and is bound to
+//! the tape of each step.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tapegrad_autodiff::{Gradients, NodeId, Tape, Var};
+use tapegrad_tensor::{Float, Tensor};
+
+static NEXT_PARAM_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A trainable tensor (a weight or bias).
+///
+/// A parameter is not on any tape. Each step, [`bind`](Param::bind) puts it
+/// on that step's tape as a trainable leaf (once per tape, however many
+/// times it is used), and [`grad`](Param::grad) finds its gradient again.
+///
+/// ```
+/// use tapegrad_autodiff::Tape;
+/// use tapegrad_nn::Param;
+/// use tapegrad_tensor::Tensor;
+///
+/// let w = Param::new(Tensor::<f64>::from_vec(vec![2.0], &[1]));
+/// let tape = Tape::new();
+/// let x = tape.constant(Tensor::from_vec(vec![3.0], &[1]));
+/// let loss = (w.bind(&tape) * x + w.bind(&tape)).sum_all(); // w used twice
+/// let grads = loss.backward();
+/// assert_eq!(w.grad(&grads).unwrap().to_vec(), vec![4.0]); // x + 1
+/// ```
+pub struct Param<E: Float = f32> {
+    value: Tensor<E>,
+    id: u64,
+    /// (tape uid, node id) of the most recent binding.
+    binding: Cell<Option<(u64, NodeId)>>,
+}
+
+impl<E: Float> Clone for Param<E> {
+    /// A copy with the same value and a new identity (optimiser state and
+    /// bindings are not shared).
+    fn clone(&self) -> Self {
+        Param::new(self.value.clone())
+    }
+}
+
+impl<E: Float> std::fmt::Debug for Param<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Param(#{} {:?} {})", self.id, self.value.shape(), E::DTYPE)
+    }
+}
+
+impl<E: Float> Param<E> {
+    /// A parameter holding `value`.
+    pub fn new(value: Tensor<E>) -> Self {
+        Param { value, id: NEXT_PARAM_ID.fetch_add(1, Ordering::Relaxed), binding: Cell::new(None) }
+    }
+
+    /// A unique id, stable for the parameter's life (optimisers key state by it).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The current value.
+    pub fn value(&self) -> &Tensor<E> {
+        &self.value
+    }
+
+    /// The shape of the value.
+    pub fn shape(&self) -> &[usize] {
+        self.value.shape()
+    }
+
+    /// Number of scalar weights.
+    pub fn numel(&self) -> usize {
+        self.value.numel()
+    }
+
+    /// Replaces the value (an optimiser step, or loading a checkpoint).
+    ///
+    /// # Panics
+    /// If the new shape differs from the old one.
+    #[track_caller]
+    pub fn set(&mut self, value: Tensor<E>) {
+        if value.shape() != self.value.shape() {
+            panic!("Param::set: new value has shape {:?}, the parameter has {:?}", value.shape(), self.value.shape());
+        }
+        self.value = value;
+    }
+
+    /// This parameter as a trainable var on `tape`: created on first use in
+    /// a step, the same var afterwards.
+    #[track_caller]
+    pub fn bind<'t>(&self, tape: &'t Tape<E>) -> Var<'t, E> {
+        if let Some((uid, node)) = self.binding.get() {
+            if uid == tape.uid() && node < tape.len() {
+                return tape.var_at(node);
+            }
+        }
+        let v = tape.var(self.value.clone());
+        self.binding.set(Some((tape.uid(), v.id())));
+        v
+    }
+
+    /// The var this parameter is bound to on `tape`, if it was bound this step.
+    pub fn bound<'t>(&self, tape: &'t Tape<E>) -> Option<Var<'t, E>> {
+        let (uid, node) = self.binding.get()?;
+        (uid == tape.uid() && node < tape.len()).then(|| tape.var_at(node))
+    }
+
+    /// The gradient of this parameter in `grads`, if it was bound on the
+    /// tape those gradients came from and the loss depends on it.
+    pub fn grad<'g>(&self, grads: &'g Gradients<E>) -> Option<&'g Tensor<E>> {
+        let (uid, node) = self.binding.get()?;
+        if uid != grads.tape_uid() {
+            return None;
+        }
+        grads.by_id(node)
+    }
+}
