@@ -120,9 +120,11 @@ fn sweep() {
             time(|| drop(black_box(add_kernel(&x, &y, true)))),
         );
         let (ss, sp) = (
-            in_pool(1, || time(|| {
-                black_box(sum_kernel(&x, false));
-            })),
+            in_pool(1, || {
+                time(|| {
+                    black_box(sum_kernel(&x, false));
+                })
+            }),
             time(|| {
                 black_box(sum_kernel(&x, true));
             }),

@@ -60,7 +60,11 @@ impl Direct for f32 {
         c: *mut f32,
     ) {
         // SAFETY: forwarded; the caller upholds the contract.
-        unsafe { matrixmultiply::sgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, n as isize, 1) }
+        unsafe {
+            matrixmultiply::sgemm(
+                m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, n as isize, 1,
+            )
+        }
     }
 }
 
@@ -78,7 +82,11 @@ impl Direct for f64 {
         c: *mut f64,
     ) {
         // SAFETY: forwarded; the caller upholds the contract.
-        unsafe { matrixmultiply::dgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, n as isize, 1) }
+        unsafe {
+            matrixmultiply::dgemm(
+                m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, n as isize, 1,
+            )
+        }
     }
 }
 
@@ -129,8 +137,18 @@ fn strides2<E: Float>(t: &Tensor<E>) -> (isize, isize) {
 
 fn measure<E: Direct>(case: &Case) -> Measured {
     let mut rng = XorShift::new(0x5eed ^ (case.m * 31 + case.k * 7 + case.n) as u64);
-    let a = operand::<E>(case.m, case.k, case.operands == Operands::TransposedA, &mut rng);
-    let b = operand::<E>(case.k, case.n, case.operands == Operands::TransposedB, &mut rng);
+    let a = operand::<E>(
+        case.m,
+        case.k,
+        case.operands == Operands::TransposedA,
+        &mut rng,
+    );
+    let b = operand::<E>(
+        case.k,
+        case.n,
+        case.operands == Operands::TransposedB,
+        &mut rng,
+    );
     let (m, k, n) = (case.m, case.k, case.n);
     let mut c = vec![E::ZERO; m * n];
     let ((rsa, csa), (rsb, csb)) = (strides2(&a), strides2(&b));
@@ -163,7 +181,10 @@ fn check_agrees<E: Float>(a: &Tensor<E>, b: &Tensor<E>, direct: &[E]) {
         .map(|(x, y)| (x.to_f64() - y.to_f64()).abs())
         .fold(0.0, f64::max);
     let tol = 1e-3 * (a.shape()[1] as f64).sqrt();
-    assert!(worst <= tol, "tapegrad and matrixmultiply differ by {worst}");
+    assert!(
+        worst <= tol,
+        "tapegrad and matrixmultiply differ by {worst}"
+    );
 }
 
 fn cases(sizes: &[usize], quick: bool) -> Vec<Case> {
@@ -236,7 +257,11 @@ fn main() {
             measure::<f64>(&case)
         };
         let flops = 2.0 * (case.m * case.k * case.n) as f64;
-        let (g1, gn, gm) = (r.tg1.gflops(flops), r.tgn.gflops(flops), r.mm1.gflops(flops));
+        let (g1, gn, gm) = (
+            r.tg1.gflops(flops),
+            r.tgn.gflops(flops),
+            r.mm1.gflops(flops),
+        );
         table.row(vec![
             case.name.clone(),
             format!("{g1:.1}"),
@@ -246,8 +271,16 @@ fn main() {
             ratio(gn, gm),
             ratio(gn, g1),
         ]);
-        let bench = if case.dtype == "f32" { "sgemm" } else { "dgemm" };
-        let size = case.name.split_once(' ').map_or("", |s| s.1).replace(' ', "");
+        let bench = if case.dtype == "f32" {
+            "sgemm"
+        } else {
+            "dgemm"
+        };
+        let size = case
+            .name
+            .split_once(' ')
+            .map_or("", |s| s.1)
+            .replace(' ', "");
         peer_line("tapegrad", bench, &size, 1, flops, &r.tg1);
         peer_line("tapegrad", bench, &size, nt, flops, &r.tgn);
         peer_line("matrixmultiply", bench, &size, 1, flops, &r.mm1);
@@ -259,8 +292,15 @@ fn main() {
 
 /// Transposed-view rows against the contiguous row of the same size.
 fn print_transposed(results: &[(Case, f64, Measured)], nt: usize) {
-    let mut t = Table::new(&["case", "tg-1T / contiguous", &format!("tg-{nt}T / contiguous")]);
-    for (case, flops, r) in results.iter().filter(|x| x.0.operands != Operands::Contiguous) {
+    let mut t = Table::new(&[
+        "case",
+        "tg-1T / contiguous",
+        &format!("tg-{nt}T / contiguous"),
+    ]);
+    for (case, flops, r) in results
+        .iter()
+        .filter(|x| x.0.operands != Operands::Contiguous)
+    {
         let base = results.iter().find(|x| {
             x.0.operands == Operands::Contiguous
                 && x.0.dtype == case.dtype

@@ -36,7 +36,11 @@ fn describe_bad<E: Float>(t: &Tensor<E>) -> Option<String> {
 
 fn report<E: Float>(node: &Node<E>, id: NodeId, phase: Phase, what: String) -> ! {
     let op = node.op.as_ref().map_or("leaf", |o| o.name());
-    let label = node.label.as_deref().map(|l| format!(" \"{l}\"")).unwrap_or_default();
+    let label = node
+        .label
+        .as_deref()
+        .map(|l| format!(" \"{l}\""))
+        .unwrap_or_default();
     panic!(
         "anomaly: {:?} of `{op}` (node #{id}{label}, created at {}) produced {what}",
         phase, node.location

@@ -25,14 +25,19 @@ impl<E: Float> Gradients<E> {
     #[track_caller]
     pub fn wrt(&self, var: Var<'_, E>) -> Option<&Tensor<E>> {
         if var.tape.uid() != self.tape_uid {
-            panic!("Gradients::wrt: {:?} is from another tape than these gradients", var);
+            panic!(
+                "Gradients::wrt: {:?} is from another tape than these gradients",
+                var
+            );
         }
         self.grads.get(var.id).and_then(|g| g.as_ref())
     }
 
     /// The gradient with respect to `var`, or zeros of its shape if none flowed.
     pub fn wrt_or_zeros(&self, var: Var<'_, E>) -> Tensor<E> {
-        self.wrt(var).cloned().unwrap_or_else(|| Tensor::zeros(&var.shape()))
+        self.wrt(var)
+            .cloned()
+            .unwrap_or_else(|| Tensor::zeros(&var.shape()))
     }
 
     /// The gradient of node `id` (for tools that walk the tape).
@@ -56,7 +61,10 @@ impl<'t, E: Float> std::ops::Index<Var<'t, E>> for Gradients<E> {
     #[track_caller]
     fn index(&self, var: Var<'t, E>) -> &Tensor<E> {
         self.wrt(var).unwrap_or_else(|| {
-            panic!("no gradient for {:?}: it does not require grad or does not affect the output", var)
+            panic!(
+                "no gradient for {:?}: it does not require grad or does not affect the output",
+                var
+            )
         })
     }
 }
@@ -122,7 +130,13 @@ impl<'t, E: Float> WalkMode<E> for VarMode<'t, E> {
 
 /// Walks the tape backwards from `root`, seeding it with `seed` and sending
 /// gradients only into nodes with `flows[id]`. Returns every node's gradient.
-fn reverse_walk<E: Float, M: WalkMode<E>>(tape: &Tape<E>, mode: &M, root: NodeId, seed: M::V, flows: &[bool]) -> Vec<Option<M::V>> {
+fn reverse_walk<E: Float, M: WalkMode<E>>(
+    tape: &Tape<E>,
+    mode: &M,
+    root: NodeId,
+    seed: M::V,
+    flows: &[bool],
+) -> Vec<Option<M::V>> {
     let mut grads: Vec<Option<M::V>> = vec![None; root + 1];
     grads[root] = Some(seed);
     for id in (0..=root).rev() {
@@ -130,17 +144,29 @@ fn reverse_walk<E: Float, M: WalkMode<E>>(tape: &Tape<E>, mode: &M, root: NodeId
         let g = mode.run_hooks(id, g);
         let (op, parents) = {
             let nodes = tape.nodes.borrow();
-            (nodes[id].op.clone(), nodes[id].parents.clone())
+            (nodes[id].op.clone(), SmallVec::<[NodeId; 3]>::from_slice(&nodes[id].parents))
         };
         let needs: SmallVec<[bool; 3]> = parents.iter().map(|&p| flows[p]).collect();
         if let (Some(op), true) = (op, needs.iter().any(|&n| n)) {
             let x: SmallVec<[M::V; 3]> = parents.iter().map(|&p| mode.node_value(p)).collect();
             let out = mode.node_value(id);
-            let ctx = Ctx { x: &x, out: &out, g: &g, needs: &needs };
+            let ctx = Ctx {
+                x: &x,
+                out: &out,
+                g: &g,
+                needs: &needs,
+            };
             let result = mode.run_rule(op.as_ref(), &ctx);
             for (k, &p) in parents.iter().enumerate() {
                 if needs[k] {
-                    let gp = checked_grad(tape, id, op.as_ref(), k, result.get(k).cloned().flatten(), &x[k]);
+                    let gp = checked_grad(
+                        tape,
+                        id,
+                        op.as_ref(),
+                        k,
+                        result.get(k).cloned().flatten(),
+                        &x[k],
+                    );
                     if tape.anomaly.get() {
                         crate::anomaly::check_backward(tape, id, &gp.value());
                     }
@@ -157,7 +183,14 @@ fn reverse_walk<E: Float, M: WalkMode<E>>(tape: &Tape<E>, mode: &M, root: NodeId
 }
 
 /// A rule's gradient for input `k`, checked to exist and to match the input's shape.
-fn checked_grad<E: Float, V: GradOps<E>>(tape: &Tape<E>, id: NodeId, op: &dyn DynOp<E>, k: usize, g: Option<V>, x: &V) -> V {
+fn checked_grad<E: Float, V: GradOps<E>>(
+    tape: &Tape<E>,
+    id: NodeId,
+    op: &dyn DynOp<E>,
+    k: usize,
+    g: Option<V>,
+    x: &V,
+) -> V {
     let loc = tape.nodes.borrow()[id].location;
     let g = g.unwrap_or_else(|| {
         panic!("backward of `{}` (node #{id}, created at {loc}) gave no gradient for input {k}, which needs one", op.name())
@@ -197,14 +230,21 @@ impl<'t, E: Float> Var<'t, E> {
     #[track_caller]
     pub fn backward_with(self, seed: Tensor<E>) -> Gradients<E> {
         if seed.shape() != self.shape().as_slice() {
-            panic!("backward_with: seed of shape {:?} for an output of shape {:?}", seed.shape(), self.shape());
+            panic!(
+                "backward_with: seed of shape {:?} for an output of shape {:?}",
+                seed.shape(),
+                self.shape()
+            );
         }
         let flows: Vec<bool> = {
             let nodes = self.tape.nodes.borrow();
             nodes[..=self.id].iter().map(|n| n.requires_grad).collect()
         };
         let grads = reverse_walk(self.tape, &TensorMode(self.tape), self.id, seed, &flows);
-        Gradients { tape_uid: self.tape.uid(), grads }
+        Gradients {
+            tape_uid: self.tape.uid(),
+            grads,
+        }
     }
 }
 
@@ -231,19 +271,37 @@ impl<E: Float> Tape<E> {
     pub fn grad<'t>(&'t self, y: Var<'t, E>, xs: &[Var<'t, E>]) -> Vec<Var<'t, E>> {
         let shape = y.shape();
         if shape.iter().product::<usize>() != 1 {
-            panic!("grad: output has shape {:?}; grad() needs a single element", shape);
+            panic!(
+                "grad: output has shape {:?}; grad() needs a single element",
+                shape
+            );
         }
-        let seed = self.leaf(Tensor::ones(&shape), crate::tape::NodeKind::Constant, Location::caller());
+        let seed = self.leaf(
+            Tensor::ones(&shape),
+            crate::tape::NodeKind::Constant,
+            Location::caller(),
+        );
         self.grad_with(y, xs, seed)
     }
 
     /// Like [`grad`](Self::grad) for any `y`, seeded with `seed` (same shape as `y`).
     #[track_caller]
-    pub fn grad_with<'t>(&'t self, y: Var<'t, E>, xs: &[Var<'t, E>], seed: Var<'t, E>) -> Vec<Var<'t, E>> {
+    pub fn grad_with<'t>(
+        &'t self,
+        y: Var<'t, E>,
+        xs: &[Var<'t, E>],
+        seed: Var<'t, E>,
+    ) -> Vec<Var<'t, E>> {
         let flows = self.depends_on(y.id, xs);
         let grads = reverse_walk(self, &VarMode(self), y.id, seed, &flows);
         xs.iter()
-            .map(|x| grads.get(x.id).cloned().flatten().unwrap_or_else(|| self.constant(Tensor::zeros(&x.shape()))))
+            .map(|x| {
+                grads
+                    .get(x.id)
+                    .cloned()
+                    .flatten()
+                    .unwrap_or_else(|| self.constant(Tensor::zeros(&x.shape())))
+            })
             .collect()
     }
 
@@ -264,4 +322,3 @@ impl<E: Float> Tape<E> {
         dep
     }
 }
-

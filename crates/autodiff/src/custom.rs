@@ -44,7 +44,12 @@ pub trait CustomOp<E: Float>: 'static {
     fn forward(&self, inputs: &[Tensor<E>]) -> Tensor<E>;
     /// Gradients of the inputs (one entry per input; `None` only for inputs
     /// that need no gradient).
-    fn backward<'t>(&self, x: &[Var<'t, E>], out: Var<'t, E>, g: Var<'t, E>) -> Vec<Option<Var<'t, E>>>;
+    fn backward<'t>(
+        &self,
+        x: &[Var<'t, E>],
+        out: Var<'t, E>,
+        g: Var<'t, E>,
+    ) -> Vec<Option<Var<'t, E>>>;
 }
 
 /// Adapts a [`CustomOp`] to the tape's op interface.
@@ -62,11 +67,18 @@ impl<E: Float, C: CustomOp<E>> DynOp<E> for Custom<C> {
         let x: Vec<Var<'_, E>> = ctx.x.iter().map(|t| scratch.constant(t.clone())).collect();
         let out = scratch.constant(ctx.out.clone());
         let g = scratch.constant(ctx.g.clone());
-        self.0.backward(&x, out, g).into_iter().map(|v| v.map(|v| v.value())).collect()
+        self.0
+            .backward(&x, out, g)
+            .into_iter()
+            .map(|v| v.map(|v| v.value()))
+            .collect()
     }
 
     fn backward_var<'t>(&self, ctx: &Ctx<Var<'t, E>>) -> Grads<Var<'t, E>> {
-        self.0.backward(ctx.x, *ctx.out, *ctx.g).into_iter().collect()
+        self.0
+            .backward(ctx.x, *ctx.out, *ctx.g)
+            .into_iter()
+            .collect()
     }
 }
 
@@ -81,6 +93,12 @@ impl<'t, E: Float> Var<'t, E> {
         }
         let values: Vec<Tensor<E>> = inputs.iter().map(|v| v.value()).collect();
         let value = op.forward(&values);
-        Var::record_dyn(self.tape, std::rc::Rc::new(Custom(op)), &inputs, value, Location::caller())
+        Var::record_dyn(
+            self.tape,
+            std::rc::Rc::new(Custom(op)),
+            &inputs,
+            value,
+            Location::caller(),
+        )
     }
 }

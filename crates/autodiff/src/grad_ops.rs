@@ -203,7 +203,9 @@ impl<'t, E: Float> GradOps<E> for Var<'t, E> {
         Var::gather(*self, axis as isize, index)
     }
     fn scatter_add_zeros(&self, axis: usize, index: &Tensor<E>, shape: &[usize]) -> Self {
-        self.tape.constant(Tensor::zeros(shape)).scatter_add(axis as isize, index, *self)
+        self.tape
+            .constant(Tensor::zeros(shape))
+            .scatter_add(axis as isize, index, *self)
     }
     fn im2col(&self, p: &ConvParams) -> Self {
         Var::im2col(*self, *p)

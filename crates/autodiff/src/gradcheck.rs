@@ -35,7 +35,14 @@ pub struct GradcheckOptions {
 
 impl Default for GradcheckOptions {
     fn default() -> Self {
-        GradcheckOptions { eps: 1e-6, atol: 1e-5, rtol: 1e-3, max_full: 2048, projections: 6, seed: 0 }
+        GradcheckOptions {
+            eps: 1e-6,
+            atol: 1e-5,
+            rtol: 1e-3,
+            max_full: 2048,
+            projections: 6,
+            seed: 0,
+        }
     }
 }
 
@@ -85,8 +92,19 @@ pub enum GradcheckError {
 impl fmt::Display for GradcheckError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            GradcheckError::Mismatch { input, index, analytic, numeric, error, tolerance } => {
-                let at = index.as_ref().map_or("a random direction".to_string(), |i| format!("element {i:?}"));
+            GradcheckError::Mismatch {
+                input,
+                index,
+                analytic,
+                numeric,
+                error,
+                tolerance,
+            } => {
+                let at = index
+                    .as_ref()
+                    .map_or("a random direction".to_string(), |i| {
+                        format!("element {i:?}")
+                    });
                 write!(
                     f,
                     "gradcheck: input {input}, {at}: analytic {analytic:.10e} vs numeric {numeric:.10e} \
@@ -118,7 +136,12 @@ where
 }
 
 /// `L(x) = Σ r ⊙ f(x)` on a fresh tape, and its gradients when `grad` is set.
-fn eval<F: CheckFn>(f: &F, inputs: &[Tensor<f64>], weights: &Option<Tensor<f64>>, grad: bool) -> (f64, Vec<Tensor<f64>>) {
+fn eval<F: CheckFn>(
+    f: &F,
+    inputs: &[Tensor<f64>],
+    weights: &Option<Tensor<f64>>,
+    grad: bool,
+) -> (f64, Vec<Tensor<f64>>) {
     let tape = Tape::<f64>::new();
     let xs: Vec<Var<'_, f64>> = inputs.iter().map(|t| tape.var(t.clone())).collect();
     let y = f(&tape, &xs);
@@ -159,22 +182,37 @@ fn output_weights<F: CheckFn>(f: &F, inputs: &[Tensor<f64>], seed: u64) -> Optio
 /// # Errors
 /// [`GradcheckError::Mismatch`] naming the input, element, analytic and
 /// numeric values on the first disagreement.
-pub fn gradcheck<F>(f: F, inputs: &[Tensor<f64>], opts: &GradcheckOptions) -> Result<GradcheckReport, GradcheckError>
+pub fn gradcheck<F>(
+    f: F,
+    inputs: &[Tensor<f64>],
+    opts: &GradcheckOptions,
+) -> Result<GradcheckReport, GradcheckError>
 where
     F: for<'t> Fn(&'t Tape<f64>, &[Var<'t, f64>]) -> Var<'t, f64>,
 {
     let weights = output_weights(&f, inputs, opts.seed);
     let (value, analytic) = eval(&f, inputs, &weights, true);
     if !value.is_finite() {
-        return Err(GradcheckError::NotFinite { what: format!("the output ({value})") });
+        return Err(GradcheckError::NotFinite {
+            what: format!("the output ({value})"),
+        });
     }
     let (_, again) = eval(&f, inputs, &weights, true);
     for (i, (a, b)) in analytic.iter().zip(&again).enumerate() {
-        if let Some(element) = a.to_vec().iter().zip(b.to_vec()).position(|(x, y)| x.to_bits() != y.to_bits()) {
+        if let Some(element) = a
+            .to_vec()
+            .iter()
+            .zip(b.to_vec())
+            .position(|(x, y)| x.to_bits() != y.to_bits())
+        {
             return Err(GradcheckError::NonDeterministic { input: i, element });
         }
     }
-    let mut report = GradcheckReport { inputs: inputs.len(), comparisons: 0, max_abs_error: 0.0 };
+    let mut report = GradcheckReport {
+        inputs: inputs.len(),
+        comparisons: 0,
+        max_abs_error: 0.0,
+    };
     let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed);
     for (i, x) in inputs.iter().enumerate() {
         let loss_at = |moved: Tensor<f64>| {
@@ -241,7 +279,11 @@ fn element_checks<'a>(
             loss_at(Tensor::from_vec(v, x.shape()))
         };
         let numeric = (at(h) - at(-h)) / (2.0 * h);
-        Check { index: Some(unravel(j, x.shape())), analytic: g[j], numeric }
+        Check {
+            index: Some(unravel(j, x.shape())),
+            analytic: g[j],
+            numeric,
+        }
     })
 }
 
@@ -261,7 +303,11 @@ fn direction_checks(
             let analytic = grad.mul(&u).sum_all().item();
             let plus = loss_at(x.add(&u.mul_scalar(h)));
             let minus = loss_at(x.sub(&u.mul_scalar(h)));
-            Check { index: None, analytic, numeric: (plus - minus) / (2.0 * h) }
+            Check {
+                index: None,
+                analytic,
+                numeric: (plus - minus) / (2.0 * h),
+            }
         })
         .collect()
 }
@@ -281,19 +327,32 @@ fn direction_checks(
 ///
 /// # Errors
 /// As [`gradcheck`], for the second derivatives.
-pub fn gradgradcheck<F>(f: F, inputs: &[Tensor<f64>], opts: &GradcheckOptions) -> Result<GradcheckReport, GradcheckError>
+pub fn gradgradcheck<F>(
+    f: F,
+    inputs: &[Tensor<f64>],
+    opts: &GradcheckOptions,
+) -> Result<GradcheckReport, GradcheckError>
 where
     F: for<'t> Fn(&'t Tape<f64>, &[Var<'t, f64>]) -> Var<'t, f64>,
 {
     let r = output_weights(&f, inputs, opts.seed).expect("weights");
     let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed ^ 0x9e37_79b9);
-    let ws: Vec<Tensor<f64>> = inputs.iter().map(|x| Tensor::rand_normal(x.shape(), 0.0, 1.0, &mut rng)).collect();
+    let ws: Vec<Tensor<f64>> = inputs
+        .iter()
+        .map(|x| Tensor::rand_normal(x.shape(), 0.0, 1.0, &mut rng))
+        .collect();
     let m = check_fn(move |tape, xs| {
         let loss = (f(tape, xs) * tape.constant(r.clone())).sum_all();
         let grads = tape.grad(loss, xs);
-        let terms: Vec<Var<'_, f64>> =
-            grads.iter().zip(&ws).map(|(g, w)| (*g * tape.constant(w.clone())).sum_all()).collect();
-        terms.into_iter().reduce(|a, b| a + b).expect("at least one input")
+        let terms: Vec<Var<'_, f64>> = grads
+            .iter()
+            .zip(&ws)
+            .map(|(g, w)| (*g * tape.constant(w.clone())).sum_all())
+            .collect();
+        terms
+            .into_iter()
+            .reduce(|a, b| a + b)
+            .expect("at least one input")
     });
     gradcheck(m, inputs, opts)
 }

@@ -56,7 +56,9 @@ mod var;
 pub use anomaly::Phase;
 pub use backward::Gradients;
 pub use custom::CustomOp;
-pub use gradcheck::{check_fn, gradcheck, gradgradcheck, CheckFn, GradcheckError, GradcheckOptions, GradcheckReport};
+pub use gradcheck::{
+    check_fn, gradcheck, gradgradcheck, CheckFn, GradcheckError, GradcheckOptions, GradcheckReport,
+};
 pub use ops::{ConvParams, GradOps, Op};
 pub use tape::{Hook, NodeId, NodeKind, Tape};
 pub use var::Var;

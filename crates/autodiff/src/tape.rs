@@ -98,7 +98,12 @@ impl<E: Float> Tape<E> {
         self.leaf(value, NodeKind::Constant, Location::caller())
     }
 
-    pub(crate) fn leaf(&self, value: Tensor<E>, kind: NodeKind, location: &'static Location<'static>) -> Var<'_, E> {
+    pub(crate) fn leaf(
+        &self,
+        value: Tensor<E>,
+        kind: NodeKind,
+        location: &'static Location<'static>,
+    ) -> Var<'_, E> {
         let node = Node {
             value,
             op: None,
@@ -153,7 +158,10 @@ impl<E: Float> Tape<E> {
     #[track_caller]
     pub fn var_at(&self, id: NodeId) -> Var<'_, E> {
         if id >= self.len() {
-            panic!("var_at: node #{id} does not exist on a tape of {} nodes", self.len());
+            panic!(
+                "var_at: node #{id} does not exist on a tape of {} nodes",
+                self.len()
+            );
         }
         Var::new(self, id)
     }

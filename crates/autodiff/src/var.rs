@@ -72,7 +72,8 @@ impl<'t, E: Float> Var<'t, E> {
     /// A constant copy of this value: no gradient flows back through it.
     #[track_caller]
     pub fn detach(self) -> Var<'t, E> {
-        self.tape.leaf(self.value(), NodeKind::Constant, Location::caller())
+        self.tape
+            .leaf(self.value(), NodeKind::Constant, Location::caller())
     }
 
     /// A constant on the same tape.
@@ -131,7 +132,21 @@ impl<E: Float> std::fmt::Debug for Var<'_, E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let nodes = self.tape.nodes.borrow();
         let n = &nodes[self.id];
-        let op = n.op.as_ref().map_or(if n.kind == NodeKind::Var { "var" } else { "constant" }, |o| o.name());
-        write!(f, "Var(#{} {} {:?} {})", self.id, op, n.value.shape(), E::DTYPE)
+        let op = n.op.as_ref().map_or(
+            if n.kind == NodeKind::Var {
+                "var"
+            } else {
+                "constant"
+            },
+            |o| o.name(),
+        );
+        write!(
+            f,
+            "Var(#{} {} {:?} {})",
+            self.id,
+            op,
+            n.value.shape(),
+            E::DTYPE
+        )
     }
 }

@@ -57,7 +57,10 @@ pub fn to_bytes<E: Float, S: AsRef<str>>(
         } else {
             continue;
         };
-        return Err(CheckpointError::BadName { name: name.to_string(), reason });
+        return Err(CheckpointError::BadName {
+            name: name.to_string(),
+            reason,
+        });
     }
     let encoded: Vec<Vec<u8>> = tensors.iter().map(|(_, t)| encode(t)).collect();
     let mut views = Vec::with_capacity(tensors.len());
@@ -151,17 +154,28 @@ where
         };
         if t.shape() != shape {
             let (expected, found) = (shape.to_vec(), t.shape().to_vec());
-            return Err(CheckpointError::Shape { file, name: name_s, expected, found });
+            return Err(CheckpointError::Shape {
+                file,
+                name: name_s,
+                expected,
+                found,
+            });
         }
         out.push(t);
     }
     match tensors.into_keys().next() {
-        Some(name) => Err(CheckpointError::Unexpected { file: file.to_string(), name }),
+        Some(name) => Err(CheckpointError::Unexpected {
+            file: file.to_string(),
+            name,
+        }),
         None => Ok(out),
     }
 }
 
-fn decode<E: Float>(bytes: &[u8], file: &str) -> Result<BTreeMap<String, Tensor<E>>, CheckpointError> {
+fn decode<E: Float>(
+    bytes: &[u8],
+    file: &str,
+) -> Result<BTreeMap<String, Tensor<E>>, CheckpointError> {
     header::check(bytes, file)?;
     let st = SafeTensors::deserialize(bytes).map_err(|e| internal(file, e))?;
     let mut out = BTreeMap::new();
@@ -192,8 +206,14 @@ fn le_values<E: Float, const N: usize>(bytes: &[u8], f: fn([u8; N]) -> f64) -> V
 fn encode<E: Float>(t: &Tensor<E>) -> Vec<u8> {
     let values = t.to_vec();
     match dtype_of::<E>() {
-        Dtype::F32 => values.iter().flat_map(|x| (x.to_f64() as f32).to_le_bytes()).collect(),
-        _ => values.iter().flat_map(|x| x.to_f64().to_le_bytes()).collect(),
+        Dtype::F32 => values
+            .iter()
+            .flat_map(|x| (x.to_f64() as f32).to_le_bytes())
+            .collect(),
+        _ => values
+            .iter()
+            .flat_map(|x| x.to_f64().to_le_bytes())
+            .collect(),
     }
 }
 

@@ -25,7 +25,11 @@ pub trait Module<E: Float = f32> {
 
     /// A short description for tables (`"Linear(64 -> 128)"`).
     fn describe(&self) -> String {
-        std::any::type_name::<Self>().rsplit("::").next().unwrap_or("Module").to_string()
+        std::any::type_name::<Self>()
+            .rsplit("::")
+            .next()
+            .unwrap_or("Module")
+            .to_string()
     }
 
     /// Number of scalar weights.
@@ -46,7 +50,10 @@ pub trait Module<E: Float = f32> {
     fn named_grads(&self, grads: &Gradients<E>) -> Vec<(String, Tensor<E>)> {
         let mut out = Vec::new();
         self.visit_params(&mut |name, p| {
-            let g = p.grad(grads).cloned().unwrap_or_else(|| Tensor::zeros(p.shape()));
+            let g = p
+                .grad(grads)
+                .cloned()
+                .unwrap_or_else(|| Tensor::zeros(p.shape()));
             out.push((name.to_string(), g));
         });
         out
@@ -54,7 +61,11 @@ pub trait Module<E: Float = f32> {
 }
 
 /// Visits a child module's parameters with `prefix.` in front of their names.
-pub fn visit_child<E: Float, M: Module<E> + ?Sized>(child: &M, prefix: &str, f: &mut dyn FnMut(&str, &Param<E>)) {
+pub fn visit_child<E: Float, M: Module<E> + ?Sized>(
+    child: &M,
+    prefix: &str,
+    f: &mut dyn FnMut(&str, &Param<E>),
+) {
     child.visit_params(&mut |name, p| f(&format!("{prefix}.{name}"), p));
 }
 

@@ -43,14 +43,24 @@ impl<E: Float> Clone for Param<E> {
 
 impl<E: Float> std::fmt::Debug for Param<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Param(#{} {:?} {})", self.id, self.value.shape(), E::DTYPE)
+        write!(
+            f,
+            "Param(#{} {:?} {})",
+            self.id,
+            self.value.shape(),
+            E::DTYPE
+        )
     }
 }
 
 impl<E: Float> Param<E> {
     /// A parameter holding `value`.
     pub fn new(value: Tensor<E>) -> Self {
-        Param { value, id: NEXT_PARAM_ID.fetch_add(1, Ordering::Relaxed), binding: Cell::new(None) }
+        Param {
+            value,
+            id: NEXT_PARAM_ID.fetch_add(1, Ordering::Relaxed),
+            binding: Cell::new(None),
+        }
     }
 
     /// A unique id, stable for the parameter's life (optimisers key state by it).
@@ -80,7 +90,11 @@ impl<E: Float> Param<E> {
     #[track_caller]
     pub fn set(&mut self, value: Tensor<E>) {
         if value.shape() != self.value.shape() {
-            panic!("Param::set: new value has shape {:?}, the parameter has {:?}", value.shape(), self.value.shape());
+            panic!(
+                "Param::set: new value has shape {:?}, the parameter has {:?}",
+                value.shape(),
+                self.value.shape()
+            );
         }
         self.value = value;
     }

@@ -316,7 +316,9 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "im2col: kernel (4, 4) with dilation (1, 1) does not fit input [1, 2, 3, 3] with padding (0, 0)")]
+    #[should_panic(
+        expected = "im2col: kernel (4, 4) with dilation (1, 1) does not fit input [1, 2, 3, 3] with padding (0, 0)"
+    )]
     fn im2col_rejects_kernel_larger_than_input() {
         Tensor::<f32>::zeros(&[1, 2, 3, 3]).im2col((4, 4), (1, 1), (0, 0), (1, 1));
     }

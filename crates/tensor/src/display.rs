@@ -91,7 +91,10 @@ fn scientific<E: Float>(x: E, digits: usize, exp_width: usize) -> String {
     let exp: i32 = exp.parse().expect("integer exponent");
     let point = if digits == 0 { "." } else { "" };
     let sign = if exp < 0 { '-' } else { '+' };
-    format!("{mantissa}{point}e{sign}{:0>exp_width$}", exp.unsigned_abs())
+    format!(
+        "{mantissa}{point}e{sign}{:0>exp_width$}",
+        exp.unsigned_abs()
+    )
 }
 
 impl ElementFormat {
@@ -102,7 +105,9 @@ impl ElementFormat {
             .iter()
             .map(|x| x.abs().to_f64())
             .filter(|&m| m != 0.0);
-        let (lo, hi) = mags.fold((f64::INFINITY, 0.0f64), |(lo, hi), m| (lo.min(m), hi.max(m)));
+        let (lo, hi) = mags.fold((f64::INFINITY, 0.0f64), |(lo, hi), m| {
+            (lo.min(m), hi.max(m))
+        });
         let use_sci = hi >= 1e8 || lo < 1e-4 || hi / lo > 1e3;
         let mut f = ElementFormat {
             sci: None,
@@ -117,11 +122,21 @@ impl ElementFormat {
             let digits = digits.unwrap_or(0);
             let exp_width = finite
                 .iter()
-                .map(|x| scientific(*x, digits, 2).rsplit_once(['+', '-']).unwrap().1.len())
+                .map(|x| {
+                    scientific(*x, digits, 2)
+                        .rsplit_once(['+', '-'])
+                        .unwrap()
+                        .1
+                        .len()
+                })
                 .max()
                 .unwrap_or(2);
             f.sci = Some((digits, exp_width));
-            f.pad_left = finite.iter().map(|x| if *x < E::ZERO { 2 } else { 1 }).max().unwrap();
+            f.pad_left = finite
+                .iter()
+                .map(|x| if *x < E::ZERO { 2 } else { 1 })
+                .max()
+                .unwrap();
             f.pad_right = digits + 2 + exp_width;
         } else {
             for x in &finite {
@@ -132,7 +147,9 @@ impl ElementFormat {
             }
         }
         if finite.len() != values.len() {
-            let neg_inf = values.iter().any(|x| !x.is_finite() && !x.is_nan() && *x < E::ZERO);
+            let neg_inf = values
+                .iter()
+                .any(|x| !x.is_finite() && !x.is_nan() && *x < E::ZERO);
             let room = f.pad_right + 1;
             f.pad_left = f.pad_left.max((3 + neg_inf as usize).saturating_sub(room));
         }
@@ -436,8 +453,14 @@ mod tests {
             format!("{long:?}"),
             "Tensor[10, 10] float64 [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, ..]"
         );
-        assert_eq!(format!("{:?}", Tensor::<f64>::scalar(-1.5)), "Tensor[] float64 [-1.5]");
-        assert_eq!(format!("{:?}", Tensor::<f64>::zeros(&[0])), "Tensor[0] float64 []");
+        assert_eq!(
+            format!("{:?}", Tensor::<f64>::scalar(-1.5)),
+            "Tensor[] float64 [-1.5]"
+        );
+        assert_eq!(
+            format!("{:?}", Tensor::<f64>::zeros(&[0])),
+            "Tensor[0] float64 []"
+        );
     }
 
     #[test]

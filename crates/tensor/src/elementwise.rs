@@ -35,6 +35,20 @@ pub(crate) fn fill_chunks<E: Float>(
     }
 }
 
+/// `f` applied pairwise to two equal-length slices, as a tensor of `shape`.
+fn zip_slices<E: Float>(x: &[E], y: &[E], shape: &[usize], f: impl Fn(E, E) -> E + Sync) -> Tensor<E> {
+    if x.len() < PARALLEL_THRESHOLD {
+        return Tensor::from_vec(x.iter().zip(y).map(|(&a, &b)| f(a, b)).collect(), shape);
+    }
+    let mut out = alloc(x.len());
+    fill_chunks(&mut out, |r, o| {
+        for ((o, &x), &y) in o.iter_mut().zip(&x[r.clone()]).zip(&y[r]) {
+            *o = f(x, y);
+        }
+    });
+    Tensor::from_vec(out, shape)
+}
+
 /// Allocates an uninitialised-by-value (zeroed) output of `n` elements.
 fn alloc<E: Float>(n: usize) -> Vec<E> {
     vec![E::ZERO; n]
@@ -49,6 +63,12 @@ impl<E: Float> Tensor<E> {
     /// ```
     pub fn map(&self, f: impl Fn(E) -> E + Sync) -> Tensor<E> {
         let n = self.numel();
+        if n < PARALLEL_THRESHOLD {
+            if let Some(src) = self.as_slice() {
+                // Small and contiguous: one pass, no zero-fill.
+                return Tensor::from_vec(src.iter().map(|&x| f(x)).collect(), self.shape());
+            }
+        }
         let mut out = alloc(n);
         if let Some(src) = self.as_slice() {
             fill_chunks(&mut out, |r, o| {
@@ -80,16 +100,17 @@ impl<E: Float> Tensor<E> {
     /// If the shapes do not broadcast; the message names `op`.
     #[track_caller]
     pub fn zip_map(&self, rhs: &Tensor<E>, op: &str, f: impl Fn(E, E) -> E + Sync) -> Tensor<E> {
+        if self.shape() == rhs.shape() {
+            if let (Some(x), Some(y)) = (self.as_slice(), rhs.as_slice()) {
+                return zip_slices(x, y, self.shape(), f);
+            }
+        }
         let shape = self.broadcast_shape_with(rhs, op);
         let (a, b) = (self.broadcast_to(&shape), rhs.broadcast_to(&shape));
         let n = a.numel();
         let mut out = alloc(n);
         if let (Some(x), Some(y)) = (a.as_slice(), b.as_slice()) {
-            fill_chunks(&mut out, |r, o| {
-                for ((o, &x), &y) in o.iter_mut().zip(&x[r.clone()]).zip(&y[r]) {
-                    *o = f(x, y);
-                }
-            });
+            return zip_slices(x, y, &shape, f);
         } else {
             let walker = RunWalker::new(
                 &shape,

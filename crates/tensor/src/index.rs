@@ -86,7 +86,9 @@ fn check_index_shape(op: &str, input: &[usize], index: &[usize], axis: usize) {
         panic!("{op}: index shape {index:?} and input shape {input:?} have different numbers of dimensions");
     }
     if (0..input.len()).any(|d| d != axis && index[d] > input[d]) {
-        panic!("{op}: index shape {index:?} is larger than input shape {input:?} outside axis {axis}");
+        panic!(
+            "{op}: index shape {index:?} is larger than input shape {input:?} outside axis {axis}"
+        );
     }
 }
 
@@ -153,7 +155,11 @@ impl<E: Float> Tensor<E> {
         };
         let ax = normalize_axis(axis, first.ndim() + 1, "stack");
         if let Some(t) = tensors.iter().find(|t| t.shape() != first.shape()) {
-            panic!("stack: shapes {:?} and {:?} differ", first.shape(), t.shape());
+            panic!(
+                "stack: shapes {:?} and {:?} differ",
+                first.shape(),
+                t.shape()
+            );
         }
         let expanded: Vec<Tensor<E>> = tensors.iter().map(|t| t.unsqueeze(ax as isize)).collect();
         let refs: Vec<&Tensor<E>> = expanded.iter().collect();

@@ -8,7 +8,7 @@ pub type Shape = SmallVec<[usize; 6]>;
 pub type Strides = SmallVec<[usize; 6]>;
 
 /// Shape, strides and offset of a view into storage.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Layout {
     /// Size of each dimension.
     pub shape: Shape,
@@ -16,6 +16,14 @@ pub struct Layout {
     pub strides: Strides,
     /// Storage index of the element at index `[0, 0, ..]`.
     pub offset: usize,
+}
+
+impl Clone for Layout {
+    /// Copies with `from_slice` (a memcpy), much cheaper than the derived
+    /// element-by-element clone on the per-op hot path.
+    fn clone(&self) -> Self {
+        Layout { shape: Shape::from_slice(&self.shape), strides: Strides::from_slice(&self.strides), offset: self.offset }
+    }
 }
 
 impl Layout {
@@ -40,7 +48,9 @@ impl Layout {
             if size != 1 && stride != expected {
                 return false;
             }
-            expected *= size;
+            // As in `contiguous_strides`: a size-0 dimension steps like size 1,
+            // so an empty tensor made by `from_vec` counts as contiguous.
+            expected *= size.max(1);
         }
         true
     }

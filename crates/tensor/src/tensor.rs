@@ -209,6 +209,6 @@ impl<E: Float> Tensor<E> {
 
     /// The shape as an owned small vector.
     pub fn shape_vec(&self) -> Shape {
-        self.layout.shape.clone()
+        Shape::from_slice(&self.layout.shape)
     }
 }

@@ -9,7 +9,12 @@ use proptest::prelude::*;
 use tapegrad_tensor::{Float, Tensor};
 
 /// Reference `[.., m, k] x [.., k, n]` with broadcast batch dimensions.
-fn matmul_ref(a: &[f64], a_shape: &[usize], b: &[f64], b_shape: &[usize]) -> (Vec<f64>, Vec<usize>) {
+fn matmul_ref(
+    a: &[f64],
+    a_shape: &[usize],
+    b: &[f64],
+    b_shape: &[usize],
+) -> (Vec<f64>, Vec<usize>) {
     let (ar, br) = (a_shape.len(), b_shape.len());
     let (m, k, n) = (a_shape[ar - 2], a_shape[ar - 1], b_shape[br - 1]);
     assert_eq!(k, b_shape[br - 2]);
@@ -135,7 +140,12 @@ fn empty_inner_dimension_gives_zeros() {
     let got = a.matmul(&b);
     assert_eq!(got.shape(), &[2, 3]);
     assert_eq!(got.to_vec(), vec![0.0; 6]);
-    assert_eq!(Tensor::<f32>::zeros(&[0, 4]).matmul(&Tensor::zeros(&[4, 5])).shape(), &[0, 5]);
+    assert_eq!(
+        Tensor::<f32>::zeros(&[0, 4])
+            .matmul(&Tensor::zeros(&[4, 5]))
+            .shape(),
+        &[0, 5]
+    );
 }
 
 /// Products above `MATMUL_PARALLEL_FLOPS`, split into row or column blocks
@@ -144,10 +154,20 @@ fn empty_inner_dimension_gives_zeros() {
 fn large_products_on_the_parallel_path_match_loop() {
     let cases: [(&[usize], &[usize], Kind, Kind); 5] = [
         (&[200, 150], &[150, 190], Kind::Permuted, Kind::Contiguous),
-        (&[3, 100, 70], &[1, 70, 130], Kind::Contiguous, Kind::PermutedNarrowed),
+        (
+            &[3, 100, 70],
+            &[1, 70, 130],
+            Kind::Contiguous,
+            Kind::PermutedNarrowed,
+        ),
         (&[1000, 50], &[50, 20], Kind::Narrowed, Kind::Permuted),
         (&[20, 50], &[50, 1000], Kind::Contiguous, Kind::Narrowed),
-        (&[97, 129], &[129, 33], Kind::PermutedNarrowed, Kind::PermutedNarrowed),
+        (
+            &[97, 129],
+            &[129, 33],
+            Kind::PermutedNarrowed,
+            Kind::PermutedNarrowed,
+        ),
     ];
     for (i, (a_shape, b_shape, ka, kb)) in cases.into_iter().enumerate() {
         let a_vals = values(numel(a_shape), i as u64);

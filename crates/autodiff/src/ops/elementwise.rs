@@ -157,7 +157,9 @@ impl<E: Float> Op<E> for Clamp {
     }
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
         let (lo, hi) = (E::from_f64(self.0), E::from_f64(self.1));
-        let inside = c.x[0].value().map(|v| if v >= lo && v <= hi { E::ONE } else { E::ZERO });
+        let inside = c.x[0]
+            .value()
+            .map(|v| if v >= lo && v <= hi { E::ONE } else { E::ZERO });
         smallvec![Some(c.g.mul(&c.x[0].lift(inside)))]
     }
 }
@@ -184,7 +186,9 @@ impl<'t, E: Float> Var<'t, E> {
     /// Leaky ReLU: `x` if `x > 0`, else `slope * x`.
     #[track_caller]
     pub fn leaky_relu(self, slope: f64) -> Var<'t, E> {
-        self.unary(LeakyRelu(slope), Location::caller(), |t| t.leaky_relu(slope))
+        self.unary(LeakyRelu(slope), Location::caller(), |t| {
+            t.leaky_relu(slope)
+        })
     }
 
     /// Clamps into `[min, max]`; the gradient passes where `min <= x <= max`.
@@ -256,7 +260,15 @@ binary_ops! {
 /// 1 where `a > b`, 0.5 where `a == b`, 0 where `a < b`.
 fn tie_weights<E: Float>(a: &Tensor<E>, b: &Tensor<E>) -> Tensor<E> {
     let half = E::from_f64(0.5);
-    a.zip_map(b, "maximum", |x, y| if x > y { E::ONE } else if x == y { half } else { E::ZERO })
+    a.zip_map(b, "maximum", |x, y| {
+        if x > y {
+            E::ONE
+        } else if x == y {
+            half
+        } else {
+            E::ZERO
+        }
+    })
 }
 
 impl<'t, E: Float> Var<'t, E> {
@@ -284,6 +296,63 @@ impl<'t, E: Float> Var<'t, E> {
             f(&nodes[a.id].value, &nodes[b.id].value)
         };
         Var::record_op(a.tape, op, &[a, b], value, Location::caller())
+    }
+}
+
+/// `where(cond, a, b)`: `a` where the constant condition is nonzero, else `b`.
+/// Derivatives: `mask` for `a` and `1 - mask` for `b`, with `mask = (cond != 0)`;
+/// the condition gets no gradient.
+pub struct WhereCond<E: Float> {
+    /// 1 where the condition holds, 0 elsewhere, in the output's shape.
+    pub mask: Tensor<E>,
+}
+
+impl<E: Float> Op<E> for WhereCond<E> {
+    fn name(&self) -> &'static str {
+        "where"
+    }
+    fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
+        // d/da = mask, d/db = 1 - mask
+        let g = c.g;
+        let g_a = c.needs(0).then(|| g.mul(&g.lift(self.mask.clone())));
+        let g_b = c.needs(1).then(|| g.mul(&g.lift(self.mask.neg().add_scalar(1.0))));
+        smallvec![g_a, g_b]
+    }
+}
+
+impl<'t, E: Float> Var<'t, E> {
+    /// `where(cond, on_true, on_false)` (PyTorch's `torch.where`): `on_true`
+    /// where the constant tensor `cond` is nonzero, else `on_false`. All
+    /// three broadcast as in NumPy; no gradient flows into `cond`.
+    ///
+    /// ```
+    /// use tapegrad_autodiff::{Tape, Var};
+    /// use tapegrad_tensor::Tensor;
+    ///
+    /// let tape = Tape::<f64>::new();
+    /// let a = tape.var(Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]));
+    /// let b = tape.var(Tensor::scalar(-1.0));
+    /// let cond = Tensor::from_vec(vec![1.0, 0.0, 1.0], &[3]);
+    /// let y = Var::where_cond(&cond, a, b);
+    /// assert_eq!(y.value().to_vec(), vec![1.0, -1.0, 3.0]);
+    /// let grads = y.sum_all().backward();
+    /// assert_eq!(grads[a].to_vec(), vec![1.0, 0.0, 1.0]);
+    /// assert_eq!(grads[b].item(), 1.0); // one element took `b`
+    /// ```
+    ///
+    /// # Panics
+    /// If the three shapes do not broadcast, or the vars live on different tapes.
+    #[track_caller]
+    pub fn where_cond(cond: &Tensor<E>, on_true: Var<'t, E>, on_false: Var<'t, E>) -> Var<'t, E> {
+        on_true.same_tape(on_false, "where");
+        let (st, sf) = (on_true.shape(), on_false.shape());
+        let shape = tapegrad_tensor::broadcast_shapes(&st, &sf)
+            .and_then(|s| tapegrad_tensor::broadcast_shapes(&s, cond.shape()))
+            .unwrap_or_else(|| panic!("where: shapes {:?}, {:?} and {:?} do not broadcast", cond.shape(), st, sf));
+        let (a, b) = (on_true.broadcast_to(&shape), on_false.broadcast_to(&shape));
+        let mask = cond.ne(&Tensor::scalar(E::ZERO)).broadcast_to(&shape).contiguous();
+        let value = mask.where_cond(&a.value(), &b.value());
+        Var::record_op(a.tape, WhereCond { mask }, &[a, b], value, Location::caller())
     }
 }
 
@@ -318,10 +387,16 @@ macro_rules! operators {
 
 // Operators call the methods inline (not through closures) so that
 // `#[track_caller]` records the user's line.
-operators!(Add, add, add, |v, c| v.add_scalar(c), |c, v| v.add_scalar(c));
-operators!(Sub, sub, sub, |v, c| v.add_scalar(-c), |c, v| v.mul_scalar(-1.0).add_scalar(c));
-operators!(Mul, mul, mul, |v, c| v.mul_scalar(c), |c, v| v.mul_scalar(c));
-operators!(Div, div, div, |v, c| v.mul_scalar(1.0 / c), |c, v| v.recip().mul_scalar(c));
+operators!(Add, add, add, |v, c| v.add_scalar(c), |c, v| v
+    .add_scalar(c));
+operators!(Sub, sub, sub, |v, c| v.add_scalar(-c), |c, v| v
+    .mul_scalar(-1.0)
+    .add_scalar(c));
+operators!(Mul, mul, mul, |v, c| v.mul_scalar(c), |c, v| v
+    .mul_scalar(c));
+operators!(Div, div, div, |v, c| v.mul_scalar(1.0 / c), |c, v| v
+    .recip()
+    .mul_scalar(c));
 
 impl<'t, E: Float> std::ops::Neg for Var<'t, E> {
     type Output = Var<'t, E>;

@@ -77,7 +77,11 @@ impl<E: Float> Op<E> for Gather<E> {
         "gather"
     }
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
-        smallvec![Some(c.g.scatter_add_zeros(self.axis, &self.index, &c.x[0].shape()))]
+        smallvec![Some(c.g.scatter_add_zeros(
+            self.axis,
+            &self.index,
+            &c.x[0].shape()
+        ))]
     }
 }
 
@@ -86,7 +90,10 @@ impl<E: Float> Op<E> for ScatterAdd<E> {
         "scatter_add"
     }
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
-        smallvec![c.needs(0).then(|| c.g.clone()), c.needs(1).then(|| c.g.gather(self.axis, &self.index))]
+        smallvec![
+            c.needs(0).then(|| c.g.clone()),
+            c.needs(1).then(|| c.g.gather(self.axis, &self.index))
+        ]
     }
 }
 
@@ -110,7 +117,12 @@ impl<E: Float> Op<E> for Col2im {
 }
 
 /// Zeros of `shape` with `src` added at `indices` along `axis` (tensor side).
-pub(crate) fn index_add_zeros_tensor<E: Float>(src: &Tensor<E>, axis: usize, indices: &[usize], size: usize) -> Tensor<E> {
+pub(crate) fn index_add_zeros_tensor<E: Float>(
+    src: &Tensor<E>,
+    axis: usize,
+    indices: &[usize],
+    size: usize,
+) -> Tensor<E> {
     let mut shape: Shape = src.shape_vec();
     shape[axis] = size;
     Tensor::zeros(&shape).index_add(axis as isize, indices, src)
@@ -122,23 +134,37 @@ impl<'t, E: Float> Var<'t, E> {
     #[track_caller]
     pub fn index_select(self, axis: isize, indices: &[usize]) -> Var<'t, E> {
         let axis = normalize_axis(axis, self.ndim(), "index_select");
-        let op = IndexSelect { axis, indices: indices.into() };
-        self.unary(op, Location::caller(), |t| t.index_select(axis as isize, indices))
+        let op = IndexSelect {
+            axis,
+            indices: indices.into(),
+        };
+        self.unary(op, Location::caller(), |t| {
+            t.index_select(axis as isize, indices)
+        })
     }
 
     /// Zeros of length `size` along `axis`, with this var's rows added at `indices`.
     #[track_caller]
     pub fn index_add_zeros(self, axis: isize, indices: &[usize], size: usize) -> Var<'t, E> {
         let axis = normalize_axis(axis, self.ndim(), "index_add");
-        let op = IndexAddZeros { axis, indices: indices.into(), size };
-        self.unary(op, Location::caller(), |t| index_add_zeros_tensor(t, axis, indices, size))
+        let op = IndexAddZeros {
+            axis,
+            indices: indices.into(),
+            size,
+        };
+        self.unary(op, Location::caller(), |t| {
+            index_add_zeros_tensor(t, axis, indices, size)
+        })
     }
 
     /// `torch.gather` along `axis`: `out[.., j, ..] = x[.., index[.., j, ..], ..]`.
     #[track_caller]
     pub fn gather(self, axis: isize, index: &Tensor<E>) -> Var<'t, E> {
         let axis_n = normalize_axis(axis, self.ndim(), "gather");
-        let op = Gather { axis: axis_n, index: index.clone() };
+        let op = Gather {
+            axis: axis_n,
+            index: index.clone(),
+        };
         self.unary(op, Location::caller(), |t| t.gather(axis, index))
     }
 
@@ -148,19 +174,26 @@ impl<'t, E: Float> Var<'t, E> {
         self.same_tape(src, "scatter_add");
         let axis_n = normalize_axis(axis, self.ndim(), "scatter_add");
         let value = self.value().scatter_add(axis, index, &src.value());
-        let op = ScatterAdd { axis: axis_n, index: index.clone() };
+        let op = ScatterAdd {
+            axis: axis_n,
+            index: index.clone(),
+        };
         Var::record_op(self.tape, op, &[self, src], value, Location::caller())
     }
 
     /// Unfolds `[N, C, H, W]` into `[N, C·kh·kw, L]` columns (`F.unfold`).
     #[track_caller]
     pub fn im2col(self, p: ConvParams) -> Var<'t, E> {
-        self.unary(Im2col { p }, Location::caller(), |t| t.im2col(p.kernel, p.stride, p.padding, p.dilation))
+        self.unary(Im2col { p }, Location::caller(), |t| {
+            t.im2col(p.kernel, p.stride, p.padding, p.dilation)
+        })
     }
 
     /// Folds `[N, C·kh·kw, L]` columns into `[N, C, H, W]`, summing overlaps (`F.fold`).
     #[track_caller]
     pub fn col2im(self, p: ConvParams, hw: (usize, usize)) -> Var<'t, E> {
-        self.unary(Col2im { p, hw }, Location::caller(), |t| t.col2im(hw, p.kernel, p.stride, p.padding, p.dilation))
+        self.unary(Col2im { p, hw }, Location::caller(), |t| {
+            t.col2im(hw, p.kernel, p.stride, p.padding, p.dilation)
+        })
     }
 }

@@ -40,17 +40,32 @@ impl<'t, E: Float> Var<'t, E> {
         self.same_tape(rhs, "matmul");
         let (sa, sb) = (self.shape(), rhs.shape());
         if sa.is_empty() || sb.is_empty() {
-            panic!("matmul: {:?} x {:?}: both operands need at least 1 dimension", sa, sb);
+            panic!(
+                "matmul: {:?} x {:?}: both operands need at least 1 dimension",
+                sa, sb
+            );
         }
-        let a = if sa.len() == 1 { self.unsqueeze(0) } else { self };
+        let a = if sa.len() == 1 {
+            self.unsqueeze(0)
+        } else {
+            self
+        };
         let b = if sb.len() == 1 { rhs.unsqueeze(1) } else { rhs };
         let (ash, bsh) = (a.shape(), b.shape());
         let (k, k2) = (ash[ash.len() - 1], bsh[bsh.len() - 2]);
         if k != k2 {
-            panic!("matmul: {:?} x {:?}: inner dimensions {} and {} differ", sa, sb, k, k2);
+            panic!(
+                "matmul: {:?} x {:?}: inner dimensions {} and {} differ",
+                sa, sb, k, k2
+            );
         }
-        let batch = broadcast_shapes(&ash[..ash.len() - 2], &bsh[..bsh.len() - 2])
-            .unwrap_or_else(|| panic!("matmul: {:?} x {:?}: batch dimensions do not broadcast", sa, sb));
+        let batch =
+            broadcast_shapes(&ash[..ash.len() - 2], &bsh[..bsh.len() - 2]).unwrap_or_else(|| {
+                panic!(
+                    "matmul: {:?} x {:?}: batch dimensions do not broadcast",
+                    sa, sb
+                )
+            });
         let full = |s: &Shape| {
             let mut f = batch.clone();
             f.extend_from_slice(&s[s.len() - 2..]);

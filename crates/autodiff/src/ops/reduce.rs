@@ -34,7 +34,11 @@ pub struct LogSumExp {
 
 /// The output shape with the reduced `axes` kept as size 1.
 fn keepdim_shape(input: &[usize], axes: &[usize]) -> Shape {
-    input.iter().enumerate().map(|(d, &s)| if axes.contains(&d) { 1 } else { s }).collect()
+    input
+        .iter()
+        .enumerate()
+        .map(|(d, &s)| if axes.contains(&d) { 1 } else { s })
+        .collect()
 }
 
 /// `g` (shaped like a reduction's output) broadcast back to the input shape.
@@ -88,7 +92,9 @@ impl<'t, E: Float> Var<'t, E> {
     #[track_caller]
     pub fn sum(self, axes: &[isize], keepdim: bool) -> Var<'t, E> {
         let ax = self.axes_of(axes, "sum");
-        self.unary(Sum { axes: ax, keepdim }, Location::caller(), |t| t.sum(axes, keepdim))
+        self.unary(Sum { axes: ax, keepdim }, Location::caller(), |t| {
+            t.sum(axes, keepdim)
+        })
     }
 
     /// Sum of every element (a 0-d var).
@@ -114,7 +120,11 @@ impl<'t, E: Float> Var<'t, E> {
     #[track_caller]
     pub fn max(self, axes: &[isize], keepdim: bool) -> Var<'t, E> {
         let ax = self.axes_of(axes, "max");
-        let op = Extremum { axes: ax, keepdim, name: "max" };
+        let op = Extremum {
+            axes: ax,
+            keepdim,
+            name: "max",
+        };
         self.unary(op, Location::caller(), |t| t.max(axes, keepdim))
     }
 
@@ -122,7 +132,11 @@ impl<'t, E: Float> Var<'t, E> {
     #[track_caller]
     pub fn min(self, axes: &[isize], keepdim: bool) -> Var<'t, E> {
         let ax = self.axes_of(axes, "min");
-        let op = Extremum { axes: ax, keepdim, name: "min" };
+        let op = Extremum {
+            axes: ax,
+            keepdim,
+            name: "min",
+        };
         self.unary(op, Location::caller(), |t| t.min(axes, keepdim))
     }
 
@@ -130,7 +144,9 @@ impl<'t, E: Float> Var<'t, E> {
     #[track_caller]
     pub fn logsumexp(self, axes: &[isize], keepdim: bool) -> Var<'t, E> {
         let ax = self.axes_of(axes, "logsumexp");
-        self.unary(LogSumExp { axes: ax, keepdim }, Location::caller(), |t| t.logsumexp(axes, keepdim))
+        self.unary(LogSumExp { axes: ax, keepdim }, Location::caller(), |t| {
+            t.logsumexp(axes, keepdim)
+        })
     }
 
     /// Variance over `axes`: `Σ (x - mean)² / (N - correction)`.
@@ -154,4 +170,3 @@ impl<'t, E: Float> Var<'t, E> {
         self.log_softmax(axis).exp()
     }
 }
-

@@ -80,7 +80,11 @@ impl<E: Float> Op<E> for Narrow {
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
         let size = c.x[0].shape()[self.axis];
         let len = c.g.shape()[self.axis];
-        smallvec![Some(c.g.pad_axis(self.axis, self.start, size - self.start - len))]
+        smallvec![Some(c.g.pad_axis(
+            self.axis,
+            self.start,
+            size - self.start - len
+        ))]
     }
 }
 
@@ -141,14 +145,19 @@ impl<'t, E: Float> Var<'t, E> {
     /// Reorders dimensions: output dim `i` is input dim `perm[i]`.
     #[track_caller]
     pub fn permute(self, perm: &[usize]) -> Var<'t, E> {
-        self.unary(Permute(perm.to_vec()), Location::caller(), |t| t.permute(perm))
+        self.unary(Permute(perm.to_vec()), Location::caller(), |t| {
+            t.permute(perm)
+        })
     }
 
     /// Swaps two dimensions.
     #[track_caller]
     pub fn transpose(self, a: isize, b: isize) -> Var<'t, E> {
         let nd = self.ndim();
-        let (a, b) = (normalize_axis(a, nd, "transpose"), normalize_axis(b, nd, "transpose"));
+        let (a, b) = (
+            normalize_axis(a, nd, "transpose"),
+            normalize_axis(b, nd, "transpose"),
+        );
         let mut perm: Vec<usize> = (0..nd).collect();
         perm.swap(a, b);
         self.permute(&perm)
@@ -186,14 +195,18 @@ impl<'t, E: Float> Var<'t, E> {
     #[track_caller]
     pub fn narrow(self, axis: isize, start: usize, len: usize) -> Var<'t, E> {
         let axis = normalize_axis(axis, self.ndim(), "narrow");
-        self.unary(Narrow { axis, start }, Location::caller(), |t| t.narrow(axis as isize, start, len))
+        self.unary(Narrow { axis, start }, Location::caller(), |t| {
+            t.narrow(axis as isize, start, len)
+        })
     }
 
     /// Pads with `before` and `after` zeros along `axis`.
     #[track_caller]
     pub fn pad_axis(self, axis: isize, before: usize, after: usize) -> Var<'t, E> {
         let axis = normalize_axis(axis, self.ndim(), "pad_axis");
-        self.unary(PadAxis { axis, before }, Location::caller(), |t| t.pad_axis(axis as isize, before, after, E::ZERO))
+        self.unary(PadAxis { axis, before }, Location::caller(), |t| {
+            t.pad_axis(axis as isize, before, after, E::ZERO)
+        })
     }
 
     /// Concatenates vars along `axis`.

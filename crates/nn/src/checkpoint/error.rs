@@ -83,17 +83,35 @@ impl fmt::Display for CheckpointError {
         use CheckpointError::*;
         match self {
             Io { file, error } => write!(f, "{file}: {error}"),
-            Format { file, offset, message } => write!(f, "{file}: byte {offset}: {message}"),
+            Format {
+                file,
+                offset,
+                message,
+            } => write!(f, "{file}: byte {offset}: {message}"),
             UnsupportedDtype { file, name, found } => {
-                write!(f, "{file}: tensor '{name}': expected dtype F32 or F64, found {found}")
+                write!(
+                    f,
+                    "{file}: tensor '{name}': expected dtype F32 or F64, found {found}"
+                )
             }
             Missing { file, name } => {
-                write!(f, "{file}: tensor '{name}': expected in the file, not found")
+                write!(
+                    f,
+                    "{file}: tensor '{name}': expected in the file, not found"
+                )
             }
             Unexpected { file, name } => {
-                write!(f, "{file}: tensor '{name}': found in the file, not expected")
+                write!(
+                    f,
+                    "{file}: tensor '{name}': found in the file, not expected"
+                )
             }
-            Shape { file, name, expected, found } => write!(
+            Shape {
+                file,
+                name,
+                expected,
+                found,
+            } => write!(
                 f,
                 "{file}: tensor '{name}': expected shape {expected:?}, found {found:?}"
             ),

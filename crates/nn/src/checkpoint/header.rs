@@ -25,7 +25,10 @@ pub(crate) fn check(bytes: &[u8], file: &str) -> Result<(), CheckpointError> {
 /// The header JSON text, after checking the 8-byte length prefix and UTF-8.
 fn header_text<'b>(bytes: &'b [u8], file: &str) -> Result<&'b str, CheckpointError> {
     let Some(prefix) = bytes.first_chunk::<8>() else {
-        let message = format!("expected an 8-byte header length, found {} bytes", bytes.len());
+        let message = format!(
+            "expected an 8-byte header length, found {} bytes",
+            bytes.len()
+        );
         return Err(format_error(file, 0, message));
     };
     let n = u64::from_le_bytes(*prefix);
@@ -60,7 +63,9 @@ fn check_layout(
         let (start, end) = (info.data_offsets.0 as u64, info.data_offsets.1 as u64);
         let at = data_start + pos;
         let problem = if start != pos {
-            Some(format!("tensor '{name}': expected data to start at {pos}, found {start}"))
+            Some(format!(
+                "tensor '{name}': expected data to start at {pos}, found {start}"
+            ))
         } else if end < start || end > data_len {
             Some(format!(
                 "tensor '{name}': data offsets [{start}, {end}] are outside the \
@@ -75,7 +80,10 @@ fn check_layout(
         pos = end;
     }
     if pos != data_len {
-        let message = format!("expected end of file after the last tensor, found {} more bytes", data_len - pos);
+        let message = format!(
+            "expected end of file after the last tensor, found {} more bytes",
+            data_len - pos
+        );
         return Err(format_error(file, data_start + pos, message));
     }
     Ok(())
@@ -84,7 +92,10 @@ fn check_layout(
 /// A message if `info`'s shape and dtype do not need exactly `found` bytes.
 fn size_problem(name: &str, info: &TensorInfo, found: u64) -> Option<String> {
     // Strides multiply every size but zeros, so that product must fit too.
-    let fits = info.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d.max(1)));
+    let fits = info
+        .shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d.max(1)));
     let count = fits.map(|_| info.shape.iter().product::<usize>());
     let Some(bytes) = count.and_then(|c| c.checked_mul(info.dtype.size())) else {
         return Some(format!("tensor '{name}': shape {:?} overflows", info.shape));

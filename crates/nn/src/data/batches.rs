@@ -96,7 +96,13 @@ impl<E: Float> Batches<E> {
         shuffle: bool,
         rng: &mut impl Rng,
     ) -> Self {
-        Batches::new(&dataset.features(), dataset.labels(), batch_size, shuffle, rng)
+        Batches::new(
+            &dataset.features(),
+            dataset.labels(),
+            batch_size,
+            shuffle,
+            rng,
+        )
     }
 
     /// Whether to skip a last batch smaller than the batch size (default `false`).

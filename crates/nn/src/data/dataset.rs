@@ -110,7 +110,10 @@ impl<E: Float> Dataset<E> {
     #[track_caller]
     pub fn subset(&self, indices: &[usize]) -> Dataset<E> {
         if let Some(&i) = indices.iter().find(|&&i| i >= self.len()) {
-            panic!("Dataset::subset: index {i} is out of range for {} samples", self.len());
+            panic!(
+                "Dataset::subset: index {i} is out of range for {} samples",
+                self.len()
+            );
         }
         Dataset {
             samples: gather_rows(&self.samples, indices),

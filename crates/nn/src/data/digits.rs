@@ -72,7 +72,10 @@ pub fn parse_digits_csv<E: Float, R: BufRead>(
     }
     if labels.is_empty() {
         let at = Location::Line(line + 1);
-        return Err(DataError::Empty { file: file.to_string(), at });
+        return Err(DataError::Empty {
+            file: file.to_string(),
+            at,
+        });
     }
     let samples = Tensor::from_vec(pixels, &[labels.len(), 1, 8, 8]);
     Ok(Dataset::new(samples, labels, DIGITS_CLASSES))
@@ -98,11 +101,18 @@ fn next_line<'b, R: BufRead>(
     }
     if n > MAX_LINE_BYTES {
         let limit = MAX_LINE_BYTES;
-        return Err(DataError::LineTooLong { file: file.to_string(), line, limit });
+        return Err(DataError::LineTooLong {
+            file: file.to_string(),
+            line,
+            limit,
+        });
     }
     match std::str::from_utf8(buf) {
         Ok(text) => Ok(Some(text)),
-        Err(_) => Err(DataError::NotText { file: file.to_string(), line }),
+        Err(_) => Err(DataError::NotText {
+            file: file.to_string(),
+            line,
+        }),
     }
 }
 
@@ -116,23 +126,41 @@ fn parse_line<E: Float>(
     let found = text.split(',').count();
     if found != DIGITS_PIXELS + 1 {
         let expected = DIGITS_PIXELS + 1;
-        return Err(DataError::FieldCount { file: file.to_string(), line, expected, found });
+        return Err(DataError::FieldCount {
+            file: file.to_string(),
+            line,
+            expected,
+            found,
+        });
     }
     let scale = 1.0 / DIGITS_MAX_PIXEL as f64;
     let mut label = 0;
     for (i, field) in text.split(',').enumerate() {
-        let at = Location::Cell { line, column: i + 1 };
+        let at = Location::Cell {
+            line,
+            column: i + 1,
+        };
         let value = parse_int(field, file, at)?;
         if i < DIGITS_PIXELS {
             if !(0..=DIGITS_MAX_PIXEL).contains(&value) {
                 let (file, max) = (file.to_string(), DIGITS_MAX_PIXEL);
-                return Err(DataError::PixelOutOfRange { file, at, value, max });
+                return Err(DataError::PixelOutOfRange {
+                    file,
+                    at,
+                    value,
+                    max,
+                });
             }
             pixels.push(E::from_f64(value as f64 * scale));
         } else {
             if !(0..DIGITS_CLASSES as i64).contains(&value) {
                 let (file, at, num_classes) = (file.to_string(), Location::Line(line), 10);
-                return Err(DataError::LabelOutOfRange { file, at, value, num_classes });
+                return Err(DataError::LabelOutOfRange {
+                    file,
+                    at,
+                    value,
+                    num_classes,
+                });
             }
             label = value as usize;
         }

@@ -187,22 +187,51 @@ impl fmt::Display for DataError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use DataError::*;
         match self {
-            Io { file, at: None, error } => write!(f, "{file}: {error}"),
-            Io { file, at: Some(at), error } => write!(f, "{file}: {at}: {error}"),
-            FieldCount { file, line, expected, found } => {
-                write!(f, "{file} line {line}: expected {expected} values, found {found}")
+            Io {
+                file,
+                at: None,
+                error,
+            } => write!(f, "{file}: {error}"),
+            Io {
+                file,
+                at: Some(at),
+                error,
+            } => write!(f, "{file}: {at}: {error}"),
+            FieldCount {
+                file,
+                line,
+                expected,
+                found,
+            } => {
+                write!(
+                    f,
+                    "{file} line {line}: expected {expected} values, found {found}"
+                )
             }
             NotAnInteger { file, at, text } => {
                 write!(f, "{file} {at}: expected an integer, found {text:?}")
             }
             LineTooLong { file, line, limit } => {
-                write!(f, "{file} line {line}: expected at most {limit} bytes, found more")
+                write!(
+                    f,
+                    "{file} line {line}: expected at most {limit} bytes, found more"
+                )
             }
             NotText { file, line } => write!(f, "{file} line {line}: expected UTF-8 text"),
-            PixelOutOfRange { file, at, value, max } => {
+            PixelOutOfRange {
+                file,
+                at,
+                value,
+                max,
+            } => {
                 write!(f, "{file}: pixel {value} at {at} is not in 0..={max}")
             }
-            LabelOutOfRange { file, at, value, num_classes } => {
+            LabelOutOfRange {
+                file,
+                at,
+                value,
+                num_classes,
+            } => {
                 let max = num_classes.saturating_sub(1);
                 write!(f, "{file}: label {value} at {at} is not in 0..={max}")
             }
@@ -217,26 +246,57 @@ impl DataError {
     fn fmt_idx(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use DataError::*;
         match self {
-            BadMagic { file, offset: 0, found } => write!(
+            BadMagic {
+                file,
+                offset: 0,
+                found,
+            } => write!(
                 f,
                 "{file}: byte 0: expected an IDX magic number 0x0000TTNN, found {found:#010x}"
             ),
-            BadMagic { file, offset, found } => write!(
+            BadMagic {
+                file,
+                offset,
+                found,
+            } => write!(
                 f,
                 "{file}: byte {offset}: expected an IDX type code 0x08, 0x09, 0x0b, 0x0c, \
                  0x0d or 0x0e, found {:#04x}",
                 (found >> 8) & 0xff
             ),
-            UnexpectedType { file, expected, found } => {
-                write!(f, "{file}: byte 2: expected element type {expected}, found {found}")
+            UnexpectedType {
+                file,
+                expected,
+                found,
+            } => {
+                write!(
+                    f,
+                    "{file}: byte 2: expected element type {expected}, found {found}"
+                )
             }
-            UnexpectedDims { file, expected, found } => {
-                write!(f, "{file}: byte 3: expected {expected} dimensions, found {found}")
+            UnexpectedDims {
+                file,
+                expected,
+                found,
+            } => {
+                write!(
+                    f,
+                    "{file}: byte 3: expected {expected} dimensions, found {found}"
+                )
             }
             SizeOverflow { file, dims } => {
-                write!(f, "{file}: byte 4: dimensions {dims:?} overflow the address space")
+                write!(
+                    f,
+                    "{file}: byte 4: dimensions {dims:?} overflow the address space"
+                )
             }
-            Truncated { file, offset, part, expected, found } => write!(
+            Truncated {
+                file,
+                offset,
+                part,
+                expected,
+                found,
+            } => write!(
                 f,
                 "{file}: byte {offset}: truncated: header says {expected} bytes of {part}, \
                  found {found}"
@@ -245,7 +305,12 @@ impl DataError {
                 f,
                 "{file}: byte {offset}: expected end of file after the declared data, found more"
             ),
-            CountMismatch { images, labels, num_images, num_labels } => write!(
+            CountMismatch {
+                images,
+                labels,
+                num_images,
+                num_labels,
+            } => write!(
                 f,
                 "{labels}: byte 4: expected {num_images} labels (one per image in {images}), \
                  found {num_labels}"

@@ -133,7 +133,9 @@ impl IdxData {
     fn from_be_bytes(ty: IdxType, bytes: &[u8]) -> IdxData {
         fn decode<T, const N: usize>(bytes: &[u8], f: fn([u8; N]) -> T) -> Vec<T> {
             let chunks = bytes.chunks_exact(N);
-            chunks.map(|c| f(c.try_into().expect("chunks of N"))).collect()
+            chunks
+                .map(|c| f(c.try_into().expect("chunks of N")))
+                .collect()
         }
         match ty {
             IdxType::U8 => IdxData::U8(bytes.to_vec()),
@@ -253,7 +255,9 @@ pub fn write_idx(path: impl AsRef<Path>, array: &IdxArray) -> Result<(), DataErr
         gz.finish().map_err(io_err)?;
         Ok(())
     } else {
-        std::io::BufWriter::new(file).write_all(&bytes).map_err(io_err)
+        std::io::BufWriter::new(file)
+            .write_all(&bytes)
+            .map_err(io_err)
     }
 }
 
@@ -272,10 +276,14 @@ fn read_from(mut reader: Box<dyn BufRead + '_>, file: &str) -> Result<IdxArray, 
     };
     // Zero-size dims aside, the shape must be addressable (tensor strides are
     // products of the other dims even when one of them is 0).
-    let strides_fit = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d.max(1)));
+    let strides_fit = dims
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d.max(1)));
     let count = strides_fit.map(|_| dims.iter().product::<usize>());
     let nbytes = count.and_then(|n| n.checked_mul(ty.size()));
-    let nbytes = nbytes.filter(|&n| n < isize::MAX as usize).ok_or_else(too_big)?;
+    let nbytes = nbytes
+        .filter(|&n| n < isize::MAX as usize)
+        .ok_or_else(too_big)?;
     // Read at most one byte past the declared size: the buffer grows with the
     // bytes actually present, so a lying header cannot make us allocate its claim.
     let mut data = Vec::new();
@@ -285,11 +293,20 @@ fn read_from(mut reader: Box<dyn BufRead + '_>, file: &str) -> Result<IdxArray, 
     if data.len() < nbytes {
         let (expected, found) = (nbytes as u64, data.len() as u64);
         let file = file.to_string();
-        return Err(DataError::Truncated { file, offset, part: "data", expected, found });
+        return Err(DataError::Truncated {
+            file,
+            offset,
+            part: "data",
+            expected,
+            found,
+        });
     }
     if data.len() > nbytes {
         let offset = offset + nbytes as u64;
-        return Err(DataError::TrailingBytes { file: file.to_string(), offset });
+        return Err(DataError::TrailingBytes {
+            file: file.to_string(),
+            offset,
+        });
     }
     Ok(IdxArray {
         dims,
@@ -303,10 +320,18 @@ fn read_header(reader: &mut dyn Read, file: &str) -> Result<(IdxType, Vec<usize>
     read_header_bytes(reader, &mut magic, 0, file)?;
     let found = u32::from_be_bytes(magic);
     if magic[0] != 0 || magic[1] != 0 {
-        return Err(DataError::BadMagic { file: file.to_string(), offset: 0, found });
+        return Err(DataError::BadMagic {
+            file: file.to_string(),
+            offset: 0,
+            found,
+        });
     }
     let Some(ty) = IdxType::from_code(magic[2]) else {
-        return Err(DataError::BadMagic { file: file.to_string(), offset: 2, found });
+        return Err(DataError::BadMagic {
+            file: file.to_string(),
+            offset: 2,
+            found,
+        });
     };
     let mut raw = vec![0u8; 4 * magic[3] as usize];
     read_header_bytes(reader, &mut raw, 4, file)?;
@@ -328,7 +353,13 @@ fn read_header_bytes(
     if n < buf.len() {
         let (expected, found) = (offset + buf.len() as u64, offset + n as u64);
         let file = file.to_string();
-        return Err(DataError::Truncated { file, offset, part: "header", expected, found });
+        return Err(DataError::Truncated {
+            file,
+            offset,
+            part: "header",
+            expected,
+            found,
+        });
     }
     Ok(())
 }

@@ -14,7 +14,10 @@ pub fn load_mnist_images<E: Float>(path: impl AsRef<Path>) -> Result<Tensor<E>, 
     let file = path.display().to_string();
     let array = read_idx(path)?;
     let (dims, bytes) = expect_u8(array, 3, &file)?;
-    let data = bytes.iter().map(|&b| E::from_f64(b as f64 / 255.0)).collect();
+    let data = bytes
+        .iter()
+        .map(|&b| E::from_f64(b as f64 / 255.0))
+        .collect();
     Ok(Tensor::from_vec(data, &dims))
 }
 
@@ -69,14 +72,22 @@ pub fn load_mnist<E: Float>(
         });
     }
     let (n, rows, cols) = (x.shape()[0], x.shape()[1], x.shape()[2]);
-    Ok(Dataset::new(x.reshape(&[n, 1, rows, cols]), y, MNIST_CLASSES))
+    Ok(Dataset::new(
+        x.reshape(&[n, 1, rows, cols]),
+        y,
+        MNIST_CLASSES,
+    ))
 }
 
 /// The dims and bytes of `array`, if it is `u8` with `ndim` dimensions.
 fn expect_u8(array: IdxArray, ndim: usize, file: &str) -> Result<(Vec<usize>, Vec<u8>), DataError> {
     if array.dims().len() != ndim {
         let (file, found) = (file.to_string(), array.dims().len());
-        return Err(DataError::UnexpectedDims { file, expected: ndim, found });
+        return Err(DataError::UnexpectedDims {
+            file,
+            expected: ndim,
+            found,
+        });
     }
     let dims = array.dims().to_vec();
     match array.into_data() {

@@ -11,7 +11,9 @@ use tapegrad_tensor::{Float, Tensor};
 /// If `x` is 0-dimensional or an index is out of range (callers check both).
 pub(crate) fn gather_rows<E: Float>(x: &Tensor<E>, indices: &[usize]) -> Tensor<E> {
     let x = x.contiguous();
-    let data = x.as_slice().expect("contiguous() gives a contiguous tensor");
+    let data = x
+        .as_slice()
+        .expect("contiguous() gives a contiguous tensor");
     let row: usize = x.shape()[1..].iter().product();
     let mut out = Vec::with_capacity(indices.len() * row);
     for &i in indices {

@@ -124,7 +124,11 @@ pub fn view<E: Float>(vals: &[f64], shape: &[usize], kind: Kind) -> Tensor<E> {
 }
 
 /// A shape of `min_rank..=max_rank` dimensions, each of size `1..=max_dim`.
-pub fn shape(min_rank: usize, max_rank: usize, max_dim: usize) -> impl Strategy<Value = Vec<usize>> {
+pub fn shape(
+    min_rank: usize,
+    max_rank: usize,
+    max_dim: usize,
+) -> impl Strategy<Value = Vec<usize>> {
     prop::collection::vec(1..=max_dim, min_rank..=max_rank)
 }
 

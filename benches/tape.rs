@@ -1,0 +1,213 @@
+//! What the tape costs.
+//!
+//! 1. A chain of 10,000 ops on a 1-element tensor (op i % 3: `x * 1.0001`,
+//!    `x + 0.0001`, `tanh x`), forward + backward, beside the same arithmetic
+//!    with no tape on plain f64 (forward, then the chain rule by hand): the
+//!    difference divided by 10,000 is the per-op overhead of recording and
+//!    replaying.
+//! 2. One training step of a 784-512-256-10 ReLU MLP at batch 128 in f32
+//!    (forward, softmax cross-entropy, backward, SGD update), through the tape
+//!    and hand-written on bare tensors: the ratio is the tape's cost on a
+//!    real model.
+//!
+//! Run: `cargo bench --bench tape` (`--quick` for a smoke run).
+
+mod common;
+
+use common::{black_box, in_pool, print_load, ratio, time, Table};
+use rand::SeedableRng;
+use tapegrad_autodiff::Tape;
+use tapegrad_tensor::Tensor;
+
+const CHAIN: usize = 10_000;
+
+/// The chain on the tape; returns d out / d x.
+fn chain_tape() -> f32 {
+    let tape = Tape::<f32>::new();
+    let x0 = tape.var(Tensor::from_vec(vec![0.5], &[1]));
+    let mut x = x0;
+    for i in 0..CHAIN {
+        x = match i % 3 {
+            0 => x * 1.0001,
+            1 => x + 0.0001,
+            _ => x.tanh(),
+        };
+    }
+    x.backward()[x0].item()
+}
+
+/// The same arithmetic on plain f64: forward keeping what backward needs,
+/// then the chain rule by hand.
+fn chain_plain() -> f64 {
+    let mut x = 0.5f64;
+    let mut tanh_out = Vec::with_capacity(CHAIN / 3 + 1);
+    for i in 0..CHAIN {
+        x = match i % 3 {
+            0 => x * 1.0001,
+            1 => x + 0.0001,
+            _ => {
+                let y = x.tanh();
+                tanh_out.push(y);
+                y
+            }
+        };
+    }
+    let mut g = 1.0f64;
+    let mut k = tanh_out.len();
+    for i in (0..CHAIN).rev() {
+        match i % 3 {
+            0 => g *= 1.0001,
+            1 => {}
+            _ => {
+                k -= 1;
+                g *= 1.0 - tanh_out[k] * tanh_out[k];
+            }
+        }
+    }
+    g
+}
+
+/// Weights and a batch of the MLP benchmark.
+struct Mlp {
+    w: [Tensor<f32>; 3],
+    b: [Tensor<f32>; 3],
+    x: Tensor<f32>,
+    labels: Vec<usize>,
+}
+
+impl Mlp {
+    fn new() -> Mlp {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+        let dims = [784, 512, 256, 10];
+        let w = std::array::from_fn(|i| {
+            let bound = 1.0 / (dims[i] as f64).sqrt();
+            Tensor::rand_uniform(&[dims[i], dims[i + 1]], -bound, bound, &mut rng)
+        });
+        let b = std::array::from_fn(|i| Tensor::zeros(&[dims[i + 1]]));
+        let x = Tensor::rand_normal(&[128, 784], 0.0, 1.0, &mut rng);
+        let labels = (0..128).map(|i| (i * 7) % 10).collect();
+        Mlp { w, b, x, labels }
+    }
+
+    /// Forward, backward and SGD through the tape; returns the loss.
+    fn step_tape(&mut self, lr: f64) -> f32 {
+        let tape = Tape::<f32>::new();
+        let w: Vec<_> = self.w.iter().map(|t| tape.var(t.clone())).collect();
+        let b: Vec<_> = self.b.iter().map(|t| tape.var(t.clone())).collect();
+        let mut h = tape.constant(self.x.clone());
+        for i in 0..3 {
+            h = h.matmul(w[i]) + b[i];
+            if i < 2 {
+                h = h.relu();
+            }
+        }
+        let logp = h.log_softmax(-1);
+        let picked = logp.gather(
+            1,
+            &Tensor::from_vec(self.labels.iter().map(|&l| l as f32).collect(), &[128, 1]),
+        );
+        let loss = -picked.mean_all();
+        let grads = loss.backward();
+        for i in 0..3 {
+            self.w[i] = self.w[i].sub(&grads[w[i]].mul_scalar(lr));
+            self.b[i] = self.b[i].sub(&grads[b[i]].mul_scalar(lr));
+        }
+        loss.item() as f32
+    }
+
+    /// The same step with the backward pass written by hand on tensors.
+    fn step_hand(&mut self, lr: f64) -> f32 {
+        let n = self.x.dim(0) as f64;
+        let mut acts = vec![self.x.clone()];
+        let mut pre = Vec::new();
+        for i in 0..3 {
+            let z = acts[i].matmul(&self.w[i]).add(&self.b[i]);
+            pre.push(z.clone());
+            acts.push(if i < 2 { z.relu() } else { z });
+        }
+        let logits = &acts[3];
+        let logp = logits.sub(&logits.logsumexp(&[-1], true));
+        let onehot = Tensor::<f32>::one_hot(&self.labels, 10);
+        let loss = -logp.mul(&onehot).sum_all().item() as f64 / n;
+        // d loss / d logits = (softmax - onehot) / n
+        let mut g = logp.exp().sub(&onehot).mul_scalar(1.0 / n);
+        for i in (0..3).rev() {
+            if i < 2 {
+                g = g.mul(&pre[i].step());
+            }
+            let gw = acts[i].t().matmul(&g);
+            let gb = g.sum(&[0], false);
+            if i > 0 {
+                g = g.matmul(&self.w[i].t());
+            }
+            self.w[i] = self.w[i].sub(&gw.mul_scalar(lr));
+            self.b[i] = self.b[i].sub(&gb.mul_scalar(lr));
+        }
+        loss as f32
+    }
+}
+
+fn bench_chain(table: &mut Table, threads: usize) {
+    let (g_tape, g_plain) = (chain_tape(), chain_plain());
+    assert!(
+        (g_tape as f64 - g_plain).abs() <= 1e-6 * g_plain.abs() + 1e-12,
+        "{g_tape} vs {g_plain}"
+    );
+    let tape = in_pool(threads, || {
+        time(|| {
+            black_box(chain_tape());
+        })
+    });
+    let plain = in_pool(threads, || {
+        time(|| {
+            black_box(chain_plain());
+        })
+    });
+    let per_op_ns = (tape.median - plain.median) / CHAIN as f64 * 1e9;
+    table.row(vec![
+        format!("chain 10k ops, fwd+bwd, {threads}T"),
+        format!("{:.3} ms", tape.ms()),
+        format!("{:.4} ms", plain.ms()),
+        ratio(tape.median, plain.median),
+        format!("{per_op_ns:.0} ns/op"),
+    ]);
+}
+
+fn bench_mlp(table: &mut Table, threads: usize) {
+    let (mut a, mut b) = (Mlp::new(), Mlp::new());
+    let (la, lb) = (a.step_tape(0.01), b.step_hand(0.01));
+    assert!(
+        (la - lb).abs() < 1e-4 * la.abs(),
+        "tape loss {la} vs hand loss {lb}"
+    );
+    let tape = in_pool(threads, || {
+        time(|| {
+            black_box(a.step_tape(0.01));
+        })
+    });
+    let hand = in_pool(threads, || {
+        time(|| {
+            black_box(b.step_hand(0.01));
+        })
+    });
+    table.row(vec![
+        format!("MLP step 784-512-256-10 b128, {threads}T"),
+        format!("{:.3} ms", tape.ms()),
+        format!("{:.3} ms", hand.ms()),
+        ratio(tape.median, hand.median),
+        String::new(),
+    ]);
+}
+
+fn main() {
+    print_load();
+    let mut table = Table::new(&["benchmark", "tapegrad", "baseline", "ratio", "overhead"]);
+    for threads in [1, common::all_threads()] {
+        bench_chain(&mut table, threads);
+    }
+    for threads in [1, common::all_threads()] {
+        bench_mlp(&mut table, threads);
+    }
+    println!("baseline: chain = plain f64 with the chain rule by hand; MLP = backward written by hand on tensors");
+    print!("{}", table.render());
+}

@@ -1,0 +1,154 @@
+//! Shared generators and assertions for the autodiff property tests.
+//!
+//! Values avoid every op's kinks by construction (never by loosening the
+//! gradcheck tolerances): `away_from_zero` for relu/abs/leaky_relu,
+//! `positive` for ln/sqrt/pow bases, `distinct` for max/min, and so on.
+#![allow(dead_code)]
+
+use proptest::prelude::*;
+use tapegrad_autodiff::{gradcheck, gradgradcheck, GradcheckOptions, Tape, Var};
+use tapegrad_tensor::Tensor;
+
+/// Proptest configuration shared by the property tests: few, small cases.
+pub fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig { cases, max_shrink_iters: 64, ..ProptestConfig::default() }
+}
+
+/// A shape of rank `0..=max_rank` with dims `1..=max_dim`.
+pub fn shape(max_rank: usize, max_dim: usize) -> impl Strategy<Value = Vec<usize>> {
+    prop::collection::vec(1..=max_dim, 0..=max_rank)
+}
+
+/// A shape of rank `min_rank..=max_rank` with dims `1..=max_dim`.
+pub fn shape_rank(min_rank: usize, max_rank: usize, max_dim: usize) -> impl Strategy<Value = Vec<usize>> {
+    prop::collection::vec(1..=max_dim, min_rank..=max_rank)
+}
+
+/// Smooth-region values in `[-2, 2]`.
+pub fn smooth() -> BoxedStrategy<f64> {
+    (-2.0..2.0f64).boxed()
+}
+
+/// Values with `0.05 <= |x| <= 2` (no kink at 0 for relu, abs, leaky_relu).
+pub fn away_from_zero() -> BoxedStrategy<f64> {
+    (0.05..2.0f64, any::<bool>()).prop_map(|(m, neg)| if neg { -m } else { m }).boxed()
+}
+
+/// Values in `[0.2, 3]` (inside the domain of ln, sqrt, pow's base).
+pub fn positive() -> BoxedStrategy<f64> {
+    (0.2..3.0f64).boxed()
+}
+
+/// A tensor of `shape` with values from `values`.
+pub fn tensor_of(shape: Vec<usize>, values: BoxedStrategy<f64>) -> impl Strategy<Value = Tensor<f64>> {
+    let n: usize = shape.iter().product();
+    prop::collection::vec(values, n).prop_map(move |v| Tensor::from_vec(v, &shape))
+}
+
+/// A tensor of random shape (rank up to 4, dims up to 4) with values from `values`.
+pub fn any_tensor(values: BoxedStrategy<f64>) -> impl Strategy<Value = Tensor<f64>> {
+    shape(4, 4).prop_flat_map(move |s| tensor_of(s, values.clone()))
+}
+
+/// `n` pairwise-distinct values at least 0.25 apart, shuffled, in about
+/// `[-n/6, n/6]` (so max/min never tie, even after a finite-difference step).
+pub fn distinct(n: usize) -> impl Strategy<Value = Vec<f64>> {
+    let grid: Vec<f64> = (0..n).map(|i| 0.3 * i as f64 - 0.15 * n as f64).collect();
+    (Just(grid).prop_shuffle(), prop::collection::vec(0.0..0.05f64, n))
+        .prop_map(|(g, noise)| g.iter().zip(noise).map(|(a, b)| a + b).collect())
+}
+
+/// A tensor of `shape` with pairwise-distinct values (see [`distinct`]).
+pub fn distinct_tensor(shape: Vec<usize>) -> impl Strategy<Value = Tensor<f64>> {
+    let n: usize = shape.iter().product();
+    distinct(n).prop_map(move |v| Tensor::from_vec(v, &shape))
+}
+
+/// Two shapes that broadcast together: a random full shape, from which each
+/// operand drops some leading dims and sets some dims to 1.
+pub fn broadcast_pair() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
+    shape(4, 4).prop_flat_map(|full| {
+        let r = full.len();
+        let side = move |full: Vec<usize>| {
+            (0..=r, prop::collection::vec(prop::bool::weighted(0.3), r)).prop_map(move |(drop, ones)| {
+                full.iter().zip(&ones).skip(drop).map(|(&d, &one)| if one { 1 } else { d }).collect::<Vec<usize>>()
+            })
+        };
+        (side(full.clone()), side(full))
+    })
+}
+
+/// Two tensors of broadcast-compatible shapes with values from `a` and `b`.
+pub fn broadcast_tensors(a: BoxedStrategy<f64>, b: BoxedStrategy<f64>) -> impl Strategy<Value = (Tensor<f64>, Tensor<f64>)> {
+    broadcast_pair().prop_flat_map(move |(sa, sb)| (tensor_of(sa, a.clone()), tensor_of(sb, b.clone())))
+}
+
+/// Two broadcast-compatible tensors whose values never tie after
+/// broadcasting: `a` on the grid `0.4 k`, `b` on `0.4 k + 0.2`, each plus
+/// noise below 0.05, so `|a - b| >= 0.15` everywhere.
+pub fn separated_pair() -> impl Strategy<Value = (Tensor<f64>, Tensor<f64>)> {
+    let on_grid = |offset: f64| (-5i32..5, 0.0..0.05f64).prop_map(move |(k, u)| 0.4 * k as f64 + offset + u).boxed();
+    broadcast_tensors(on_grid(0.0), on_grid(0.2))
+}
+
+/// A reduction over random axes: the input, the axes (negative or not,
+/// empty meaning all) and `keepdim`.
+pub fn reduce_case(values: BoxedStrategy<f64>) -> impl Strategy<Value = (Tensor<f64>, Vec<isize>, bool)> {
+    shape_rank(1, 4, 4).prop_flat_map(move |s| {
+        let r = s.len();
+        let axes = prop::collection::vec((0..r, any::<bool>()), 0..=r)
+            .prop_map(move |ax| ax.into_iter().map(|(a, neg)| if neg { a as isize - r as isize } else { a as isize }).collect());
+        (tensor_of(s, values.clone()), axes, any::<bool>())
+    })
+}
+
+/// Deduplicated, normalised axes (empty: all axes).
+pub fn norm_axes(axes: &[isize], rank: usize) -> Vec<usize> {
+    let mut a: Vec<usize> = if axes.is_empty() {
+        (0..rank).collect()
+    } else {
+        axes.iter().map(|&x| if x < 0 { (x + rank as isize) as usize } else { x as usize }).collect()
+    };
+    a.sort_unstable();
+    a.dedup();
+    a
+}
+
+/// Fails the property with gradcheck's own message when the check fails.
+pub fn check1<F>(f: F, inputs: &[Tensor<f64>]) -> Result<(), TestCaseError>
+where
+    F: for<'t> Fn(&'t Tape<f64>, &[Var<'t, f64>]) -> Var<'t, f64>,
+{
+    gradcheck(f, inputs, &GradcheckOptions::default())
+        .map(|_| ())
+        .map_err(|e| TestCaseError::fail(format!("{e} (inputs {:?})", shapes(inputs))))
+}
+
+/// Fails the property when the second-order check fails.
+pub fn check2<F>(f: F, inputs: &[Tensor<f64>]) -> Result<(), TestCaseError>
+where
+    F: for<'t> Fn(&'t Tape<f64>, &[Var<'t, f64>]) -> Var<'t, f64>,
+{
+    gradgradcheck(f, inputs, &GradcheckOptions::default())
+        .map(|_| ())
+        .map_err(|e| TestCaseError::fail(format!("gradgrad: {e} (inputs {:?})", shapes(inputs))))
+}
+
+fn shapes(inputs: &[Tensor<f64>]) -> Vec<Vec<usize>> {
+    inputs.iter().map(|t| t.shape().to_vec()).collect()
+}
+
+/// Largest relative difference `|a - b| / max(1e-300, |b|)` over elements.
+pub fn max_rel_diff(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    a.iter().zip(b).map(|(x, y)| (x - y).abs() / y.abs().max(1e-300)).fold(0.0, f64::max)
+}
+
+/// Asserts `a ≈ b` elementwise within `atol + rtol |b|`.
+#[track_caller]
+pub fn assert_close(a: &[f64], b: &[f64], rtol: f64, atol: f64) {
+    assert_eq!(a.len(), b.len(), "length mismatch: {a:?} vs {b:?}");
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!((x - y).abs() <= atol + rtol * y.abs(), "element {i}: {x} vs {y} (all: {a:?} vs {b:?})");
+    }
+}

@@ -1,0 +1,205 @@
+//! Reductions against loops: each of sum, mean, max, min, argmax, argmin,
+//! logsumexp and var over each axis (negative axes too), with and without
+//! `keepdim`, on strided views; several axes at once; `sum_to`; and long rows
+//! on the parallel paths.
+
+mod common;
+
+use common::*;
+use proptest::prelude::*;
+use tapegrad_tensor::Tensor;
+
+/// Folds every line of `axis` of a row-major `x` with `f`; returns the
+/// values and the `keepdim` shape (size 1 at `axis`).
+fn fold_axis(
+    x: &[f64],
+    shape: &[usize],
+    axis: usize,
+    f: impl Fn(&[f64]) -> f64,
+) -> (Vec<f64>, Vec<usize>) {
+    let mut out_shape = shape.to_vec();
+    out_shape[axis] = 1;
+    let data = (0..numel(&out_shape))
+        .map(|lin| {
+            let mut idx = unravel(lin, &out_shape);
+            let line: Vec<f64> = (0..shape[axis])
+                .map(|i| {
+                    idx[axis] = i;
+                    x[ravel(&idx, shape)]
+                })
+                .collect();
+            f(&line)
+        })
+        .collect();
+    (data, out_shape)
+}
+
+fn mean(xs: &[f64]) -> f64 {
+    xs.iter().sum::<f64>() / xs.len() as f64
+}
+
+/// Index of the first maximum (the reference for `argmax`).
+fn first_argmax(xs: &[f64]) -> f64 {
+    let best = xs.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    xs.iter().position(|&v| v == best).unwrap() as f64
+}
+
+fn first_argmin(xs: &[f64]) -> f64 {
+    let best = xs.iter().cloned().fold(f64::INFINITY, f64::min);
+    xs.iter().position(|&v| v == best).unwrap() as f64
+}
+
+fn logsumexp(xs: &[f64]) -> f64 {
+    let m = xs.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    m + xs.iter().map(|v| (v - m).exp()).sum::<f64>().ln()
+}
+
+fn var(xs: &[f64], correction: usize) -> f64 {
+    let mu = mean(xs);
+    xs.iter().map(|v| (v - mu) * (v - mu)).sum::<f64>() / (xs.len() as f64 - correction as f64)
+}
+
+type Reduction = fn(&Tensor<f64>, isize, bool) -> Tensor<f64>;
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn every_reduction_over_every_axis_matches_loop(
+        s in shape(1, 4, 5), k in kind(), keepdim in any::<bool>(), negative in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        // Whole numbers make ties, which argmax/argmin must break to the first index.
+        let x = quantized(numel(&s), seed);
+        let t = view::<f64>(&x, &s, k);
+        let ops: Vec<(&str, Reduction, fn(&[f64]) -> f64)> = vec![
+            ("sum", |t, a, kd| t.sum(&[a], kd), |xs| xs.iter().sum()),
+            ("mean", |t, a, kd| t.mean(&[a], kd), mean),
+            ("max", |t, a, kd| t.max(&[a], kd), |xs| xs.iter().cloned().fold(f64::NEG_INFINITY, f64::max)),
+            ("min", |t, a, kd| t.min(&[a], kd), |xs| xs.iter().cloned().fold(f64::INFINITY, f64::min)),
+            ("argmax", |t, a, kd| t.argmax(a, kd), first_argmax),
+            ("argmin", |t, a, kd| t.argmin(a, kd), first_argmin),
+            ("logsumexp", |t, a, kd| t.logsumexp(&[a], kd), logsumexp),
+            ("var", |t, a, kd| t.var(&[a], kd, 1), |xs| var(xs, 1)),
+            ("var (biased)", |t, a, kd| t.var(&[a], kd, 0), |xs| var(xs, 0)),
+        ];
+        for axis in 0..s.len() {
+            let a = if negative { axis as isize - s.len() as isize } else { axis as isize };
+            for (name, op, f) in &ops {
+                let (want, mut want_shape) = fold_axis(&x, &s, axis, f);
+                if !keepdim {
+                    want_shape.remove(axis);
+                }
+                let got = op(&t, a, keepdim);
+                let what = format!("{name} over axis {a} of {s:?}, keepdim {keepdim}");
+                prop_assert_eq!(got.shape(), want_shape.as_slice(), "{}", what);
+                assert_close(&got.to_vec(), &want, 1e-13, &what);
+            }
+        }
+    }
+
+    #[test]
+    fn sum_and_mean_over_several_axes_match_loop(
+        s in shape(0, 4, 4), mask in any::<u8>(), k in kind(), keepdim in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let x = values(numel(&s), seed);
+        let axes: Vec<usize> = (0..s.len()).filter(|d| mask >> d & 1 == 1).collect();
+        // No axes means all of them.
+        let reduced: Vec<usize> = if axes.is_empty() { (0..s.len()).collect() } else { axes.clone() };
+        let mut want = x.clone();
+        let mut cur = s.clone();
+        for &d in &reduced {
+            let (w, sh) = fold_axis(&want, &cur, d, |xs| xs.iter().sum());
+            want = w;
+            cur = sh;
+        }
+        let want_shape: Vec<usize> = if keepdim {
+            cur
+        } else {
+            (0..s.len()).filter(|d| !reduced.contains(d)).map(|d| s[d]).collect()
+        };
+        let t = view::<f64>(&x, &s, k);
+        let ax: Vec<isize> = axes.iter().map(|&d| d as isize).collect();
+        let got = t.sum(&ax, keepdim);
+        prop_assert_eq!(got.shape(), want_shape.as_slice());
+        assert_close(&got.to_vec(), &want, 1e-13, "sum");
+        let count = reduced.iter().map(|&d| s[d]).product::<usize>() as f64;
+        let want_mean: Vec<f64> = want.iter().map(|v| v / count).collect();
+        assert_close(&t.mean(&ax, keepdim).to_vec(), &want_mean, 1e-13, "mean");
+    }
+
+    #[test]
+    fn sum_to_undoes_broadcast_to_by_summing(
+        out in shape(0, 4, 4), drop in 0..=4usize, ones in any::<u32>(), seed in any::<u64>(),
+    ) {
+        let target = broadcastable(&out, drop, ones);
+        let x = values(numel(&out), seed);
+        // want[j] = sum of x[i] over every output index i that reads j.
+        let mut want = vec![0.0; numel(&target)];
+        for (lin, v) in x.iter().enumerate() {
+            let j = ravel(&broadcast_index(&unravel(lin, &out), &target), &target);
+            want[j] += v;
+        }
+        let got = Tensor::<f64>::from_vec(x, &out).sum_to(&target);
+        prop_assert_eq!(got.shape(), target.as_slice());
+        assert_close(&got.to_vec(), &want, 1e-13, "sum_to");
+    }
+}
+
+#[test]
+fn long_reductions_on_the_parallel_paths_match_loop() {
+    // One long row (split into chunks, partial sums folded again).
+    let n = 1 << 17;
+    let x = values(n, 5);
+    let t = Tensor::<f64>::from_vec(x.clone(), &[n]);
+    assert_close(&[t.sum_all().item()], &[x.iter().sum()], 1e-12, "sum_all");
+    let max = x.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    assert_eq!(t.max(&[0], false).item(), max);
+    assert_close(
+        &[t.logsumexp(&[0], false).item()],
+        &[logsumexp(&x)],
+        1e-12,
+        "logsumexp",
+    );
+    // Many rows in parallel, read through a transposed, sliced view.
+    let s = [400, 300];
+    let x = values(400 * 300, 6);
+    let v = view::<f64>(&x, &s, Kind::PermutedNarrowed);
+    for axis in 0..2 {
+        let (want, _) = fold_axis(&x, &s, axis, |xs| xs.iter().sum());
+        assert_close(
+            &v.sum(&[axis as isize], false).to_vec(),
+            &want,
+            1e-12,
+            "rows",
+        );
+        let (want, _) = fold_axis(&x, &s, axis, first_argmax);
+        assert_eq!(v.argmax(axis as isize, false).to_vec(), want, "argmax rows");
+    }
+}
+
+#[test]
+fn sum_over_an_empty_axis_is_zero_and_argmax_over_it_panics() {
+    let t = Tensor::<f32>::zeros(&[3, 0]);
+    assert_eq!(t.sum(&[1], false).to_vec(), vec![0.0; 3]);
+    let r = std::panic::catch_unwind(|| t.argmax(1, false));
+    assert!(r.is_err());
+}
+
+/// `Tensor::max` documents "# Panics: if a reduced axis has size 0" (as
+/// PyTorch raises), but returns -inf there: `reduce_rows` only panics on an
+/// empty row for folds that are not `splittable`, and max/min are. Kept as an
+/// ignored, failing test until reduce.rs decides (note `logsumexp` relies on
+/// the -inf today to return -inf over an empty axis).
+#[test]
+#[ignore = "known bug in reduce.rs: max/min over an empty axis return ∓inf instead of panicking"]
+fn max_over_an_empty_axis_panics_as_documented() {
+    let t = Tensor::<f32>::zeros(&[3, 0]);
+    let r = std::panic::catch_unwind(|| t.max(&[1], false));
+    assert!(
+        r.is_err(),
+        "max over an empty axis returned {:?}",
+        r.unwrap()
+    );
+}
