@@ -14,6 +14,7 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
+#[allow(unused_imports)] // not every bench needs it
 pub use std::hint::black_box;
 
 /// Each sample repeats the call until it lasts at least this long (seconds).

@@ -1,22 +1,141 @@
-//! Anomaly mode: stop at the first op whose forward output or backward
-//! gradient holds NaN or Inf, naming the op, node, label and source line.
+//! Anomaly mode: find the first op whose forward output or backward
+//! gradient holds NaN or Inf, and name its op, node, label and source line.
+//!
+//! Two ways in:
+//!
+//! - **Panicking, as it happens**: [`Tape::detect_anomaly`]`(true)` checks
+//!   every op's output as it is recorded and every gradient a backward rule
+//!   produces, and panics at the first bad one with an [`Anomaly`]'s message.
+//!   Costs one scan of each value while on.
+//! - **As a value, afterwards**: [`Var::try_backward`] (or
+//!   [`Tape::check_finite`] and [`Tape::check_gradients`]) runs normally,
+//!   then looks for the first anomaly and returns it as an `Err(Anomaly)`.
+//!   Both ways name the same op.
+//!
+//! ```
+//! use tapegrad_autodiff::{Phase, Tape};
+//! use tapegrad_tensor::Tensor;
+//!
+//! let tape = Tape::<f64>::new();
+//! let x = tape.var(Tensor::from_vec(vec![1.0, 0.0], &[2])).label("x");
+//! let loss = x.sqrt().label("root").sum_all(); // d sqrt / dx = inf at 0
+//! let anomaly = loss.try_backward().err().unwrap();
+//! assert_eq!((anomaly.op, anomaly.phase), ("sqrt", Phase::Backward));
+//! assert_eq!(anomaly.label.as_deref(), Some("root"));
+//! ```
 
+use crate::backward::Gradients;
+use crate::inspect::op_name;
+use crate::ops::Ctx;
 use crate::tape::{Node, NodeId, Tape};
+use crate::var::Var;
+use smallvec::SmallVec;
+use std::fmt;
+use std::panic::Location;
 use tapegrad_tensor::{Float, Tensor};
 
 /// Where an anomaly appeared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
-    /// In an op's output value.
+    /// In an op's output value (or a leaf's value).
     Forward,
-    /// In the gradient flowing into a node.
+    /// In a gradient produced during the backward pass.
     Backward,
 }
 
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// An input of the op an [`Anomaly`] names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnomalyInput {
+    /// The input's node id.
+    pub node: NodeId,
+    /// Its op name (`"var"` / `"constant"` for leaves).
+    pub op: &'static str,
+    /// Its label, if any.
+    pub label: Option<String>,
+}
+
+/// The first NaN or Inf found, and where it came from: returned by
+/// [`Var::try_backward`], [`Tape::check_finite`] and
+/// [`Tape::check_gradients`]; [`Tape::detect_anomaly`] panics with its message.
+///
+/// Its `Display` is the message anomaly mode panics with:
+/// ``anomaly: Forward of `ln` (node #2, created at src/main.rs:9:17) produced
+/// 1 Inf (of 3 values); inputs: #1 constant "probs"``.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Anomaly {
+    /// Forward (the op's output) or backward (a gradient its rule produced).
+    pub phase: Phase,
+    /// The op's name (`"ln"`), or `"var"` / `"constant"` for a leaf.
+    pub op: &'static str,
+    /// The node id of the op's output.
+    pub node: NodeId,
+    /// The node's label, if one was set (forward anomalies are found while
+    /// the op is recorded, before its output can be labelled: see `inputs`).
+    pub label: Option<String>,
+    /// The line that created the node.
+    pub location: &'static Location<'static>,
+    /// The op's inputs.
+    pub inputs: Vec<AnomalyInput>,
+    /// What was found (`"1 NaN, 2 Inf (of 6 values)"`).
+    pub detail: String,
+}
+
+impl fmt::Display for Anomaly {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = self
+            .label
+            .as_deref()
+            .map(|l| format!(" \"{l}\""))
+            .unwrap_or_default();
+        write!(
+            f,
+            "anomaly: {} of `{}` (node #{}{label}, created at {}) produced {}",
+            self.phase, self.op, self.node, self.location, self.detail
+        )?;
+        if self.phase == Phase::Backward {
+            f.write_str(" in the gradient of an input")?;
+        }
+        for (i, input) in self.inputs.iter().enumerate() {
+            f.write_str(if i == 0 { "; inputs: " } else { ", " })?;
+            write!(f, "#{} {}", input.node, input.op)?;
+            if let Some(l) = &input.label {
+                write!(f, " \"{l}\"")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Anomaly {}
+
 impl<E: Float> Tape<E> {
-    /// Turns anomaly mode on or off. When on, the first non-finite value
-    /// panics with a message naming the op, node id, label, source location
-    /// and phase.
+    /// Turns anomaly mode on or off. While on, recording an op whose output
+    /// holds NaN or Inf, or a backward rule producing such a gradient,
+    /// panics with the [`Anomaly`] message: op, node id, label, source line,
+    /// phase and the op's inputs.
+    ///
+    /// Gradient hooks and the summing of several paths' gradients are not
+    /// checked as they happen; [`check_gradients`](Self::check_gradients)
+    /// covers them afterwards. Under [`Tape::grad`] the rules' own ops are
+    /// recorded, so a bad gradient is caught as the forward output of an op
+    /// inside a rule (say `div`, created in the crate's `grad_ops.rs`), with
+    /// the op whose rule it is among its inputs.
+    ///
+    /// ```should_panic
+    /// use tapegrad_autodiff::Tape;
+    /// use tapegrad_tensor::Tensor;
+    ///
+    /// let tape = Tape::<f32>::new();
+    /// tape.detect_anomaly(true);
+    /// let p = tape.var(Tensor::from_vec(vec![0.5, 0.0], &[2])).label("p");
+    /// let _ = p.ln(); // panics: "anomaly: Forward of `ln` (node #1, created at ...) ..."
+    /// ```
     pub fn detect_anomaly(&self, on: bool) {
         self.anomaly.set(on);
     }
@@ -25,39 +144,192 @@ impl<E: Float> Tape<E> {
     pub fn anomaly_mode(&self) -> bool {
         self.anomaly.get()
     }
+
+    /// The first node (in recording order) whose value holds NaN or Inf, as
+    /// a forward [`Anomaly`]; `Ok(())` if every value is finite.
+    pub fn check_finite(&self) -> Result<(), Anomaly> {
+        match self.len() {
+            0 => Ok(()),
+            n => self.first_bad_value(&vec![true; n]),
+        }
+    }
+
+    /// The first gradient rule, in backward order, that turned finite
+    /// gradients into NaN or Inf, as a backward [`Anomaly`] naming that op.
+    /// If a node's gradient is bad although every rule feeding it gave finite
+    /// values (overflow while summing paths, or a hook), that node is named.
+    ///
+    /// # Panics
+    /// If `grads` come from another tape.
+    #[track_caller]
+    pub fn check_gradients(&self, grads: &Gradients<E>) -> Result<(), Anomaly> {
+        if grads.tape_uid() != self.uid() {
+            panic!("check_gradients: the gradients belong to another tape (or an earlier step of this one)");
+        }
+        for id in (0..self.len()).rev() {
+            let Some(g) = grads.by_id(id) else { continue };
+            if let Some(detail) = describe_bad(g) {
+                let detail = format!("{detail} in its own gradient, from finite inputs (overflow when summing paths, or a hook)");
+                return Err(self.anomaly_at(id, Phase::Backward, detail));
+            }
+            if let Some(detail) = self.rerun_if_parents_bad(id, grads) {
+                return Err(self.anomaly_at(id, Phase::Backward, detail));
+            }
+        }
+        Ok(())
+    }
+
+    /// The first bad value among nodes with `mask[id]`.
+    fn first_bad_value(&self, mask: &[bool]) -> Result<(), Anomaly> {
+        for (id, &keep) in mask.iter().enumerate() {
+            if !keep {
+                continue;
+            }
+            let detail = describe_bad(&self.nodes.borrow()[id].value);
+            if let Some(detail) = detail {
+                return Err(self.anomaly_at(id, Phase::Forward, detail));
+            }
+        }
+        Ok(())
+    }
+
+    /// If an input of node `id` has a bad gradient, reruns `id`'s backward
+    /// rule on its (finite) incoming gradient and describes a bad output.
+    fn rerun_if_parents_bad(&self, id: NodeId, grads: &Gradients<E>) -> Option<String> {
+        let (op, parents) = {
+            let nodes = self.nodes.borrow();
+            (nodes[id].op.clone()?, nodes[id].parents.clone())
+        };
+        let bad = |p: NodeId| grads.by_id(p).is_some_and(|g| describe_bad(g).is_some());
+        if !parents.iter().any(|&p| bad(p)) {
+            return None;
+        }
+        let needs: SmallVec<[bool; 3]> = parents.iter().map(|&p| self.requires_grad(p)).collect();
+        let x: SmallVec<[Tensor<E>; 3]> = parents.iter().map(|&p| self.value_of(p)).collect();
+        let (out, g) = (self.value_of(id), grads.by_id(id)?.clone());
+        let ctx = Ctx {
+            x: &x,
+            out: &out,
+            g: &g,
+            needs: &needs,
+        };
+        let result = op.backward_tensor(&ctx);
+        result.iter().flatten().find_map(describe_bad)
+    }
+
+    /// Nodes `0..=root` that `root` depends on (itself included).
+    fn ancestors(&self, root: NodeId) -> Vec<bool> {
+        let mut mask = vec![false; root + 1];
+        mask[root] = true;
+        let nodes = self.nodes.borrow();
+        for id in (0..=root).rev() {
+            if mask[id] {
+                for &p in &nodes[id].parents {
+                    mask[p] = true;
+                }
+            }
+        }
+        mask
+    }
+
+    /// An [`Anomaly`] at recorded node `id`.
+    fn anomaly_at(&self, id: NodeId, phase: Phase, detail: String) -> Anomaly {
+        let nodes = self.nodes.borrow();
+        describe_node(self, &nodes[id], id, phase, detail)
+    }
 }
 
+impl<'t, E: Float> Var<'t, E> {
+    /// Like [`backward`](Self::backward), but returns the first anomaly
+    /// instead of gradients holding NaN or Inf: first a forward one (a value
+    /// this output depends on, see [`Tape::check_finite`]), then a backward
+    /// one (see [`Tape::check_gradients`]). Anomaly mode is paused while it
+    /// runs, so it never panics over non-finite values.
+    ///
+    /// ```
+    /// use tapegrad_autodiff::{Phase, Tape};
+    /// use tapegrad_tensor::Tensor;
+    ///
+    /// let tape = Tape::<f32>::new();
+    /// let p = tape.var(Tensor::from_vec(vec![0.5, 0.0], &[2])).label("p");
+    /// let loss = p.ln().sum_all();
+    /// let err = loss.try_backward().err().unwrap();
+    /// assert_eq!((err.op, err.phase, err.inputs[0].label.as_deref()), ("ln", Phase::Forward, Some("p")));
+    /// ```
+    ///
+    /// # Panics
+    /// If this var has more than one element.
+    #[track_caller]
+    pub fn try_backward(self) -> Result<Gradients<E>, Anomaly> {
+        let tape = self.tape;
+        tape.first_bad_value(&tape.ancestors(self.id))?;
+        let was_on = tape.anomaly.replace(false);
+        let grads = self.backward();
+        tape.anomaly.set(was_on);
+        tape.check_gradients(&grads)?;
+        Ok(grads)
+    }
+}
+
+/// `"1 NaN, 2 Inf (of 6 values)"` if `t` holds non-finite values.
 fn describe_bad<E: Float>(t: &Tensor<E>) -> Option<String> {
     let v = t.to_vec();
     let nan = v.iter().filter(|x| x.is_nan()).count();
     let inf = v.iter().filter(|x| !x.is_nan() && !x.is_finite()).count();
-    (nan + inf > 0).then(|| format!("{nan} NaN and {inf} Inf of {} elements", v.len()))
+    let parts: Vec<String> = [(nan, "NaN"), (inf, "Inf")]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+    (!parts.is_empty()).then(|| format!("{} (of {} values)", parts.join(", "), v.len()))
 }
 
-fn report<E: Float>(node: &Node<E>, id: NodeId, phase: Phase, what: String) -> ! {
-    let op = node.op.as_ref().map_or("leaf", |o| o.name());
-    let label = node
-        .label
-        .as_deref()
-        .map(|l| format!(" \"{l}\""))
-        .unwrap_or_default();
-    panic!(
-        "anomaly: {:?} of `{op}` (node #{id}{label}, created at {}) produced {what}",
-        phase, node.location
-    );
+/// An [`Anomaly`] for `node` (id `id`, maybe not yet pushed on `tape`).
+fn describe_node<E: Float>(
+    tape: &Tape<E>,
+    node: &Node<E>,
+    id: NodeId,
+    phase: Phase,
+    detail: String,
+) -> Anomaly {
+    let nodes = tape.nodes.try_borrow();
+    let inputs = node
+        .parents
+        .iter()
+        .map(|&p| {
+            let parent = nodes.as_ref().ok().map(|n| &n[p]);
+            AnomalyInput {
+                node: p,
+                op: parent.map_or("?", |n| op_name(n.op.as_ref().map(|o| o.name()), n.kind)),
+                label: parent.and_then(|n| n.label.as_deref().map(str::to_string)),
+            }
+        })
+        .collect();
+    Anomaly {
+        phase,
+        op: op_name(node.op.as_ref().map(|o| o.name()), node.kind),
+        node: id,
+        label: node.label.as_deref().map(str::to_string),
+        location: node.location,
+        inputs,
+        detail,
+    }
 }
 
 /// Checks an op's output before it is recorded as node `tape.len()`.
 pub(crate) fn check_forward<E: Float>(tape: &Tape<E>, node: &Node<E>) {
-    if let Some(what) = describe_bad(&node.value) {
-        report(node, tape.len(), Phase::Forward, what);
+    if let Some(detail) = describe_bad(&node.value) {
+        panic!(
+            "{}",
+            describe_node(tape, node, tape.len(), Phase::Forward, detail)
+        );
     }
 }
 
 /// Checks a gradient that the backward rule of node `id` produced.
 pub(crate) fn check_backward<E: Float>(tape: &Tape<E>, id: NodeId, g: &Tensor<E>) {
-    if let Some(what) = describe_bad(g) {
-        let nodes = tape.nodes.borrow();
-        report(&nodes[id], id, Phase::Backward, what);
+    if let Some(detail) = describe_bad(g) {
+        let anomaly = tape.anomaly_at(id, Phase::Backward, detail);
+        panic!("{anomaly}");
     }
 }

@@ -230,7 +230,8 @@ where
             let error = (c.analytic - c.numeric).abs();
             let tolerance = opts.atol + opts.rtol * c.numeric.abs();
             report.max_abs_error = report.max_abs_error.max(error);
-            if !(error <= tolerance) {
+            // A NaN error must fail too, so test for "not within" explicitly.
+            if error.is_nan() || error > tolerance {
                 return Err(GradcheckError::Mismatch {
                     input: i,
                     index: c.index,

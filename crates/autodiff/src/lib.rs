@@ -14,6 +14,9 @@
 //!   operations, and serves both.
 //! - [`gradcheck`] and [`gradgradcheck`] compare against finite differences.
 //! - [`CustomOp`] adds an op with a hand-written derivative.
+//! - Seeing inside backprop: [`Var::label`], [`Var::register_hook`],
+//!   [`Tape::summary`] (a table), [`Tape::to_dot`] (Graphviz) and anomaly
+//!   mode ([`Tape::detect_anomaly`], [`Var::try_backward`]).
 //!
 //! ```
 //! use tapegrad_autodiff::Tape;
@@ -49,16 +52,18 @@ mod backward;
 mod custom;
 mod grad_ops;
 mod gradcheck;
+mod inspect;
 pub mod ops;
 mod tape;
 mod var;
 
-pub use anomaly::Phase;
+pub use anomaly::{Anomaly, AnomalyInput, Phase};
 pub use backward::Gradients;
 pub use custom::CustomOp;
 pub use gradcheck::{
     check_fn, gradcheck, gradgradcheck, CheckFn, GradcheckError, GradcheckOptions, GradcheckReport,
 };
+pub use inspect::{SummaryRow, TapeSummary};
 pub use ops::{ConvParams, GradOps, Op};
 pub use tape::{Hook, NodeId, NodeKind, Tape};
 pub use var::Var;

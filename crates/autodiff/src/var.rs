@@ -69,6 +69,14 @@ impl<'t, E: Float> Var<'t, E> {
         self.tape.nodes.borrow()[self.id].kind
     }
 
+    /// Name of the op that made this var (`"tanh"`, `"matmul"`, ...), or
+    /// `"var"` / `"constant"` for leaves.
+    pub fn op_name(self) -> &'static str {
+        let nodes = self.tape.nodes.borrow();
+        let n = &nodes[self.id];
+        n.op.as_ref().map_or(if n.kind == NodeKind::Var { "var" } else { "constant" }, |o| o.name())
+    }
+
     /// A constant copy of this value: no gradient flows back through it.
     #[track_caller]
     pub fn detach(self) -> Var<'t, E> {

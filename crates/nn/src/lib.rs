@@ -7,8 +7,19 @@
 
 pub mod checkpoint;
 pub mod data;
+pub mod diagnostics;
+pub mod init;
+pub mod layers;
+pub mod loss;
 pub mod module;
+pub mod optim;
 pub mod param;
+pub mod study;
 
+pub use init::Init;
+pub use layers::{
+    Dropout, Embedding, Flatten, LayerNorm, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh, GELU,
+};
 pub use module::{visit_child, visit_child_mut, Module, Sequential};
+pub use optim::Optimizer;
 pub use param::Param;

@@ -28,7 +28,8 @@ fn loads_exactly_the_values_numpy_wrote() {
     assert_eq!(t["scale"].shape(), &[] as &[usize]);
     assert_eq!(t["scale"].item(), 0.1);
     assert_eq!(t["empty"].shape(), &[0, 3]);
-    let embed = [1.0 / 3.0, -1e-300, 123456789.123456789, f64::from_bits(1)];
+    // Python wrote 123456789.123456789; as an f64 that is 123456789.12345679.
+    let embed = [1.0 / 3.0, -1e-300, 123456789.12345679, f64::from_bits(1)];
     assert_eq!(t["embed"].shape(), &[2, 2]);
     let bits64 = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits64(&t["embed"].to_vec()), bits64(&embed));

@@ -46,12 +46,15 @@ pub fn conv_output_size(
     padding: usize,
     dilation: usize,
 ) -> usize {
-    checked_output_size(input, kernel, stride, padding, dilation).unwrap_or_else(|| {
-        panic!(
+    // A `match`, not `unwrap_or_else`: a panic inside a closure would not
+    // report the caller's line.
+    match checked_output_size(input, kernel, stride, padding, dilation) {
+        Some(out) => out,
+        None => panic!(
             "conv_output_size: kernel {kernel} (stride {stride}, dilation {dilation}) \
              does not fit input {input} with padding {padding}"
-        )
-    })
+        ),
+    }
 }
 
 /// [`conv_output_size`], or `None` where it would panic.
@@ -204,14 +207,21 @@ impl<E: Float> Tensor<E> {
         let base = self.offset() + n * st[0] + c * st[1];
         let (ylo, yhi, y0) = valid_range(i, g.h, g.oh, g.s.0, g.p.0, g.d.0);
         let (xlo, xhi, x0) = valid_range(j, g.w, g.ow, g.s.1, g.p.1, g.d.1);
+        if xlo == xhi {
+            return; // this tap only ever sees padding (and `x0` is meaningless)
+        }
         // `row` starts zeroed, so the padding needs no writes.
         for oy in ylo..yhi {
             let y = y0 + (oy - ylo) * g.s.0;
             let src = base + y * st[2] + x0 * st[3];
             let step = g.s.1 * st[3];
             let dst = &mut row[oy * g.ow + xlo..oy * g.ow + xhi];
-            for (t, v) in dst.iter_mut().enumerate() {
-                *v = data[src + t * step];
+            if step == 1 {
+                dst.copy_from_slice(&data[src..src + dst.len()]);
+            } else {
+                for (t, v) in dst.iter_mut().enumerate() {
+                    *v = data[src + t * step];
+                }
             }
         }
     }
@@ -313,6 +323,23 @@ mod tests {
                 assert_eq!(first, lo * stride + tap * dil - pad);
             }
         }
+    }
+
+    #[test]
+    fn taps_that_only_see_padding_give_zero_rows() {
+        // Input 3x1, kernel 1x3 with column dilation 2 and column padding 2:
+        // the taps sit at x = -2, 0, 2 for the single output column, so only
+        // the middle tap (j = 1) reads the image: row 1 = [x0, x1, x2].
+        let x = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0], &[1, 1, 3, 1]);
+        let cols = x.im2col((1, 3), (1, 1), (0, 2), (1, 2));
+        assert_eq!(cols.shape(), &[1, 3, 3]);
+        assert_eq!(
+            cols.to_vec(),
+            vec![0.0, 0.0, 0.0, 1.0, 2.0, 3.0, 0.0, 0.0, 0.0]
+        );
+        // Folding back returns only the middle tap's contribution.
+        let back = cols.col2im((3, 1), (1, 3), (1, 1), (0, 2), (1, 2));
+        assert_eq!(back.to_vec(), x.to_vec());
     }
 
     #[test]

@@ -36,7 +36,12 @@ pub(crate) fn fill_chunks<E: Float>(
 }
 
 /// `f` applied pairwise to two equal-length slices, as a tensor of `shape`.
-fn zip_slices<E: Float>(x: &[E], y: &[E], shape: &[usize], f: impl Fn(E, E) -> E + Sync) -> Tensor<E> {
+fn zip_slices<E: Float>(
+    x: &[E],
+    y: &[E],
+    shape: &[usize],
+    f: impl Fn(E, E) -> E + Sync,
+) -> Tensor<E> {
     if x.len() < PARALLEL_THRESHOLD {
         return Tensor::from_vec(x.iter().zip(y).map(|(&a, &b)| f(a, b)).collect(), shape);
     }
@@ -144,14 +149,16 @@ impl<E: Float> Tensor<E> {
         f: impl Fn(E, E, E) -> E + Sync,
     ) -> Tensor<E> {
         let shape = self.broadcast_shape_with(b, op);
-        let shape = broadcast_shapes(&shape, c.shape()).unwrap_or_else(|| {
+        // `let .. else`, not `unwrap_or_else`: a panic inside a closure would
+        // report this file instead of the caller's line.
+        let Some(shape) = broadcast_shapes(&shape, c.shape()) else {
             panic!(
                 "{op}: shapes {:?}, {:?} and {:?} do not broadcast",
                 self.shape(),
                 b.shape(),
                 c.shape()
             )
-        });
+        };
         let (x, y, z) = (
             self.broadcast_to(&shape),
             b.broadcast_to(&shape),
@@ -186,12 +193,13 @@ impl<E: Float> Tensor<E> {
     /// If they do not broadcast: `"{op}: shapes [..] and [..] do not broadcast"`.
     #[track_caller]
     pub fn broadcast_shape_with(&self, rhs: &Tensor<E>, op: &str) -> Shape {
-        broadcast_shapes(self.shape(), rhs.shape()).unwrap_or_else(|| {
-            panic!(
+        match broadcast_shapes(self.shape(), rhs.shape()) {
+            Some(shape) => shape,
+            None => panic!(
                 "{op}: shapes {:?} and {:?} do not broadcast",
                 self.shape(),
                 rhs.shape()
-            )
-        })
+            ),
+        }
     }
 }

@@ -15,14 +15,16 @@
 //! assert_eq!(c.gather(1, &idx).to_vec(), vec![2.0, 3.0, 6.0]);
 //! ```
 
-use crate::elementwise::{fill_chunks, PARALLEL_THRESHOLD};
+use crate::elementwise::{fill_chunks, CHUNK, PARALLEL_THRESHOLD};
 use crate::float::Float;
 use crate::layout::{contiguous_strides, normalize_axis, RunWalker, Shape, Strides};
 use crate::tensor::Tensor;
 use rayon::prelude::*;
 
 /// Calls `f(row_index, row)` on consecutive `row_len`-element rows of `out`,
-/// in parallel (rayon) when `out` has at least [`PARALLEL_THRESHOLD`] elements.
+/// in parallel (rayon) when `out` has at least [`PARALLEL_THRESHOLD`]
+/// elements. Each row is written by one call, so results do not depend on
+/// the number of threads.
 pub(crate) fn for_each_row_mut<E: Float>(
     out: &mut [E],
     row_len: usize,
@@ -32,8 +34,10 @@ pub(crate) fn for_each_row_mut<E: Float>(
         return;
     }
     if out.len() >= PARALLEL_THRESHOLD && out.len() > row_len {
+        // Hand each task at least CHUNK elements, however short the rows.
         out.par_chunks_mut(row_len)
             .enumerate()
+            .with_min_len(CHUNK.div_ceil(row_len))
             .for_each(|(i, row)| f(i, row));
     } else {
         out.chunks_mut(row_len)
@@ -90,6 +94,15 @@ fn check_index_shape(op: &str, input: &[usize], index: &[usize], axis: usize) {
             "{op}: index shape {index:?} is larger than input shape {input:?} outside axis {axis}"
         );
     }
+}
+
+/// `strides` with the one of `axis` zeroed: walking an index-shaped grid with
+/// these gives the storage position of each element before the indexed
+/// axis's own offset (`index value * stride`) is added.
+fn strides_without(strides: &[usize], axis: usize) -> Strides {
+    let mut s: Strides = strides.into();
+    s[axis] = 0;
+    s
 }
 
 impl<E: Float> Tensor<E> {
@@ -259,14 +272,6 @@ impl<E: Float> Tensor<E> {
         Tensor::from_vec(out, self.shape())
     }
 
-    /// Strides of `self` with the one of `axis` zeroed: the storage position
-    /// of an element of an index-shaped walk, before the indexed axis is added.
-    fn strides_without(strides: &[usize], axis: usize) -> Strides {
-        let mut s: Strides = strides.into();
-        s[axis] = 0;
-        s
-    }
-
     /// Picks values along `axis` at the positions held in `index` (PyTorch's
     /// `gather`): for a 3-D tensor and `axis = 1`,
     /// `out[i][j][k] = self[i][index[i][j][k]][k]`. The result has `index`'s
@@ -281,7 +286,7 @@ impl<E: Float> Tensor<E> {
         let ax = normalize_axis(axis, self.ndim(), "gather");
         check_index_shape("gather", self.shape(), index.shape(), ax);
         let idx = index_values("gather", index, ax, self.shape()[ax]);
-        let base = Self::strides_without(self.strides(), ax);
+        let base = strides_without(self.strides(), ax);
         let walker = RunWalker::new(index.shape(), [(&base, self.offset())]);
         let [step] = walker.inner_strides();
         let along = self.strides()[ax];
@@ -332,7 +337,7 @@ impl<E: Float> Tensor<E> {
         }
         let values = block.to_vec();
         let out_strides = contiguous_strides(self.shape());
-        let base = Self::strides_without(&out_strides, ax);
+        let base = strides_without(&out_strides, ax);
         let walker = RunWalker::new(ishape, [(&base, 0)]);
         let [step] = walker.inner_strides();
         let along = out_strides[ax];
@@ -404,5 +409,8 @@ mod tests {
         assert_eq!(Tensor::concat(&[&a, &b], 0).shape(), &[2, 3]);
         assert_eq!(b.index_select(0, &[]).shape(), &[0, 3]);
         assert_eq!(Tensor::<f32>::one_hot(&[], 4).shape(), &[0, 4]);
+        // An empty [2, 0] part (strides [1, 1]) is contiguous and adds nothing.
+        let c = Tensor::concat(&[&Tensor::zeros(&[2, 0]), &b], 1);
+        assert_eq!(c.to_vec(), b.to_vec());
     }
 }

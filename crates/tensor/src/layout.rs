@@ -22,7 +22,11 @@ impl Clone for Layout {
     /// Copies with `from_slice` (a memcpy), much cheaper than the derived
     /// element-by-element clone on the per-op hot path.
     fn clone(&self) -> Self {
-        Layout { shape: Shape::from_slice(&self.shape), strides: Strides::from_slice(&self.strides), offset: self.offset }
+        Layout {
+            shape: Shape::from_slice(&self.shape),
+            strides: Strides::from_slice(&self.strides),
+            offset: self.offset,
+        }
     }
 }
 

@@ -2,38 +2,56 @@
 //! parallel over batches and row/column blocks, each block one call of the
 //! single-threaded `matrixmultiply` kernel with the operands' own strides
 //! (a transposed view is never copied first).
+//!
+//! How a product is split (measured with `cargo bench --bench matmul` on 2
+//! cores, AVX2+FMA kernel; see [`plan`]):
+//! - below [`MATMUL_PARALLEL_FLOPS`] it is one kernel call per batch matrix
+//!   on the calling thread, with no rayon at all;
+//! - batches alone when there are enough of them to balance the threads;
+//! - otherwise each matrix into as few blocks as give every thread work,
+//!   arranged (rows x columns) so that the blocks together pack the least of
+//!   A and B: every gemm call packs its rows of A and its columns of B, so
+//!   two blocks side by side (columns) each pack all of A and half of B;
+//! - block edges fall on the kernel's register tiles (8 rows) and on 64-byte
+//!   cache lines (16 f32 or 8 f64 columns, a multiple of its 8- or 4-column
+//!   tiles), so no tile is computed through the kernel's masked edge path
+//!   except at the matrix's own edge.
+//!
+//! Because no block splits `k`, every element of C is accumulated in the
+//! same order however the product is split: results are bit-identical for
+//! any number of threads.
 
 use crate::float::Float;
 use crate::layout::{broadcast_shapes, Shape};
 use crate::tensor::Tensor;
-use rayon::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Products below this many multiply-adds (`m * k * n` per call, summed over
-/// batches) run on one thread: a 64x64x64 product takes ~15 µs, too little to
-/// pay for waking a second thread.
+/// batches) run on the calling thread: a 96x96x96 product takes ~20 µs on
+/// one core, about what handing half of it to a second thread costs.
 pub const MATMUL_PARALLEL_FLOPS: usize = 96 * 96 * 96;
 
-/// Rows (or columns) of C per parallel block are rounded to a multiple of
-/// this, so blocks match the kernel's register tiles.
-const BLOCK_ALIGN: usize = 16;
+/// Row blocks are a multiple of this: the kernel's register tile height
+/// (MR = 8 for `sgemm` and `dgemm` on AVX2/FMA and AVX).
+const ROW_ALIGN: usize = 8;
+
+/// Column blocks span a multiple of this many bytes: a cache line, so two
+/// threads' blocks do not share one (when C's rows start on a line), and a
+/// whole number of the kernel's column tiles (NR = 8 f32, 4 f64).
+const COL_ALIGN_BYTES: usize = 64;
+
+/// With at least this many batch matrices per thread, split only batches:
+/// the last round is then at most a quarter of the work.
+const BATCHES_PER_THREAD: usize = 4;
 
 /// A raw pointer that may cross threads; each task writes a disjoint block.
 #[derive(Clone, Copy)]
 struct SendPtr<E>(*mut E);
-// SAFETY: used only to hand disjoint output blocks to rayon tasks.
+// SAFETY: used only to hand disjoint output blocks (and read-only inputs)
+// to the threads of one product, which all finish before the buffers drop.
 unsafe impl<E> Send for SendPtr<E> {}
-// SAFETY: as above; no two tasks touch the same element.
+// SAFETY: as above; no two tasks write the same element.
 unsafe impl<E> Sync for SendPtr<E> {}
-
-/// One gemm call: `C[rows, cols] = A[rows, :] B[:, cols]` on raw strided data.
-#[derive(Clone, Copy)]
-struct Block {
-    a_off: usize,
-    b_off: usize,
-    c_off: usize,
-    m: usize,
-    n: usize,
-}
 
 impl<E: Float> Tensor<E> {
     /// Matrix product with NumPy `matmul` semantics.
@@ -55,6 +73,13 @@ impl<E: Float> Tensor<E> {
     /// dimensions do not broadcast: `matmul: [2, 3] x [4, 5]: inner dimensions 3 and 4 differ`.
     #[track_caller]
     pub fn matmul(&self, rhs: &Tensor<E>) -> Tensor<E> {
+        self.matmul_with(rhs, MATMUL_PARALLEL_FLOPS)
+    }
+
+    /// [`matmul`](Self::matmul) with the parallel threshold as a parameter,
+    /// so tests can force the parallel paths on small products.
+    #[track_caller]
+    pub(crate) fn matmul_with(&self, rhs: &Tensor<E>, parallel_flops: usize) -> Tensor<E> {
         let (a_shape, b_shape) = (self.shape(), rhs.shape());
         if a_shape.is_empty() || b_shape.is_empty() {
             panic!(
@@ -80,13 +105,13 @@ impl<E: Float> Tensor<E> {
                 a_shape, b_shape, k, k2
             );
         }
-        let batch = broadcast_shapes(&a.shape()[..a.ndim() - 2], &b.shape()[..b.ndim() - 2])
-            .unwrap_or_else(|| {
-                panic!(
-                    "matmul: {:?} x {:?}: batch dimensions do not broadcast",
-                    a_shape, b_shape
-                )
-            });
+        let Some(batch) = broadcast_shapes(&a.shape()[..a.ndim() - 2], &b.shape()[..b.ndim() - 2])
+        else {
+            panic!(
+                "matmul: {:?} x {:?}: batch dimensions do not broadcast",
+                a_shape, b_shape
+            )
+        };
         let full = |mut s: Shape, r: usize, c: usize| {
             s.push(r);
             s.push(c);
@@ -94,7 +119,7 @@ impl<E: Float> Tensor<E> {
         };
         let a = a.broadcast_to(&full(batch.clone(), m, k));
         let b = b.broadcast_to(&full(batch.clone(), k, n));
-        let out = matmul_strided(&a, &b, &batch, m, k, n);
+        let out = matmul_strided(&a, &b, &batch, parallel_flops);
         let mut out_shape = full(batch, m, n);
         if rhs.ndim() == 1 {
             out_shape.pop();
@@ -106,20 +131,15 @@ impl<E: Float> Tensor<E> {
     }
 }
 
-/// Storage offsets of each batch matrix of a broadcast `[batch.., r, c]` view.
-fn batch_offsets<E: Float>(t: &Tensor<E>, batch: &[usize]) -> Vec<usize> {
-    let count: usize = batch.iter().product();
-    let strides = &t.strides()[..batch.len()];
-    (0..count)
-        .map(|mut lin| {
-            let mut off = t.offset();
-            for d in (0..batch.len()).rev() {
-                off += (lin % batch[d]) * strides[d];
-                lin /= batch[d];
-            }
-            off
-        })
-        .collect()
+/// Storage offset of batch matrix `index` (row-major over `batch`) of a
+/// broadcast `[batch.., r, c]` view.
+fn batch_offset<E: Float>(t: &Tensor<E>, batch: &[usize], mut index: usize) -> usize {
+    let mut off = t.offset();
+    for d in (0..batch.len()).rev() {
+        off += (index % batch[d]) * t.strides()[d];
+        index /= batch[d];
+    }
+    off
 }
 
 /// Multiplies broadcast, strided `[batch.., m, k]` and `[batch.., k, n]` views
@@ -128,124 +148,525 @@ fn matmul_strided<E: Float>(
     a: &Tensor<E>,
     b: &Tensor<E>,
     batch: &[usize],
-    m: usize,
-    k: usize,
-    n: usize,
+    parallel_flops: usize,
 ) -> Vec<E> {
-    let nb: usize = batch.iter().product();
-    let mut out = vec![E::ZERO; nb * m * n];
-    if m == 0 || n == 0 {
-        return out;
-    }
-    let (a_offs, b_offs) = (batch_offsets(a, batch), batch_offsets(b, batch));
     let nd = a.ndim();
-    let (rsa, csa) = (a.strides()[nd - 2] as isize, a.strides()[nd - 1] as isize);
-    let (rsb, csb) = (b.strides()[nd - 2] as isize, b.strides()[nd - 1] as isize);
-    let blocks = plan_blocks(
-        nb,
-        m,
-        k,
-        n,
-        rayon::current_num_threads(),
-        &a_offs,
-        &b_offs,
-        rsa,
-        csb,
-    );
+    let (m, k, n) = (a.shape()[nd - 2], a.shape()[nd - 1], b.shape()[nd - 1]);
+    let nb: usize = batch.iter().product();
+    let len = nb * m * n;
+    if len == 0 {
+        return Vec::new();
+    }
+    let plan = plan::<E>([nb, m, k, n], rayon::current_num_threads(), parallel_flops);
+    let (rsa, csa) = (a.strides()[nd - 2], a.strides()[nd - 1]);
+    let (rsb, csb) = (b.strides()[nd - 2], b.strides()[nd - 1]);
+    let mut out: Vec<E> = Vec::with_capacity(len);
     let (pa, pb, pc) = (
         SendPtr(a.storage().as_ptr() as *mut E),
         SendPtr(b.storage().as_ptr() as *mut E),
         SendPtr(out.as_mut_ptr()),
     );
-    let run = |blk: &Block| {
+    let run = |index: usize| {
         let (pa, pb, pc) = (pa, pb, pc);
+        let blk = plan.block(index);
+        let (r0, c0) = (blk.row * plan.row_step, blk.col * plan.col_step);
+        let a_off = batch_offset(a, batch, blk.batch) + r0 * rsa;
+        let b_off = batch_offset(b, batch, blk.batch) + c0 * csb;
+        let c_off = blk.batch * m * n + r0 * n + c0;
         // SAFETY: offsets and strides come from valid layouts of `a` and `b`
-        // (every element they address is in storage); each block writes a
-        // disjoint `m x n` window of `out`, whose row stride is `n`.
+        // (every element of rows r0.. of A and columns c0.. of B is in
+        // storage); the block's window of `out` (row stride `n`) lies inside
+        // its capacity and no other block writes it. With beta = 0 the
+        // kernel writes C without reading it, so `out` may be uninitialised.
         unsafe {
             E::gemm(
-                blk.m,
+                blk.rows,
                 k,
-                blk.n,
+                blk.cols,
                 E::ONE,
-                pa.0.add(blk.a_off),
-                rsa,
-                csa,
-                pb.0.add(blk.b_off),
-                rsb,
-                csb,
+                pa.0.add(a_off),
+                rsa as isize,
+                csa as isize,
+                pb.0.add(b_off),
+                rsb as isize,
+                csb as isize,
                 E::ZERO,
-                pc.0.add(blk.c_off),
+                pc.0.add(c_off),
                 n as isize,
                 1,
             )
         }
     };
-    if blocks.len() == 1 {
-        run(&blocks[0]);
+    if plan.parallel {
+        run_parallel(plan.blocks(), run);
     } else {
-        blocks.par_iter().for_each(run);
+        (0..plan.blocks()).for_each(run);
     }
+    // SAFETY: the blocks tile every batch's m x n output exactly once and
+    // each gemm call has written all of its block (k = 0 included: it then
+    // writes zeros), so all `len` elements are initialised.
+    unsafe { out.set_len(len) };
     out
 }
 
-/// Splits the product into independent gemm calls: one per batch matrix,
-/// and when there are fewer batches than threads, each matrix into blocks of
-/// rows (or of columns when it is wide) so every thread gets work.
-#[allow(clippy::too_many_arguments)]
-fn plan_blocks(
-    nb: usize,
-    m: usize,
-    k: usize,
-    n: usize,
-    threads: usize,
-    a_offs: &[usize],
-    b_offs: &[usize],
-    rsa: isize,
-    csb: isize,
-) -> Vec<Block> {
-    let flops = nb * m * k * n;
-    let per_batch = if threads <= 1 || flops < MATMUL_PARALLEL_FLOPS || nb >= 2 * threads {
-        1
-    } else {
-        // Enough blocks to balance the threads, but none thinner than the tile.
-        let want = (2 * threads).div_ceil(nb).max(1);
-        want.min(m.max(n).div_ceil(BLOCK_ALIGN)).max(1)
+/// Runs `run(0..count)` on rayon's threads, the calling thread included:
+/// each participant takes the next block from a shared counter until none
+/// are left, so a thread that wakes late or is preempted just takes fewer.
+fn run_parallel(count: usize, run: impl Fn(usize) + Sync) {
+    let next = AtomicUsize::new(0);
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= count {
+            break;
+        }
+        run(i);
     };
-    let split_rows = m >= n;
-    let len = if split_rows { m } else { n };
-    let step = len.div_ceil(per_batch).div_ceil(BLOCK_ALIGN) * BLOCK_ALIGN;
-    let mut blocks = Vec::with_capacity(nb * per_batch);
-    for bi in 0..nb {
-        let mut start = 0;
-        while start < len {
-            let size = step.min(len - start);
-            let (a_off, b_off, c_off, bm, bn) = if split_rows {
-                (
-                    a_offs[bi] + start * rsa as usize,
-                    b_offs[bi],
-                    bi * m * n + start * n,
-                    size,
-                    n,
-                )
-            } else {
-                (
-                    a_offs[bi],
-                    b_offs[bi] + start * csb as usize,
-                    bi * m * n + start,
-                    m,
-                    size,
-                )
-            };
-            blocks.push(Block {
-                a_off,
-                b_off,
-                c_off,
-                m: bm,
-                n: bn,
-            });
-            start += size;
+    let helpers = rayon::current_num_threads().min(count) - 1;
+    rayon::in_place_scope(|s| {
+        for _ in 0..helpers {
+            s.spawn(|_| work());
+        }
+        work();
+    });
+}
+
+/// How a product is cut into gemm calls: every one of `batches` m x n
+/// matrices into the same grid of `row_step x col_step` blocks (smaller at
+/// the far edges).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Plan {
+    batches: usize,
+    m: usize,
+    n: usize,
+    row_step: usize,
+    col_step: usize,
+    /// Blocks go to rayon (else they run in order on the calling thread).
+    parallel: bool,
+}
+
+/// One gemm call of a [`Plan`]: its batch matrix, block row and column, and size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Block {
+    batch: usize,
+    row: usize,
+    col: usize,
+    rows: usize,
+    cols: usize,
+}
+
+impl Plan {
+    /// Block rows per matrix.
+    fn row_blocks(&self) -> usize {
+        self.m.div_ceil(self.row_step)
+    }
+
+    /// Block columns per matrix.
+    fn col_blocks(&self) -> usize {
+        self.n.div_ceil(self.col_step)
+    }
+
+    /// Number of gemm calls.
+    fn blocks(&self) -> usize {
+        self.batches * self.row_blocks() * self.col_blocks()
+    }
+
+    /// Block `index` of `0..blocks()`: batch-major, then rows, then columns.
+    fn block(&self, index: usize) -> Block {
+        let per_batch = self.row_blocks() * self.col_blocks();
+        let (batch, rest) = (index / per_batch, index % per_batch);
+        let (row, col) = (rest / self.col_blocks(), rest % self.col_blocks());
+        Block {
+            batch,
+            row,
+            col,
+            rows: self.row_step.min(self.m - row * self.row_step),
+            cols: self.col_step.min(self.n - col * self.col_step),
         }
     }
-    blocks
+}
+
+/// Plans `nb` products of `[m, k] x [k, n]` (none of them empty) on
+/// `threads` threads; products under `parallel_flops` multiply-adds in all
+/// stay whole and serial.
+///
+/// In parallel, each matrix is cut into `p` blocks, the fewest that make
+/// the block count a multiple of the thread count (1 when there are at
+/// least [`BATCHES_PER_THREAD`] batches per thread), arranged as the grid
+/// that packs least (see [`grid`]). One block per thread beats more, finer
+/// blocks on 2 cores: at n = 512, two column blocks ran at 1.9x one thread,
+/// four at 1.8x, eight at 1.7x (each block packs its own copy of A).
+fn plan<E: Float>([nb, m, k, n]: [usize; 4], threads: usize, parallel_flops: usize) -> Plan {
+    let whole = Plan {
+        batches: nb,
+        m,
+        n,
+        row_step: m,
+        col_step: n,
+        parallel: false,
+    };
+    let flops = nb.saturating_mul(m).saturating_mul(k).saturating_mul(n);
+    if threads <= 1 || flops < parallel_flops {
+        return whole;
+    }
+    let per_matrix = if nb >= BATCHES_PER_THREAD * threads {
+        1
+    } else {
+        (1..=threads).find(|p| nb * p % threads == 0).unwrap_or(1)
+    };
+    let col_align = (COL_ALIGN_BYTES / std::mem::size_of::<E>()).max(1);
+    let (row_blocks, col_blocks) = grid(per_matrix, m, n, col_align);
+    let plan = Plan {
+        row_step: m.div_ceil(row_blocks).next_multiple_of(ROW_ALIGN),
+        col_step: n.div_ceil(col_blocks).next_multiple_of(col_align),
+        ..whole
+    };
+    Plan {
+        parallel: plan.blocks() > 1,
+        ..plan
+    }
+}
+
+/// The `(row blocks, column blocks)` grid of at most `p` blocks for an
+/// m x n output that packs least. A block of `r` rows and `c` columns
+/// packs `r x k` of A and `k x c` of B, so a grid of `pr x pc` blocks
+/// packs `k (m / pr + n / pc)` per thread (one block each); ties go to
+/// columns, whose narrower packed B panel stays in L2. Blocks are never
+/// thinner than one row tile or one column cache line.
+fn grid(p: usize, m: usize, n: usize, col_align: usize) -> (usize, usize) {
+    let (row_tiles, col_tiles) = (m.div_ceil(ROW_ALIGN), n.div_ceil(col_align));
+    for p in (1..=p).rev() {
+        let best = (1..=p)
+            .filter(|pr| p % pr == 0)
+            .map(|pr| (pr, p / pr))
+            .filter(|&(pr, pc)| pr <= row_tiles && pc <= col_tiles)
+            .min_by(|&(r1, c1), &(r2, c2)| {
+                let cost = |pr: usize, pc: usize| m as f64 / pr as f64 + n as f64 / pc as f64;
+                cost(r1, c1).total_cmp(&cost(r2, c2)).then(c2.cmp(&c1))
+            });
+        if let Some(g) = best {
+            return g;
+        }
+    }
+    (1, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whole numbers in -3..=3 from a seed: every product below is exact in
+    /// f32 and f64, so any split and the oracle must agree bit for bit.
+    fn ints(len: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        (0..len)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s % 7) as f64 - 3.0
+            })
+            .collect()
+    }
+
+    /// How an operand is laid out in storage.
+    #[derive(Clone, Copy, Debug)]
+    enum Kind {
+        Contiguous,
+        /// `.t()` of a contiguous tensor with the last two dimensions swapped.
+        Transposed,
+        /// A window (offset, row stride larger than the row) of a bigger buffer.
+        Sliced,
+    }
+
+    /// A `[batch.., r, c]` operand holding `vals` (row-major) in layout `kind`.
+    fn operand<E: Float>(vals: &[f64], shape: &[usize], kind: Kind) -> Tensor<E> {
+        let data: Vec<E> = vals.iter().map(|&v| E::from_f64(v)).collect();
+        let t = Tensor::from_vec(data, shape);
+        match kind {
+            Kind::Contiguous => t,
+            Kind::Transposed => t.t().contiguous().t(),
+            Kind::Sliced => {
+                // Rows 1..=r, columns 2..2+c of a NaN-bordered buffer: a read
+                // outside the window would poison the result.
+                let nd = shape.len();
+                let (r, c) = (shape[nd - 2], shape[nd - 1]);
+                let mut big = shape.to_vec();
+                big[nd - 2] += 2;
+                big[nd - 1] += 3;
+                let (br, bc) = (big[nd - 2], big[nd - 1]);
+                let data = ints(big.iter().product(), vals.len() as u64)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        let (row, col) = ((i / bc) % br, i % bc);
+                        let inside = (1..=r).contains(&row) && (2..2 + c).contains(&col);
+                        E::from_f64(if inside { v } else { f64::NAN })
+                    })
+                    .collect();
+                Tensor::from_vec(data, &big)
+                    .narrow(-2, 1, r)
+                    .narrow(-1, 2, c)
+            }
+        }
+    }
+
+    /// The oracle: a naive triple loop over broadcast, contiguous copies.
+    fn naive<E: Float>(a: &Tensor<E>, b: &Tensor<E>) -> Vec<E> {
+        let (ra, rb) = (a.ndim(), b.ndim());
+        let (m, k, n) = (a.shape()[ra - 2], a.shape()[ra - 1], b.shape()[rb - 1]);
+        let batch = broadcast_shapes(&a.shape()[..ra - 2], &b.shape()[..rb - 2]).unwrap();
+        let full =
+            |r: usize, c: usize| -> Vec<usize> { batch.iter().copied().chain([r, c]).collect() };
+        let x = a.broadcast_to(&full(m, k)).to_vec();
+        let y = b.broadcast_to(&full(k, n)).to_vec();
+        let nb: usize = batch.iter().product();
+        let mut out = vec![E::ZERO; nb * m * n];
+        for q in 0..nb {
+            for i in 0..m {
+                for j in 0..n {
+                    let mut s = E::ZERO;
+                    for p in 0..k {
+                        s += x[q * m * k + i * k + p] * y[q * k * n + p * n + j];
+                    }
+                    out[q * m * n + i * n + j] = s;
+                }
+            }
+        }
+        out
+    }
+
+    fn pool(threads: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+    }
+
+    /// (m, k, n): odd sizes, sizes not a multiple of 16, m or n = 1, k = 0,
+    /// wide and tall.
+    const SIZES: [(usize, usize, usize); 11] = [
+        (1, 1, 1),
+        (1, 9, 37),
+        (37, 9, 1),
+        (5, 0, 7),
+        (17, 3, 19),
+        (37, 29, 53),
+        (9, 40, 8),
+        (64, 16, 200),
+        (200, 16, 40),
+        (130, 70, 131),
+        (8, 300, 8),
+    ];
+
+    /// (batch dims of A, batch dims of B), broadcasting included.
+    const BATCHES: [(&[usize], &[usize]); 6] = [
+        (&[], &[]),
+        (&[3], &[3]),
+        (&[2, 1], &[1, 3]),
+        (&[1], &[4]),
+        (&[], &[3]),
+        (&[5], &[]),
+    ];
+
+    const KINDS: [(Kind, Kind); 4] = [
+        (Kind::Contiguous, Kind::Contiguous),
+        (Kind::Transposed, Kind::Contiguous),
+        (Kind::Contiguous, Kind::Transposed),
+        (Kind::Sliced, Kind::Transposed),
+    ];
+
+    /// Every split the planner can make, forced with threshold 0 on 1, 2, 3
+    /// and 4 threads, against the triple loop.
+    fn every_split_matches_naive<E: Float>() {
+        let pools: Vec<_> = [1, 2, 3, 4].map(pool).into();
+        for (si, &(m, k, n)) in SIZES.iter().enumerate() {
+            for (bi, &(ba, bb)) in BATCHES.iter().enumerate() {
+                let a_shape: Vec<usize> = ba.iter().copied().chain([m, k]).collect();
+                let b_shape: Vec<usize> = bb.iter().copied().chain([k, n]).collect();
+                let seed = (si * 10 + bi) as u64;
+                let va = ints(a_shape.iter().product(), seed);
+                let vb = ints(b_shape.iter().product(), seed + 1000);
+                for kinds in KINDS {
+                    let a = operand::<E>(&va, &a_shape, kinds.0);
+                    let b = operand::<E>(&vb, &b_shape, kinds.1);
+                    let want = naive(&a, &b);
+                    for p in &pools {
+                        for threshold in [0, MATMUL_PARALLEL_FLOPS] {
+                            let got = p.install(|| a.matmul_with(&b, threshold));
+                            assert_eq!(
+                                got.to_vec(),
+                                want,
+                                "{a_shape:?} x {b_shape:?} {kinds:?}, {} threads, threshold {threshold}",
+                                p.current_num_threads()
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_split_matches_naive_f32() {
+        every_split_matches_naive::<f32>();
+    }
+
+    #[test]
+    fn every_split_matches_naive_f64() {
+        every_split_matches_naive::<f64>();
+    }
+
+    #[test]
+    fn vector_operands_drop_their_dimension() {
+        let v = Tensor::<f64>::from_vec(ints(70, 1), &[70]);
+        let m = Tensor::<f64>::from_vec(ints(70 * 90, 2), &[70, 90]);
+        let mt = Tensor::<f64>::from_vec(ints(90 * 70, 3), &[90, 70]);
+        let p = pool(2);
+        let (vm, mv, vv) = p.install(|| {
+            (
+                v.matmul_with(&m, 0),
+                mt.matmul_with(&v, 0),
+                v.matmul_with(&v, 0),
+            )
+        });
+        assert_eq!(vm.shape(), &[90]);
+        assert_eq!(vm.to_vec(), naive(&v.unsqueeze(0), &m));
+        assert_eq!(mv.shape(), &[90]);
+        assert_eq!(mv.to_vec(), naive(&mt, &v.unsqueeze(1)));
+        assert_eq!(vv.shape(), &[] as &[usize]);
+        assert_eq!(vv.item(), naive(&v.unsqueeze(0), &v.unsqueeze(1))[0]);
+    }
+
+    #[test]
+    fn empty_and_zero_k_products() {
+        let a = Tensor::<f32>::zeros(&[0, 5]);
+        let b = Tensor::<f32>::ones(&[5, 3]);
+        assert_eq!(a.matmul(&b).shape(), &[0, 3]);
+        // k = 0: an m x n matrix of zeros (the buffer is written, not just allocated).
+        let a = Tensor::<f32>::zeros(&[300, 0]);
+        let b = Tensor::<f32>::zeros(&[0, 200]);
+        let c = pool(2).install(|| a.matmul_with(&b, 0));
+        assert_eq!(c.shape(), &[300, 200]);
+        assert!(c.to_vec().iter().all(|&x| x == 0.0));
+    }
+
+    /// Splitting never splits `k`, so every element sums in the same order:
+    /// parallel results equal serial ones bit for bit, with arbitrary values.
+    #[test]
+    fn parallel_is_bit_identical_to_serial() {
+        let (m, k, n) = (150, 333, 141);
+        let x: Vec<f32> = ints(m * k, 5)
+            .iter()
+            .map(|v| (v * 0.377).sin() as f32)
+            .collect();
+        let y: Vec<f32> = ints(k * n, 6)
+            .iter()
+            .map(|v| (v * 0.711).cos() as f32)
+            .collect();
+        let a = Tensor::from_vec(x, &[m, k]);
+        let b = Tensor::from_vec(y, &[k, n]);
+        let serial = pool(1).install(|| a.matmul(&b)).to_vec();
+        for threads in [2, 3, 4] {
+            let par = pool(threads).install(|| a.matmul_with(&b, 0)).to_vec();
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&par), bits(&serial), "{threads} threads");
+        }
+    }
+
+    /// Every plan tiles the output exactly once, with aligned block edges.
+    #[test]
+    fn plans_tile_the_output() {
+        for threads in 1..=5 {
+            for nb in [1, 2, 3, 5, 8, 21] {
+                for &(m, n) in &[
+                    (1, 1),
+                    (1, 100),
+                    (100, 1),
+                    (9, 17),
+                    (64, 64),
+                    (130, 33),
+                    (512, 512),
+                    (7, 1000),
+                ] {
+                    check_tiling::<f32>(nb, m, n, threads);
+                    check_tiling::<f64>(nb, m, n, threads);
+                }
+            }
+        }
+    }
+
+    fn check_tiling<E: Float>(nb: usize, m: usize, n: usize, threads: usize) {
+        let p = plan::<E>([nb, m, 8, n], threads, 0);
+        let mut hits = vec![0u8; nb * m * n];
+        for i in 0..p.blocks() {
+            let b = p.block(i);
+            let (r0, c0) = (b.row * p.row_step, b.col * p.col_step);
+            assert!(b.rows > 0 && b.cols > 0, "{p:?} block {b:?}");
+            assert_eq!(r0 % ROW_ALIGN, 0);
+            assert_eq!(c0 * std::mem::size_of::<E>() % COL_ALIGN_BYTES, 0);
+            for r in r0..r0 + b.rows {
+                for c in c0..c0 + b.cols {
+                    hits[b.batch * m * n + r * n + c] += 1;
+                }
+            }
+        }
+        assert!(
+            hits.iter().all(|&h| h == 1),
+            "{p:?} does not tile {nb}x{m}x{n}"
+        );
+        // Every thread gets the same number of blocks when the matrices are
+        // large and too few to balance the threads alone.
+        if m >= 512 && n >= 512 && nb < BATCHES_PER_THREAD * threads {
+            assert_eq!(
+                p.blocks() % threads,
+                0,
+                "{p:?}: blocks not a multiple of {threads} threads"
+            );
+        }
+    }
+
+    /// The choices the benches measured best on 2 threads.
+    #[test]
+    fn plans_split_the_way_measured_best() {
+        let shape = |p: Plan| (p.batches, p.row_blocks(), p.col_blocks(), p.parallel);
+        // Small: whole, serial.
+        assert_eq!(
+            shape(plan::<f32>([1, 64, 64, 64], 2, MATMUL_PARALLEL_FLOPS)),
+            (1, 1, 1, false)
+        );
+        // Square and wide: two column blocks (each packs all of A, half of B).
+        assert_eq!(
+            shape(plan::<f32>([1, 512, 512, 512], 2, MATMUL_PARALLEL_FLOPS)),
+            (1, 1, 2, true)
+        );
+        assert_eq!(
+            shape(plan::<f32>([1, 128, 784, 512], 2, MATMUL_PARALLEL_FLOPS)),
+            (1, 1, 2, true)
+        );
+        // Tall: two row blocks.
+        assert_eq!(
+            shape(plan::<f32>([1, 4096, 64, 10], 2, MATMUL_PARALLEL_FLOPS)),
+            (1, 2, 1, true)
+        );
+        // Four threads on a square: a 2 x 2 grid packs least.
+        assert_eq!(
+            shape(plan::<f32>([1, 512, 512, 512], 4, MATMUL_PARALLEL_FLOPS)),
+            (1, 2, 2, true)
+        );
+        // Enough batches: whole matrices.
+        assert_eq!(
+            shape(plan::<f32>([8, 128, 128, 128], 2, MATMUL_PARALLEL_FLOPS)),
+            (8, 1, 1, true)
+        );
+        // Three batches on two threads: halves, six blocks.
+        assert_eq!(
+            shape(plan::<f32>([3, 128, 128, 128], 2, MATMUL_PARALLEL_FLOPS)),
+            (3, 1, 2, true)
+        );
+        // Nothing to split: 1 x 1 output.
+        assert_eq!(
+            shape(plan::<f32>([1, 1, 1 << 20, 1], 2, 0)),
+            (1, 1, 1, false)
+        );
+    }
 }

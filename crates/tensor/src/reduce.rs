@@ -52,10 +52,12 @@ impl<E: Float> Tensor<E> {
         if axes.is_empty() {
             return (0..self.ndim()).collect();
         }
-        let mut a: Vec<usize> = axes
-            .iter()
-            .map(|&x| normalize_axis(x, self.ndim(), op))
-            .collect();
+        // A loop, not `map`: inside a closure `#[track_caller]` would report
+        // this line instead of the caller's.
+        let mut a = Vec::with_capacity(axes.len());
+        for &x in axes {
+            a.push(normalize_axis(x, self.ndim(), op));
+        }
         a.sort_unstable();
         a.dedup();
         a

@@ -26,7 +26,9 @@ impl Conv {
     /// Output size along one axis, counted directly: positions `o` whose
     /// dilated window, starting at `o * stride - padding`, ends inside the padded input.
     fn out(input: usize, k: usize, s: usize, p: usize, d: usize) -> usize {
-        (0..).take_while(|o| o * s + d * (k - 1) < input + 2 * p).count()
+        (0..)
+            .take_while(|o| o * s + d * (k - 1) < input + 2 * p)
+            .count()
     }
 
     fn oh(&self) -> usize {
@@ -43,7 +45,10 @@ impl Conv {
         if y < 0 || y >= h || xx < 0 || xx >= w {
             return 0.0;
         }
-        x[ravel(&[n, c, y as usize, xx as usize], &[self.n, self.c, self.hw.0, self.hw.1])]
+        x[ravel(
+            &[n, c, y as usize, xx as usize],
+            &[self.n, self.c, self.hw.0, self.hw.1],
+        )]
     }
 
     /// Direct convolution `[N, C, H, W] * [O, C, kh, kw] -> [N, O, oh, ow]`.
@@ -58,9 +63,12 @@ impl Conv {
                         for c in 0..self.c {
                             for i in 0..self.k.0 {
                                 for j in 0..self.k.1 {
-                                    let y = (oy * self.s.0 + i * self.d.0) as isize - self.p.0 as isize;
-                                    let xx = (ox * self.s.1 + j * self.d.1) as isize - self.p.1 as isize;
-                                    let wi = ravel(&[o, c, i, j], &[self.o, self.c, self.k.0, self.k.1]);
+                                    let y =
+                                        (oy * self.s.0 + i * self.d.0) as isize - self.p.0 as isize;
+                                    let xx =
+                                        (ox * self.s.1 + j * self.d.1) as isize - self.p.1 as isize;
+                                    let wi =
+                                        ravel(&[o, c, i, j], &[self.o, self.c, self.k.0, self.k.1]);
                                     acc += w[wi] * self.at(x, n, c, y, xx);
                                 }
                             }
@@ -80,8 +88,14 @@ impl Conv {
         let mut img = vec![0.0; self.n * self.c * h * w];
         let rows = self.c * self.k.0 * self.k.1;
         for (lin, v) in cols.iter().enumerate() {
-            let [n, r, l] = unravel(lin, &[self.n, rows, oh * ow])[..] else { unreachable!() };
-            let (c, i, j) = (r / (self.k.0 * self.k.1), r / self.k.1 % self.k.0, r % self.k.1);
+            let [n, r, l] = unravel(lin, &[self.n, rows, oh * ow])[..] else {
+                unreachable!()
+            };
+            let (c, i, j) = (
+                r / (self.k.0 * self.k.1),
+                r / self.k.1 % self.k.0,
+                r % self.k.1,
+            );
             let y = ((l / ow) * self.s.0 + i * self.d.0) as isize - self.p.0 as isize;
             let x = ((l % ow) * self.s.1 + j * self.d.1) as isize - self.p.1 as isize;
             if y >= 0 && (y as usize) < h && x >= 0 && (x as usize) < w {
@@ -113,7 +127,16 @@ fn conv() -> impl Strategy<Value = Conv> {
         pair(0, 2),
         pair(1, 2),
     )
-        .prop_map(|((n, c, o), hw, k, s, p, d)| Conv { n, c, o, hw, k, s, p, d })
+        .prop_map(|((n, c, o), hw, k, s, p, d)| Conv {
+            n,
+            c,
+            o,
+            hw,
+            k,
+            s,
+            p,
+            d,
+        })
         .prop_filter("kernel must fit the padded input", |g| {
             g.d.0 * (g.k.0 - 1) < g.hw.0 + 2 * g.p.0 && g.d.1 * (g.k.1 - 1) < g.hw.1 + 2 * g.p.1
         })
@@ -129,7 +152,9 @@ fn input(g: &Conv, x: &[f64], channels_last: bool) -> Tensor<f64> {
     let nhwc = [g.n, g.hw.0, g.hw.1, g.c];
     let data = (0..x.len())
         .map(|lin| {
-            let [n, y, xx, c] = unravel(lin, &nhwc)[..] else { unreachable!() };
+            let [n, y, xx, c] = unravel(lin, &nhwc)[..] else {
+                unreachable!()
+            };
             x[ravel(&[n, c, y, xx], &nchw)]
         })
         .collect();
@@ -176,13 +201,27 @@ proptest! {
 fn large_convolution_on_the_parallel_path_matches_direct_loop() {
     // 2 x 8 x 32 x 32 input, 3x3 kernel, stride 1, padding 1: im2col is
     // [2, 72, 1024] (147k elements), col2im folds 2 x 8 planes in parallel.
-    let g = Conv { n: 2, c: 8, o: 4, hw: (32, 32), k: (3, 3), s: (1, 1), p: (1, 1), d: (1, 1) };
+    let g = Conv {
+        n: 2,
+        c: 8,
+        o: 4,
+        hw: (32, 32),
+        k: (3, 3),
+        s: (1, 1),
+        p: (1, 1),
+        d: (1, 1),
+    };
     let x = values(2 * 8 * 32 * 32, 9);
     let w = values(4 * 8 * 9, 10);
     let cols = g.im2col(&input(&g, &x, true));
     let out = Tensor::from_vec(w.clone(), &[4, 72]).matmul(&cols);
     assert_close(&out.to_vec(), &g.direct(&x, &w), 1e-13, "conv");
-    assert_close(&g.col2im(&cols).to_vec(), &g.fold(&cols.to_vec()), 1e-13, "col2im");
+    assert_close(
+        &g.col2im(&cols).to_vec(),
+        &g.fold(&cols.to_vec()),
+        1e-13,
+        "col2im",
+    );
 }
 
 #[test]
@@ -193,7 +232,10 @@ fn conv_output_size_counts_positions() {
                 for p in 0..3 {
                     for d in 1..3 {
                         if d * (k - 1) < input + 2 * p {
-                            assert_eq!(conv_output_size(input, k, s, p, d), Conv::out(input, k, s, p, d));
+                            assert_eq!(
+                                conv_output_size(input, k, s, p, d),
+                                Conv::out(input, k, s, p, d)
+                            );
                         }
                     }
                 }

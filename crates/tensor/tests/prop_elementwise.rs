@@ -42,7 +42,10 @@ fn zip_ref(
     (data, out)
 }
 
+/// A binary op on tensors and its scalar reference.
 type BinaryOp<E> = fn(&Tensor<E>, &Tensor<E>) -> Tensor<E>;
+type Binary = fn(f64, f64) -> f64;
+type Unary = fn(f64) -> f64;
 
 /// Every binary op with its reference, checked on operands of `kinds`.
 /// Divisors are kept away from 0 and bases of `pow` positive; the
@@ -54,7 +57,7 @@ fn check_binary<E: Float>(
     tol: f64,
 ) {
     let (sa, sb) = shapes;
-    let ops: Vec<(&str, BinaryOp<E>, fn(f64, f64) -> f64)> = vec![
+    let ops: Vec<(&str, BinaryOp<E>, Binary)> = vec![
         ("add", Tensor::add, |x, y| x + y),
         ("sub", Tensor::sub, |x, y| x - y),
         ("mul", Tensor::mul, |x, y| x * y),
@@ -133,7 +136,7 @@ proptest! {
     ) {
         let x = values(numel(&s), seed);
         let t = view::<f64>(&x, &s, k);
-        let ops: Vec<(&str, Tensor<f64>, fn(f64) -> f64)> = vec![
+        let ops: Vec<(&str, Tensor<f64>, Unary)> = vec![
             ("neg", t.neg(), |v| -v),
             ("exp", t.exp(), f64::exp),
             ("abs", t.abs(), f64::abs),

@@ -30,7 +30,13 @@ fn shape_axis() -> impl Strategy<Value = (Vec<usize>, usize, u64)> {
 fn index_shape(s: &[usize], axis: usize, seed: u64) -> Vec<usize> {
     let mut rng = StdRng::seed_from_u64(seed);
     (0..s.len())
-        .map(|d| if d == axis { rng.random_range(1..=5) } else { rng.random_range(1..=s[d]) })
+        .map(|d| {
+            if d == axis {
+                rng.random_range(1..=5)
+            } else {
+                rng.random_range(1..=s[d])
+            }
+        })
         .collect()
 }
 
@@ -199,7 +205,11 @@ fn large_index_ops_match_loops() {
     let idx = indices(300, r, 2);
     let sel = t.index_select(0, &idx);
     for (j, &i) in idx.iter().enumerate() {
-        assert_eq!(sel.narrow(0, j, 1).to_vec(), x[i * c..(i + 1) * c], "row {j}");
+        assert_eq!(
+            sel.narrow(0, j, 1).to_vec(),
+            x[i * c..(i + 1) * c],
+            "row {j}"
+        );
     }
     let both = Tensor::concat(&[&t, &t], 1);
     assert_eq!(both.narrow(1, c, c).to_vec(), x);
@@ -213,6 +223,8 @@ fn large_index_ops_match_loops() {
     assert_close(&added.to_vec(), &want, 1e-15, "index_add");
     let cols: Vec<f64> = indices(r * c, c, 3).into_iter().map(|v| v as f64).collect();
     let g = t.gather(1, &Tensor::from_vec(cols.clone(), &[r, c]));
-    let want: Vec<f64> = (0..r * c).map(|lin| x[lin / c * c + cols[lin] as usize]).collect();
+    let want: Vec<f64> = (0..r * c)
+        .map(|lin| x[lin / c * c + cols[lin] as usize])
+        .collect();
     assert_eq!(g.to_vec(), want);
 }

@@ -194,3 +194,35 @@ fn broadcast_operand_with_zero_strides_multiplies_like_its_copy() {
     let want = wide.contiguous().matmul(&rhs);
     assert_close(&got.to_vec(), &want.to_vec(), 1e-15, "broadcast lhs");
 }
+
+#[test]
+fn every_combination_of_unit_sizes_matches_loop() {
+    // m, k and n each 1 or not, with every operand layout.
+    for (m, k, n) in size_triples([1, 2, 5]) {
+        for (ka, kb) in [
+            (Kind::Contiguous, Kind::Permuted),
+            (Kind::PermutedNarrowed, Kind::Narrowed),
+        ] {
+            let (sa, sb) = ([m, k], [k, n]);
+            let a = values(m * k, (m * 100 + k * 10 + n) as u64);
+            let b = values(k * n, (n * 100 + k) as u64);
+            let (want, want_shape) = matmul_ref(&a, &sa, &b, &sb);
+            let got = view::<f64>(&a, &sa, ka).matmul(&view(&b, &sb, kb));
+            assert_eq!(got.shape(), want_shape.as_slice());
+            assert_close(&got.to_vec(), &want, 1e-14, &format!("{m}x{k}x{n}"));
+        }
+    }
+}
+
+/// All triples drawn from `sizes`.
+fn size_triples(sizes: [usize; 3]) -> Vec<(usize, usize, usize)> {
+    let mut out = Vec::new();
+    for &m in &sizes {
+        for &k in &sizes {
+            for &n in &sizes {
+                out.push((m, k, n));
+            }
+        }
+    }
+    out
+}

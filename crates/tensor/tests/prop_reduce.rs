@@ -59,7 +59,9 @@ fn var(xs: &[f64], correction: usize) -> f64 {
     xs.iter().map(|v| (v - mu) * (v - mu)).sum::<f64>() / (xs.len() as f64 - correction as f64)
 }
 
+/// A reduction over one axis (`axis`, `keepdim`) and its reference on one line.
 type Reduction = fn(&Tensor<f64>, isize, bool) -> Tensor<f64>;
+type Reference = fn(&[f64]) -> f64;
 
 proptest! {
     #![proptest_config(config())]
@@ -72,7 +74,7 @@ proptest! {
         // Whole numbers make ties, which argmax/argmin must break to the first index.
         let x = quantized(numel(&s), seed);
         let t = view::<f64>(&x, &s, k);
-        let ops: Vec<(&str, Reduction, fn(&[f64]) -> f64)> = vec![
+        let ops: Vec<(&str, Reduction, Reference)> = vec![
             ("sum", |t, a, kd| t.sum(&[a], kd), |xs| xs.iter().sum()),
             ("mean", |t, a, kd| t.mean(&[a], kd), mean),
             ("max", |t, a, kd| t.max(&[a], kd), |xs| xs.iter().cloned().fold(f64::NEG_INFINITY, f64::max)),

@@ -12,7 +12,9 @@ use tapegrad_tensor::Tensor;
 
 /// Logical contents of `t` read element by element with `get`.
 fn by_get(t: &Tensor<f64>) -> Vec<f64> {
-    (0..t.numel()).map(|lin| t.get(&unravel(lin, t.shape()))).collect()
+    (0..t.numel())
+        .map(|lin| t.get(&unravel(lin, t.shape())))
+        .collect()
 }
 
 /// Asserts `t` has `shape` and, read both ways, the contents `want`.

@@ -1,6 +1,6 @@
 //! Seeing inside backprop: labels and gradient hooks on vars
-//! ([`Var::label`], [`Var::register_hook`]), the tape as a table
-//! ([`Tape::summary`]) and as a Graphviz graph ([`Tape::to_dot`]).
+//! ([`Var::label`](crate::Var::label), [`Var::register_hook`](crate::Var::register_hook)),
+//! the tape as a table ([`Tape::summary`]) and as a Graphviz graph ([`Tape::to_dot`]).
 //! Anomaly mode lives next door, in `anomaly.rs`.
 //!
 //! ```
@@ -82,14 +82,22 @@ pub(crate) fn snapshot<E: Float>(tape: &Tape<E>) -> Vec<NodeInfo> {
 /// # Panics
 /// If `grads` come from another tape (or an earlier step of this one).
 #[track_caller]
-pub(crate) fn grad_norms<E: Float>(tape: &Tape<E>, grads: &Gradients<E>, what: &str) -> Vec<Option<f64>> {
+pub(crate) fn grad_norms<E: Float>(
+    tape: &Tape<E>,
+    grads: &Gradients<E>,
+    what: &str,
+) -> Vec<Option<f64>> {
     if grads.tape_uid() != tape.uid() {
         panic!("{what}: the gradients belong to another tape (or an earlier step of this one)");
     }
     (0..tape.len())
         .map(|id| {
             let g = grads.by_id(id)?;
-            let sq: f64 = g.to_vec().into_iter().map(|v| v.to_f64() * v.to_f64()).sum();
+            let sq: f64 = g
+                .to_vec()
+                .into_iter()
+                .map(|v| v.to_f64() * v.to_f64())
+                .sum();
             Some(sq.sqrt())
         })
         .collect()

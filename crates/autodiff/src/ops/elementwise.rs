@@ -41,6 +41,7 @@ macro_rules! unary_ops {
             $(
                 $(#[$doc])*
                 #[track_caller]
+                #[allow(clippy::should_implement_trait)] // `Neg` is implemented too; this is the named form
                 pub fn $method(self) -> Var<'t, E> {
                     self.unary($op, Location::caller(), |$t| $forward)
                 }
@@ -229,6 +230,7 @@ macro_rules! binary_ops {
                 /// # Panics
                 /// If the shapes do not broadcast.
                 #[track_caller]
+                #[allow(clippy::should_implement_trait)] // the `std::ops` traits are implemented too
                 pub fn $method(self, rhs: Var<'t, E>) -> Var<'t, E> {
                     self.binary(rhs, $op, $name, |a, b| a.$method(b))
                 }

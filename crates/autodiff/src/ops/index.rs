@@ -90,10 +90,18 @@ impl<E: Float> Op<E> for ScatterAdd<E> {
         "scatter_add"
     }
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
-        smallvec![
-            c.needs(0).then(|| c.g.clone()),
-            c.needs(1).then(|| c.g.gather(self.axis, &self.index))
-        ]
+        // `src` may be larger than `index` in any dim; only its leading
+        // index-shaped block is read, so the rest of its gradient is zero.
+        let g_src = c.needs(1).then(|| {
+            let mut gs = c.g.gather(self.axis, &self.index);
+            for (d, (&s, &i)) in c.x[1].shape().iter().zip(self.index.shape()).enumerate() {
+                if s > i {
+                    gs = gs.pad_axis(d, 0, s - i);
+                }
+            }
+            gs
+        });
+        smallvec![c.needs(0).then(|| c.g.clone()), g_src]
     }
 }
 

@@ -11,7 +11,8 @@ use tapegrad_tensor::Tensor;
 
 /// Proptest configuration shared by the property tests: few, small cases.
 pub fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig { cases, max_shrink_iters: 64, ..ProptestConfig::default() }
+    // No regression files: a bug found gets a named test instead.
+    ProptestConfig { cases, max_shrink_iters: 256, failure_persistence: None, ..ProptestConfig::default() }
 }
 
 /// A shape of rank `0..=max_rank` with dims `1..=max_dim`.
@@ -31,7 +32,12 @@ pub fn smooth() -> BoxedStrategy<f64> {
 
 /// Values with `0.05 <= |x| <= 2` (no kink at 0 for relu, abs, leaky_relu).
 pub fn away_from_zero() -> BoxedStrategy<f64> {
-    (0.05..2.0f64, any::<bool>()).prop_map(|(m, neg)| if neg { -m } else { m }).boxed()
+    away(0.05)
+}
+
+/// Values with `min <= |x| <= 2`, either sign.
+pub fn away(min: f64) -> BoxedStrategy<f64> {
+    (min..2.0f64, any::<bool>()).prop_map(|(m, neg)| if neg { -m } else { m }).boxed()
 }
 
 /// Values in `[0.2, 3]` (inside the domain of ln, sqrt, pow's base).
@@ -64,17 +70,27 @@ pub fn distinct_tensor(shape: Vec<usize>) -> impl Strategy<Value = Tensor<f64>> 
     distinct(n).prop_map(move |v| Tensor::from_vec(v, &shape))
 }
 
-/// Two shapes that broadcast together: a random full shape, from which each
-/// operand drops some leading dims and sets some dims to 1.
-pub fn broadcast_pair() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
-    shape(4, 4).prop_flat_map(|full| {
+/// `n` shapes that broadcast together: a random full shape (rank up to 4,
+/// dims up to 4), from which each shape drops some leading dims and sets
+/// some dims to 1.
+pub fn broadcast_group(n: usize) -> impl Strategy<Value = Vec<Vec<usize>>> {
+    shape(4, 4).prop_flat_map(move |full| {
         let r = full.len();
-        let side = move |full: Vec<usize>| {
-            (0..=r, prop::collection::vec(prop::bool::weighted(0.3), r)).prop_map(move |(drop, ones)| {
-                full.iter().zip(&ones).skip(drop).map(|(&d, &one)| if one { 1 } else { d }).collect::<Vec<usize>>()
-            })
-        };
-        (side(full.clone()), side(full))
+        let one_side = (0..=r, prop::collection::vec(prop::bool::weighted(0.3), r));
+        prop::collection::vec(one_side, n).prop_map(move |sides| {
+            sides
+                .into_iter()
+                .map(|(drop, ones)| full.iter().zip(&ones).skip(drop).map(|(&d, &one)| if one { 1 } else { d }).collect())
+                .collect()
+        })
+    })
+}
+
+/// Two shapes that broadcast together (see [`broadcast_group`]).
+pub fn broadcast_pair() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
+    broadcast_group(2).prop_map(|mut v| {
+        let b = v.pop().expect("two shapes");
+        (v.pop().expect("two shapes"), b)
     })
 }
 
@@ -91,14 +107,20 @@ pub fn separated_pair() -> impl Strategy<Value = (Tensor<f64>, Tensor<f64>)> {
     broadcast_tensors(on_grid(0.0), on_grid(0.2))
 }
 
-/// A reduction over random axes: the input, the axes (negative or not,
-/// empty meaning all) and `keepdim`.
-pub fn reduce_case(values: BoxedStrategy<f64>) -> impl Strategy<Value = (Tensor<f64>, Vec<isize>, bool)> {
+/// A reduction over random axes: the input (made by `input` from a random
+/// shape), the axes (negative or not, repeats allowed, empty meaning all)
+/// and `keepdim`.
+pub fn reduce_case<S, F>(input: F) -> impl Strategy<Value = (Tensor<f64>, Vec<isize>, bool)>
+where
+    S: Strategy<Value = Tensor<f64>>,
+    F: Fn(Vec<usize>) -> S + Clone,
+{
     shape_rank(1, 4, 4).prop_flat_map(move |s| {
         let r = s.len();
-        let axes = prop::collection::vec((0..r, any::<bool>()), 0..=r)
-            .prop_map(move |ax| ax.into_iter().map(|(a, neg)| if neg { a as isize - r as isize } else { a as isize }).collect());
-        (tensor_of(s, values.clone()), axes, any::<bool>())
+        let axes = prop::collection::vec((0..r, any::<bool>()), 0..=r).prop_map(move |ax| {
+            ax.into_iter().map(|(a, neg)| if neg { a as isize - r as isize } else { a as isize }).collect()
+        });
+        (input(s), axes, any::<bool>())
     })
 }
 

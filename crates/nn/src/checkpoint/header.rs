@@ -1,9 +1,10 @@
 //! Checking a safetensors header and data layout before `safetensors` reads it.
 //!
-//! The `safetensors` crate validates too, but its errors carry no position and
-//! its final size check (`end + 8 + n`) overflows for offsets near
-//! `usize::MAX`, after which slicing panics. Everything it relies on is
-//! checked here first, with the byte offset of each problem.
+//! The `safetensors` crate (0.4 and 0.8 alike) validates too, but its errors
+//! carry no position, and its final size check (`end + 8 + n`) overflows for
+//! offsets near `usize::MAX`: a panic in builds with overflow checks (debug,
+//! `cargo test`). Everything it relies on is checked here first, with the
+//! byte offset of each problem.
 
 use super::CheckpointError;
 use safetensors::tensor::{Metadata, TensorInfo};

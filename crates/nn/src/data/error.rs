@@ -236,14 +236,15 @@ impl fmt::Display for DataError {
                 write!(f, "{file}: label {value} at {at} is not in 0..={max}")
             }
             Empty { file, at } => write!(f, "{file} {at}: expected a sample, found end of file"),
-            _ => self.fmt_idx(f),
+            BadMagic { .. } | UnexpectedType { .. } | UnexpectedDims { .. } => self.fmt_header(f),
+            _ => self.fmt_size(f),
         }
     }
 }
 
 impl DataError {
-    /// The IDX half of `Display`.
-    fn fmt_idx(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// `Display` for errors in an IDX header's magic number.
+    fn fmt_header(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use DataError::*;
         match self {
             BadMagic {
@@ -284,6 +285,14 @@ impl DataError {
                     "{file}: byte 3: expected {expected} dimensions, found {found}"
                 )
             }
+            _ => unreachable!("fmt_header is only called for header errors"),
+        }
+    }
+
+    /// `Display` for IDX size errors.
+    fn fmt_size(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use DataError::*;
+        match self {
             SizeOverflow { file, dims } => {
                 write!(
                     f,
@@ -315,7 +324,7 @@ impl DataError {
                 "{labels}: byte 4: expected {num_images} labels (one per image in {images}), \
                  found {num_labels}"
             ),
-            _ => unreachable!("fmt_idx called on a CSV error"),
+            _ => unreachable!("fmt_size is only called for size errors"),
         }
     }
 }

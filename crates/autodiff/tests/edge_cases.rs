@@ -1,0 +1,272 @@
+//! The cases that broke other frameworks' gradients, each a named test:
+//! reuse of an input, partially constant inputs, non-contiguous leaves,
+//! size-1 broadcasting, bit-identical repeated backward passes on parallel
+//! reductions, a million-op chain on a 2 MiB stack, the derivative
+//! conventions at kinks, and ops with no gradient rule.
+
+mod common;
+
+use common::assert_close;
+use tapegrad_autodiff::{gradcheck, CustomOp, GradcheckOptions, Tape, Var};
+use tapegrad_tensor::Tensor;
+
+fn t(data: &[f64], shape: &[usize]) -> Tensor<f64> {
+    Tensor::from_vec(data.to_vec(), shape)
+}
+
+/// y = x·x + sin(x)·x uses x four times; dy/dx = 2x + cos(x)·x + sin(x).
+#[test]
+fn input_used_twice_accumulates() {
+    let tape = Tape::<f64>::new();
+    let xs = [0.3, -1.2, 2.0];
+    let x = tape.var(t(&xs, &[3]));
+    let y = (x * x + x.sin() * x).sum_all();
+    let g = y.backward()[x].to_vec();
+    let want: Vec<f64> = xs.iter().map(|&x: &f64| 2.0 * x + x.cos() * x + x.sin()).collect();
+    assert_close(&g, &want, 1e-14, 1e-14);
+    // The same var as both operands of one binary op: d/dx (x / x) = 0, d/dx (x * x) = 2x.
+    let same = (x * x).sum_all().backward()[x].to_vec();
+    assert_close(&same, &[0.6, -2.4, 4.0], 1e-15, 0.0);
+    let ratio = (x / x).sum_all().backward()[x].to_vec();
+    assert_close(&ratio, &[0.0, 0.0, 0.0], 0.0, 1e-15);
+}
+
+/// `concat` of a var and a constant, and binary ops with a constant side:
+/// only the var gets a gradient, and nothing panics.
+#[test]
+fn constant_inputs_get_no_gradient() {
+    let tape = Tape::<f64>::new();
+    let w = tape.var(t(&[1.0, 2.0], &[2]));
+    let c = tape.constant(t(&[3.0, 4.0, 5.0], &[3]));
+    let cat = Var::concat(&[c, w, c], 0);
+    let loss = (cat * cat).sum_all() + (c * w.sum_all()).sum_all() + (c.sum_all() / w).sum_all();
+    let grads = loss.backward();
+    assert!(grads.wrt(c).is_none(), "a constant got a gradient");
+    assert!(!c.requires_grad());
+    // d/dw [Σ w² + Σc · Σw + Σc Σ 1/w] = 2w + Σc - Σc / w², with Σc = 12.
+    assert_close(&grads[w].to_vec(), &[2.0 + 12.0 - 12.0, 4.0 + 12.0 - 3.0], 1e-15, 0.0);
+    // An op whose inputs are all constant records no gradient path at all.
+    let only_const = (c * c).exp();
+    assert!(!only_const.requires_grad());
+    // tape.grad with respect to a var the output does not use gives zeros.
+    let unused = tape.var(t(&[7.0], &[1]));
+    let gs = tape.grad(loss, &[unused]);
+    assert_eq!(gs[0].value().to_vec(), vec![0.0]);
+}
+
+/// Leaves that are views (transposed, narrowed, broadcast) give the same
+/// gradients as contiguous copies, and pass gradcheck as they are.
+#[test]
+fn non_contiguous_leaves() {
+    let base = Tensor::<f64>::from_vec((0..24).map(|i| (i as f64 * 0.37).sin()).collect(), &[4, 6]);
+    let views = [
+        base.t(),
+        base.narrow(1, 1, 4),
+        base.narrow(0, 1, 2).transpose(0, 1),
+        Tensor::from_vec(vec![0.5, -0.25, 1.5], &[3, 1]).broadcast_to(&[3, 4]),
+        base.reshape(&[2, 2, 6]).permute(&[2, 0, 1]),
+    ];
+    assert!(views.iter().all(|v| !v.is_contiguous()), "every case is a strided view");
+    for view in views {
+        let tape = Tape::<f64>::new();
+        let (a, b) = (tape.var(view.clone()), tape.var(view.contiguous()));
+        let (ga, gb) = (view_loss(a).backward()[a].clone(), view_loss(b).backward()[b].clone());
+        assert_eq!(ga.shape(), view.shape());
+        assert_eq!(ga.to_vec(), gb.to_vec(), "view {:?} strides {:?}", view.shape(), view.strides());
+        let check = gradcheck(|_, x| view_loss(x[0]), &[view.clone()], &GradcheckOptions::default());
+        assert!(check.is_ok(), "{:?}", check.err());
+    }
+}
+
+/// A scalar loss that reads its input along every axis.
+fn view_loss<'t>(v: Var<'t, f64>) -> Var<'t, f64> {
+    (v.tanh() * v).sum(&[0], false).logsumexp(&[], false)
+}
+
+/// `[3, 1] + [1, 4]` and `[1] + [2, 3]`: gradients sum over the broadcast dims.
+#[test]
+fn size_one_broadcast_dims() {
+    let tape = Tape::<f64>::new();
+    let col = tape.var(t(&[1.0, 2.0, 3.0], &[3, 1]));
+    let row = tape.var(t(&[10.0, 20.0, 30.0, 40.0], &[1, 4]));
+    let y = col * row;
+    assert_eq!(y.shape().as_slice(), &[3, 4]);
+    let grads = y.sum_all().backward();
+    // d/dcol Σ col·row = Σ row = 100 for each row; d/drow = Σ col = 6.
+    assert_eq!(grads[col].shape(), &[3, 1]);
+    assert_eq!(grads[col].to_vec(), vec![100.0; 3]);
+    assert_eq!(grads[row].shape(), &[1, 4]);
+    assert_eq!(grads[row].to_vec(), vec![6.0; 4]);
+
+    let one = tape.var(t(&[2.0], &[1]));
+    let mat = tape.var(t(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]));
+    let grads = (one * mat + one).sum_all().backward();
+    // d/done Σ (one·mat + one) = Σ mat + 6 = 27; d/dmat = one = 2.
+    assert_eq!(grads[one].shape(), &[1]);
+    assert_eq!(grads[one].to_vec(), vec![27.0]);
+    assert_eq!(grads[mat].to_vec(), vec![2.0; 6]);
+    for (a, b) in [(vec![3, 1], vec![1, 4]), (vec![1], vec![2, 3]), (vec![2, 1, 3], vec![4, 1])] {
+        let ta = Tensor::from_vec((0..a.iter().product::<usize>()).map(|i| 0.3 + i as f64 * 0.1).collect(), &a);
+        let tb = Tensor::from_vec((0..b.iter().product::<usize>()).map(|i| 0.5 - i as f64 * 0.2).collect(), &b);
+        let r = gradcheck(|_, v| (v[0] * v[1]).tanh() + v[0] / (v[1].square() + 1.0), &[ta, tb], &Default::default());
+        assert!(r.is_ok(), "{a:?} x {b:?}: {:?}", r.err());
+    }
+}
+
+/// A model with tensors above the parallel threshold (32k elements): two
+/// backward passes give bit-identical gradients.
+#[test]
+fn backward_twice_is_bit_identical_on_parallel_reductions() {
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let x = Tensor::<f32>::rand_normal(&[512, 96], 0.0, 1.0, &mut rng); // 49k elements
+    let w = Tensor::<f32>::rand_normal(&[96, 128], 0.0, 0.1, &mut rng);
+    let b = Tensor::<f32>::rand_normal(&[128], 0.0, 0.1, &mut rng);
+    let run = || {
+        let tape = Tape::<f32>::new();
+        let (xv, wv, bv) = (tape.var(x.clone()), tape.var(w.clone()), tape.var(b.clone()));
+        let h = (xv.matmul(wv) + bv).tanh(); // [512, 128] = 65k elements
+        let loss = h.logsumexp(&[1], false).mean_all() + h.square().sum_all() * 1e-3;
+        let g = loss.backward();
+        [g[xv].to_vec(), g[wv].to_vec(), g[bv].to_vec()]
+    };
+    let (first, second) = (run(), run());
+    for (a, b) in first.iter().zip(&second) {
+        assert!(a.len() >= 128 && a.iter().all(|v| v.is_finite()));
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(a), bits(b), "backward passes differ");
+    }
+}
+
+/// A chain of 1,000,000 cheap ops on a one-element tensor backpropagates
+/// and drops on a thread with a 2 MiB stack (the default for spawned threads).
+#[test]
+fn million_op_chain_on_small_stack() {
+    const N: i32 = 1_000_000;
+    let handle = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(|| {
+            let tape = Tape::<f64>::new();
+            let x = tape.var(Tensor::scalar(1.0));
+            let mut y = x;
+            for _ in 0..N {
+                y = y.mul_scalar(1.000_001);
+            }
+            assert_eq!(tape.len(), N as usize + 1);
+            let g = y.backward()[x].item();
+            drop(tape);
+            g
+        })
+        .expect("spawn");
+    let g = handle.join().expect("the chain overflowed the stack or panicked");
+    // dy/dx = 1.000001^N; each product rounds once, so ~1e-10 relative.
+    let want = 1.000_001f64.powi(N);
+    assert!((g - want).abs() / want < 1e-8, "{g} vs {want}");
+}
+
+/// The gradient of `f` at `x` (first order, summed output).
+fn grad_of(x: &[f64], shape: &[usize], f: impl for<'t> Fn(Var<'t, f64>) -> Var<'t, f64>) -> Vec<f64> {
+    let tape = Tape::<f64>::new();
+    let v = tape.var(t(x, shape));
+    f(v).sum_all().backward()[v].to_vec()
+}
+
+/// The crate docs' table: relu'(0) = 0, abs'(0) = 0, leaky_relu'(0) = s,
+/// clamp passes the gradient at its bounds.
+#[test]
+fn elementwise_kink_conventions() {
+    let x = [-1.5, 0.0, 2.0];
+    assert_eq!(grad_of(&x, &[3], |v| v.relu()), vec![0.0, 0.0, 1.0]);
+    assert_eq!(grad_of(&x, &[3], |v| v.abs()), vec![-1.0, 0.0, 1.0]);
+    assert_eq!(grad_of(&x, &[3], |v| v.leaky_relu(0.25)), vec![0.25, 0.25, 1.0]);
+    let c = [-2.0, -1.0, 0.0, 1.0, 3.0];
+    assert_eq!(grad_of(&c, &[5], |v| v.clamp(-1.0, 1.0)), vec![0.0, 1.0, 1.0, 1.0, 0.0]);
+    // clamp with lo == hi: every element at a bound passes, the rest do not.
+    assert_eq!(grad_of(&c, &[5], |v| v.clamp(0.0, 0.0)), vec![0.0, 0.0, 1.0, 0.0, 0.0]);
+}
+
+/// `max` / `min` over an axis split the gradient evenly among ties.
+#[test]
+fn reduction_ties_split_evenly() {
+    // Row 0 has max 3 twice; row 1 is all 2 (three-way tie for max and min).
+    let x = [1.0, 3.0, 3.0, 2.0, 2.0, 2.0];
+    let third = 1.0 / 3.0;
+    let g = grad_of(&x, &[2, 3], |v| v.max(&[1], false));
+    assert_eq!(g, vec![0.0, 0.5, 0.5, third, third, third]);
+    let g = grad_of(&x, &[2, 3], |v| v.min(&[-1], true));
+    assert_eq!(g, vec![1.0, 0.0, 0.0, third, third, third]);
+    // Over all axes: the max 3 appears twice among six elements.
+    assert_eq!(grad_of(&x, &[2, 3], |v| v.max(&[], false)), vec![0.0, 0.5, 0.5, 0.0, 0.0, 0.0]);
+    // Over axis 0: columns (1,2), (3,2), (3,2): no ties, one winner each.
+    assert_eq!(grad_of(&x, &[2, 3], |v| v.max(&[0], false)), vec![0.0, 1.0, 1.0, 1.0, 0.0, 0.0]);
+}
+
+/// `maximum(a, b)` and `minimum(a, b)` give half to each side at a tie, so
+/// `maximum(a, a)` gives `a` the full gradient (two halves).
+#[test]
+fn binary_extremum_ties_split_in_half() {
+    let tape = Tape::<f64>::new();
+    let a = tape.var(t(&[1.0, 2.0, 3.0], &[3]));
+    let b = tape.var(t(&[1.0, 5.0, 0.0], &[3]));
+    let g = a.maximum(b).sum_all().backward();
+    assert_eq!(g[a].to_vec(), vec![0.5, 0.0, 1.0]);
+    assert_eq!(g[b].to_vec(), vec![0.5, 1.0, 0.0]);
+    let g = a.minimum(b).sum_all().backward();
+    assert_eq!(g[a].to_vec(), vec![0.5, 1.0, 0.0]);
+    assert_eq!(g[b].to_vec(), vec![0.5, 0.0, 1.0]);
+    assert_eq!(a.maximum(a).sum_all().backward()[a].to_vec(), vec![1.0; 3]);
+    assert_eq!(a.minimum(a).sum_all().backward()[a].to_vec(), vec![1.0; 3]);
+    // A broadcast tie: maximum([2], [[2, 1]]) gives the scalar side 0.5 + 1.
+    let s = tape.var(t(&[2.0], &[1]));
+    let m = tape.var(t(&[2.0, 1.0], &[1, 2]));
+    let g = s.maximum(m).sum_all().backward();
+    assert_eq!(g[s].to_vec(), vec![1.5]);
+    assert_eq!(g[m].to_vec(), vec![0.5, 0.0]);
+}
+
+/// A custom op that (wrongly) returns no gradient for its second input.
+struct ForgetsSecondInput;
+
+impl CustomOp<f64> for ForgetsSecondInput {
+    fn name(&self) -> &'static str {
+        "forgets_second_input"
+    }
+    fn forward(&self, x: &[Tensor<f64>]) -> Tensor<f64> {
+        x[0].mul(&x[1])
+    }
+    fn backward<'t>(&self, x: &[Var<'t, f64>], _out: Var<'t, f64>, g: Var<'t, f64>) -> Vec<Option<Var<'t, f64>>> {
+        vec![Some(g * x[1]), None]
+    }
+}
+
+/// First-order backward through an op with no rule for a needed input panics.
+#[test]
+#[should_panic(expected = "backward of `forgets_second_input`")]
+fn missing_rule_is_a_hard_error_in_backward() {
+    let tape = Tape::<f64>::new();
+    let a = tape.var(t(&[1.0, 2.0], &[2]));
+    let b = tape.var(t(&[3.0, 4.0], &[2]));
+    let _ = a.custom(ForgetsSecondInput, &[b]).sum_all().backward();
+}
+
+/// The same through `tape.grad` (rules run on vars).
+#[test]
+#[should_panic(expected = "gave no gradient for input 1, which needs one")]
+fn missing_rule_is_a_hard_error_in_tape_grad() {
+    let tape = Tape::<f64>::new();
+    let a = tape.var(t(&[1.0, 2.0], &[2]));
+    let b = tape.var(t(&[3.0, 4.0], &[2]));
+    let y = a.custom(ForgetsSecondInput, &[b]).sum_all();
+    let _ = tape.grad(y, &[b]);
+}
+
+/// When the forgotten input needs no gradient (a constant), nothing is asked of it.
+#[test]
+fn missing_rule_for_a_constant_is_fine() {
+    let tape = Tape::<f64>::new();
+    let a = tape.var(t(&[1.0, 2.0], &[2]));
+    let b = tape.constant(t(&[3.0, 4.0], &[2]));
+    let g = a.custom(ForgetsSecondInput, &[b]).sum_all().backward();
+    assert_eq!(g[a].to_vec(), vec![3.0, 4.0]);
+    assert!(g.wrt(b).is_none());
+}

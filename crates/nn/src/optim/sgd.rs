@@ -1,0 +1,201 @@
+//! Stochastic gradient descent with momentum, dampening, Nesterov momentum
+//! and L2 weight decay, as `torch.optim.SGD`.
+//!
+//! ```
+//! use tapegrad_nn::optim::{Optimizer, SGD};
+//! use tapegrad_nn::Param;
+//! use tapegrad_tensor::Tensor;
+//!
+//! let mut w = Param::new(Tensor::<f64>::from_vec(vec![1.0], &[1]));
+//! let mut opt = SGD::new(0.1).momentum(0.9);
+//! let g = Tensor::from_vec(vec![1.0], &[1]);
+//! opt.update(&mut w, &g); // b = g = 1, w = 1 - 0.1 * 1
+//! opt.update(&mut w, &g); // b = 0.9 * 1 + 1 = 1.9, w = 0.9 - 0.1 * 1.9
+//! assert!((w.value().item() - 0.71).abs() < 1e-12);
+//! ```
+
+use super::state::{buffer_tensor, param_list, StateError, StateReader};
+use super::Optimizer;
+use crate::module::Module;
+use crate::param::Param;
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use tapegrad_tensor::{Float, Tensor};
+
+/// Stochastic gradient descent, with PyTorch's update equations.
+///
+/// For each parameter `p` with gradient `g`, at step `t`:
+///
+/// ```text
+/// g ← g + λ p                          (weight_decay λ ≠ 0)
+/// b ← g                                (momentum μ ≠ 0, first step)
+/// b ← μ b + (1 − τ) g                  (momentum μ ≠ 0, later steps; dampening τ)
+/// g ← g + μ b   if nesterov,  else g ← b
+/// p ← p − γ g                          (learning rate γ)
+/// ```
+///
+/// The momentum buffer `b` starts as the first gradient, not zero, as in
+/// PyTorch (so dampening does not apply to the first step). State (the
+/// buffers) is kept per parameter, keyed by [`Param::id`], and saved as
+/// `"{param}.momentum_buffer"`.
+#[derive(Clone, Debug)]
+#[allow(clippy::upper_case_acronyms)]
+pub struct SGD<E: Float = f32> {
+    lr: f64,
+    momentum: f64,
+    dampening: f64,
+    weight_decay: f64,
+    nesterov: bool,
+    buffers: HashMap<u64, Vec<E>>,
+}
+
+impl<E: Float> SGD<E> {
+    /// Plain SGD with learning rate `lr`: no momentum, no weight decay.
+    ///
+    /// # Panics
+    /// If `lr` is negative or NaN.
+    #[track_caller]
+    pub fn new(lr: f64) -> Self {
+        check_non_negative("SGD", "lr", lr);
+        SGD {
+            lr,
+            momentum: 0.0,
+            dampening: 0.0,
+            weight_decay: 0.0,
+            nesterov: false,
+            buffers: HashMap::new(),
+        }
+    }
+
+    /// Sets the momentum factor `μ` (default 0: no momentum, no state).
+    ///
+    /// # Panics
+    /// If `momentum` is negative or NaN.
+    #[track_caller]
+    pub fn momentum(mut self, momentum: f64) -> Self {
+        check_non_negative("SGD", "momentum", momentum);
+        self.momentum = momentum;
+        self
+    }
+
+    /// Sets the dampening `τ` applied to new gradients in the momentum buffer (default 0).
+    #[track_caller]
+    pub fn dampening(mut self, dampening: f64) -> Self {
+        check_non_negative("SGD", "dampening", dampening);
+        self.dampening = dampening;
+        self
+    }
+
+    /// Sets the L2 weight decay `λ` added to the gradient (default 0).
+    #[track_caller]
+    pub fn weight_decay(mut self, weight_decay: f64) -> Self {
+        check_non_negative("SGD", "weight_decay", weight_decay);
+        self.weight_decay = weight_decay;
+        self
+    }
+
+    /// Turns Nesterov momentum on or off (default off). Needs momentum > 0
+    /// and dampening 0, checked at the first update.
+    pub fn nesterov(mut self, nesterov: bool) -> Self {
+        self.nesterov = nesterov;
+        self
+    }
+
+    /// Updates the momentum buffer of parameter `id` with `d` (the gradient
+    /// after weight decay) and returns the direction to step along.
+    fn momentum_direction(&mut self, id: u64, d: Vec<E>) -> Vec<E> {
+        let (mu, damp) = (
+            E::from_f64(self.momentum),
+            E::from_f64(1.0 - self.dampening),
+        );
+        let buf = match self.buffers.entry(id) {
+            Entry::Vacant(slot) => slot.insert(d.clone()),
+            Entry::Occupied(slot) => {
+                let buf = slot.into_mut();
+                for (b, &g) in buf.iter_mut().zip(&d) {
+                    *b = *b * mu + damp * g;
+                }
+                buf
+            }
+        };
+        if self.nesterov {
+            d.iter()
+                .zip(buf.iter())
+                .map(|(&g, &b)| g + mu * b)
+                .collect()
+        } else {
+            buf.clone()
+        }
+    }
+}
+
+impl<E: Float> Optimizer<E> for SGD<E> {
+    #[track_caller]
+    fn update(&mut self, param: &mut Param<E>, grad: &Tensor<E>) {
+        if self.nesterov && (self.momentum <= 0.0 || self.dampening != 0.0) {
+            panic!("SGD: Nesterov momentum needs momentum > 0 and dampening 0 (momentum {}, dampening {})", self.momentum, self.dampening);
+        }
+        let p = super::checked_values(param, grad, "SGD");
+        let mut d = grad.to_vec();
+        if self.weight_decay != 0.0 {
+            let wd = E::from_f64(self.weight_decay);
+            d.iter_mut().zip(&p).for_each(|(g, &p)| *g += wd * p);
+        }
+        if self.momentum != 0.0 {
+            d = self.momentum_direction(param.id(), d);
+        }
+        let neg_lr = E::from_f64(-self.lr);
+        let new: Vec<E> = p.iter().zip(&d).map(|(&p, &g)| p + neg_lr * g).collect();
+        param.set(Tensor::from_vec(new, param.shape()));
+    }
+
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    #[track_caller]
+    fn set_lr(&mut self, lr: f64) {
+        check_non_negative("SGD", "lr", lr);
+        self.lr = lr;
+    }
+
+    fn state_dict(&self, model: &dyn Module<E>) -> Vec<(String, Tensor<E>)> {
+        let mut out = Vec::new();
+        for (name, id, shape) in param_list(model) {
+            if let Some(buf) = self.buffers.get(&id) {
+                out.push((
+                    format!("{name}.momentum_buffer"),
+                    buffer_tensor(buf, &shape),
+                ));
+            }
+        }
+        out
+    }
+
+    fn load_state_dict(
+        &mut self,
+        model: &dyn Module<E>,
+        entries: Vec<(String, Tensor<E>)>,
+    ) -> Result<(), StateError> {
+        let mut reader = StateReader::new(entries)?;
+        let mut buffers = HashMap::new();
+        if self.momentum != 0.0 {
+            for (name, id, shape) in param_list(model) {
+                if let Some(ts) = reader.take_param(&name, &[("momentum_buffer", &shape)])? {
+                    buffers.insert(id, ts[0].to_vec());
+                }
+            }
+        }
+        reader.finish()?;
+        self.buffers = buffers;
+        Ok(())
+    }
+}
+
+/// Panics unless `value >= 0` (NaN fails), naming the optimiser and setting.
+#[track_caller]
+pub(crate) fn check_non_negative(opt: &str, what: &str, value: f64) {
+    if value.is_nan() || value < 0.0 {
+        panic!("{opt}: {what} must be >= 0, got {value}");
+    }
+}

@@ -1,0 +1,30 @@
+//! The initialisation study: why deep networks' gradients vanish or explode,
+//! and what zero, plain random, small random, Xavier and He initialisation
+//! do about it, measured on deep MLPs.
+//!
+//! The theory, for a layer `z = W h` with `fan_in = n` and i.i.d. weights of
+//! variance `σ²`: `Var z = n σ² E[h²]`. Forward, the signal keeps its scale
+//! when `n σ² E[φ(z)²] = Var z`; backward, the gradient keeps its scale when
+//! `n σ² E[φ'(z)²] = 1`.
+//!
+//! - **Xavier** (`σ² = 2 / (fan_in + fan_out)`, `= 1/n` for square layers)
+//!   keeps both for a function that is linear near 0 (tanh): Glorot &
+//!   Bengio (2010).
+//! - **ReLU** passes `E[h²] = Var z / 2`, so with Xavier every layer halves
+//!   the variance (the std shrinks by √2 per layer); **He** (`σ² = 2/n`)
+//!   doubles it back: He et al. (2015).
+//! - **N(0, 1)** multiplies the variance by about `n` per layer (ReLU:
+//!   explodes; tanh, sigmoid: saturate); **N(0, 0.01²)** multiplies it by
+//!   `n · 10⁻⁴` (the signal dies).
+//! - **Zeros** gives every unit of a layer the same value and the same
+//!   gradient, forever: the layer acts as a single unit.
+//!
+//! [`flow_at_init`] measures a fresh model with the
+//! [`diagnostics`](crate::diagnostics); [`train`] gives every configuration
+//! the same [`Budget`].
+
+mod config;
+mod run;
+
+pub use config::{Activation, MlpConfig, Scheme};
+pub use run::{accuracy, flow_at_init, forward_tapped, standardize, train, Budget, TrainOutcome};

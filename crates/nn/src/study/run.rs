@@ -1,0 +1,191 @@
+//! Running one configuration: the gradient flow at initialisation, and a
+//! fixed training budget.
+
+use super::config::MlpConfig;
+use crate::data::{Batches, Dataset};
+use crate::diagnostics::{FlowProbe, FlowReport, Thresholds};
+use crate::loss::cross_entropy;
+use crate::module::{Module, Sequential};
+use crate::optim::{clip_grad_norm, Optimizer, ParamGrads, SGD};
+use rand::SeedableRng;
+use tapegrad_autodiff::{Tape, Var};
+use tapegrad_tensor::Tensor;
+
+/// The training budget every configuration gets: plain SGD with momentum.
+///
+/// SGD rather than Adam on purpose: Adam rescales each parameter's step by
+/// its own gradient magnitude, which hides the vanishing and exploding
+/// gradients this study is about.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Budget {
+    /// Optimiser steps.
+    pub steps: usize,
+    /// Samples per step.
+    pub batch_size: usize,
+    /// Learning rate.
+    pub lr: f64,
+    /// Momentum.
+    pub momentum: f64,
+    /// Largest total gradient norm per step (`clip_grad_norm`), if any.
+    pub clip: Option<f64>,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            steps: 1000,
+            batch_size: 64,
+            lr: 0.01,
+            momentum: 0.9,
+            clip: Some(1.0),
+        }
+    }
+}
+
+/// What training one configuration gave.
+#[derive(Clone, Debug)]
+pub struct TrainOutcome {
+    /// Training loss at each step (until divergence).
+    pub losses: Vec<f64>,
+    /// Accuracy on the held-out split after training.
+    pub test_accuracy: f64,
+    /// The step at which the loss became NaN or Inf, if it did.
+    pub diverged_at: Option<usize>,
+}
+
+impl TrainOutcome {
+    /// Mean loss over the last `n` recorded steps.
+    pub fn final_loss(&self, n: usize) -> f64 {
+        let tail = &self.losses[self.losses.len().saturating_sub(n)..];
+        tail.iter().sum::<f64>() / tail.len().max(1) as f64
+    }
+}
+
+/// `train` and `test` with every feature shifted and scaled to zero mean and
+/// unit variance, using the statistics of `train` only (features that never
+/// vary, like the digits' corner pixels, are only centred).
+///
+/// The variance arguments behind Xavier and He initialisation assume
+/// zero-mean inputs of unit scale; raw pixels in [0, 1] have neither.
+pub fn standardize(train: &Dataset<f32>, test: &Dataset<f32>) -> (Dataset<f32>, Dataset<f32>) {
+    let x = train.features();
+    let mean = x.mean(&[0], true);
+    let std = x.var(&[0], true, 0).sqrt().map(|s| if s > 1e-6 { s } else { 1.0 });
+    let scale = |d: &Dataset<f32>| Dataset::new(d.features().sub(&mean).div(&std), d.labels().to_vec(), d.num_classes());
+    (scale(train), scale(test))
+}
+
+/// The model's forward pass with every child's output tapped as `h1, h2, ..`
+/// (the last one, the output layer, as `logits`).
+pub fn forward_tapped<'t>(
+    model: &Sequential<f32>,
+    x: Var<'t, f32>,
+    probe: &FlowProbe<'t, f32>,
+) -> Var<'t, f32> {
+    let n = model.len();
+    model.layers().iter().enumerate().fold(x, |h, (i, layer)| {
+        let name = if i + 1 == n {
+            "logits".to_string()
+        } else {
+            format!("h{}", i + 1)
+        };
+        probe.tap(name, layer.forward(h))
+    })
+}
+
+/// Gradient flow of a fresh `config` model on the first `batch` samples of
+/// `data`, and the update-to-weight ratios of one step of the budget's SGD.
+pub fn flow_at_init(
+    config: &MlpConfig,
+    data: &Dataset<f32>,
+    batch: usize,
+    budget: &Budget,
+    seed: u64,
+) -> FlowReport {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut model: Sequential<f32> = config.build(
+        data.sample_shape().iter().product(),
+        data.num_classes(),
+        &mut rng,
+    );
+    let n = batch.min(data.len());
+    let x = data.features().narrow(0, 0, n);
+    let labels = &data.labels()[..n];
+    let tape = Tape::new();
+    let probe = FlowProbe::new();
+    let logits = forward_tapped(&model, tape.constant(x), &probe);
+    let grads = cross_entropy(logits, labels).backward();
+    let mut report = FlowReport::collect(&probe, &model, &grads, &Thresholds::default());
+    let before = model.named_parameters();
+    SGD::new(budget.lr)
+        .momentum(budget.momentum)
+        .step(&mut model, &grads);
+    report.record_update(&before, &model);
+    report
+}
+
+/// Trains a fresh `config` model on `train` for the budget and measures its
+/// accuracy on `test`. Stops early (and says so) if the loss stops being finite.
+pub fn train(
+    config: &MlpConfig,
+    train: &Dataset<f32>,
+    test: &Dataset<f32>,
+    budget: &Budget,
+    seed: u64,
+) -> (Sequential<f32>, TrainOutcome) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut model: Sequential<f32> = config.build(
+        train.sample_shape().iter().product(),
+        train.num_classes(),
+        &mut rng,
+    );
+    let mut opt = SGD::new(budget.lr).momentum(budget.momentum);
+    let features = train.features();
+    let mut losses = Vec::with_capacity(budget.steps);
+    let mut diverged_at = None;
+    let mut tape = Tape::new();
+    'epochs: loop {
+        for (x, y) in Batches::new(&features, train.labels(), budget.batch_size, true, &mut rng) {
+            let loss = cross_entropy(model.forward(tape.constant(x)), &y);
+            let value = loss.item();
+            if !value.is_finite() {
+                diverged_at = Some(losses.len());
+                break 'epochs;
+            }
+            losses.push(value);
+            let grads = loss.backward();
+            let mut g = ParamGrads::collect(&model, &grads);
+            if let Some(max_norm) = budget.clip {
+                clip_grad_norm(&mut g, max_norm);
+            }
+            opt.step(&mut model, &g);
+            drop(grads);
+            tape.clear();
+            if losses.len() == budget.steps {
+                break 'epochs;
+            }
+        }
+    }
+    let test_accuracy = accuracy(&model, test);
+    (
+        model,
+        TrainOutcome {
+            losses,
+            test_accuracy,
+            diverged_at,
+        },
+    )
+}
+
+/// Fraction of `data` whose arg-max logit is the label.
+pub fn accuracy(model: &Sequential<f32>, data: &Dataset<f32>) -> f64 {
+    let tape = Tape::new();
+    let logits: Tensor<f32> = model.forward(tape.constant(data.features())).value();
+    let predicted = logits.argmax(-1, false).to_vec();
+    let right = predicted
+        .iter()
+        .zip(data.labels())
+        .filter(|(p, &l)| **p as usize == l)
+        .count();
+    right as f64 / data.len().max(1) as f64
+}

@@ -1,0 +1,252 @@
+//! The initialisation study: why deep networks' gradients vanish or explode,
+//! and what zero, plain random, small random, Xavier and He initialisation
+//! do about it — measured on the bundled digits data.
+//!
+//! For every depth, activation and initialisation it
+//! 1. measures the gradient flow of a fresh network (activation std and
+//!    gradient RMS per layer, saturation, dead units, a verdict);
+//! 2. trains it for the same budget (SGD with momentum) and measures the
+//!    held-out accuracy;
+//! 3. writes charts (`init_study/*.svg`) and a summary (`init_study/summary.md`).
+//!
+//! Run: `cargo run --release --example init_study`
+//! Flags: `--depths 5,10,30 --width 64 --activations sigmoid,tanh,relu
+//! --inits zeros,normal1,small,xavier,he --steps 1000 --batch 64 --lr 0.01 --clip 1
+//! --seed 0 --out init_study`
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tapegrad::nn::data::{load_bundled_digits, Dataset};
+use tapegrad::nn::diagnostics::{fmt_num, render_table, FlowReport, LineChart};
+use tapegrad::nn::study::{flow_at_init, standardize, train, Activation, Budget, MlpConfig, Scheme, TrainOutcome};
+use tapegrad::nn::Module;
+
+/// Command-line settings.
+struct Settings {
+    depths: Vec<usize>,
+    width: usize,
+    activations: Vec<Activation>,
+    schemes: Vec<Scheme>,
+    budget: Budget,
+    seed: u64,
+    out: PathBuf,
+}
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+}
+
+fn list<T: std::str::FromStr>(name: &str, default: &str) -> Result<Vec<T>, String>
+where
+    T::Err: std::fmt::Display,
+{
+    let text = arg(name).unwrap_or_else(|| default.to_string());
+    text.split(',').map(|s| s.trim().parse::<T>().map_err(|e| format!("{name}: {e}"))).collect()
+}
+
+fn number<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
+    arg(name).map_or(Ok(default), |s| s.parse().map_err(|_| format!("{name}: cannot read `{s}`")))
+}
+
+impl Settings {
+    fn from_args() -> Result<Settings, String> {
+        let d = Budget::default();
+        Ok(Settings {
+            depths: list("--depths", "5,10,30")?,
+            width: number("--width", 64)?,
+            activations: list("--activations", "sigmoid,tanh,relu")?,
+            schemes: list("--inits", "zeros,normal1,small,xavier,he")?,
+            budget: Budget {
+                steps: number("--steps", d.steps)?,
+                batch_size: number("--batch", d.batch_size)?,
+                lr: number("--lr", d.lr)?,
+                momentum: d.momentum,
+                clip: number("--clip", d.clip.unwrap_or(0.0)).map(|c| (c > 0.0).then_some(c))?,
+            },
+            seed: number("--seed", 0)?,
+            out: PathBuf::from(arg("--out").unwrap_or_else(|| "init_study".to_string())),
+        })
+    }
+
+    fn configs(&self) -> Vec<MlpConfig> {
+        let mut out = Vec::new();
+        for &depth in &self.depths {
+            for &activation in &self.activations {
+                for &scheme in &self.schemes {
+                    out.push(MlpConfig { depth, width: self.width, activation, scheme });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Everything measured for one configuration.
+struct Outcome {
+    config: MlpConfig,
+    at_init: FlowReport,
+    trained: TrainOutcome,
+    /// Largest difference between two hidden units of the first layer after
+    /// training (0: symmetry never broken).
+    unit_spread: f64,
+}
+
+/// Largest |row_i - row_0| over the rows of the first layer's weight.
+fn unit_spread(model: &tapegrad::nn::Sequential<f32>) -> f64 {
+    let w = model.named_parameters().into_iter().next().expect("a weight").1;
+    let rows = w.to_f64_vec();
+    let cols = w.shape()[1];
+    rows.chunks(cols).map(|r| r.iter().zip(&rows[..cols]).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max)).fold(0.0, f64::max)
+}
+
+fn run_one(config: MlpConfig, train_set: &Dataset<f32>, test_set: &Dataset<f32>, s: &Settings) -> Outcome {
+    let at_init = flow_at_init(&config, train_set, 256, &s.budget, s.seed);
+    let (model, trained) = train(&config, train_set, test_set, &s.budget, s.seed);
+    Outcome { config, at_init, trained, unit_spread: unit_spread(&model) }
+}
+
+fn mean_of(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let v: Vec<f64> = values.collect();
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+/// One summary row.
+fn summary_row(o: &Outcome) -> Vec<String> {
+    let hidden = &o.at_init.layers[..o.at_init.layers.len() - 1];
+    let sat = mean_of(hidden.iter().filter_map(|l| l.saturated.or(l.dead)));
+    let trained = match o.trained.diverged_at {
+        Some(step) => format!("diverged at step {step}"),
+        None => fmt_num(Some(o.trained.final_loss(50))),
+    };
+    vec![
+        o.config.to_string(),
+        o.at_init.verdict.word().to_string(),
+        fmt_num(Some(o.at_init.verdict.ratio())),
+        fmt_num(hidden.last().map(|l| l.act_std)),
+        sat.map_or("-".into(), |v| format!("{:.0}%", 100.0 * v)),
+        trained,
+        format!("{:.1}%", 100.0 * o.trained.test_accuracy),
+        if o.unit_spread == 0.0 { "no".into() } else { "yes".into() },
+    ]
+}
+
+const HEADER: [&str; 8] = [
+    "configuration",
+    "at init",
+    "grad ratio first/last",
+    "last act std",
+    "saturated|dead",
+    "final train loss",
+    "test acc",
+    "symmetry broken",
+];
+
+fn write_charts(outcomes: &[Outcome], s: &Settings) -> Result<Vec<PathBuf>, Box<dyn std::error::Error>> {
+    let mut written = Vec::new();
+    for &depth in &s.depths {
+        for &act in &s.activations {
+            let group: Vec<&Outcome> =
+                outcomes.iter().filter(|o| o.config.depth == depth && o.config.activation == act).collect();
+            let per_layer = |f: &dyn Fn(&tapegrad::nn::diagnostics::LayerStats) -> Option<f64>| -> Vec<(String, Vec<(f64, f64)>)> {
+                group
+                    .iter()
+                    .map(|o| {
+                        let hidden = &o.at_init.layers[..o.at_init.layers.len() - 1];
+                        let pts = hidden.iter().enumerate().filter_map(|(i, l)| f(l).map(|v| ((i + 1) as f64, v))).collect();
+                        (o.config.scheme.to_string(), pts)
+                    })
+                    .collect()
+            };
+            let charts = [
+                ("act_std", "activation std", per_layer(&|l| Some(l.act_std))),
+                ("grad_rms", "gradient RMS w.r.t. layer output", per_layer(&|l| l.grad_rms)),
+            ];
+            for (file, what, series) in charts {
+                let chart = LineChart {
+                    title: format!("{what} at init: {act}, depth {depth}, width {}", s.width),
+                    x_label: "hidden layer".into(),
+                    y_label: what.into(),
+                    log_y: true,
+                    series,
+                };
+                let path = s.out.join(format!("{file}_{act}_d{depth}.svg"));
+                chart.write_svg(&path, (760, 480))?;
+                written.push(path);
+            }
+            let losses = LineChart {
+                title: format!("training loss: {act}, depth {depth}, width {}", s.width),
+                x_label: "step".into(),
+                y_label: "cross-entropy".into(),
+                log_y: true,
+                series: group
+                    .iter()
+                    .map(|o| (o.config.scheme.to_string(), smooth(&o.trained.losses, 10)))
+                    .collect(),
+            };
+            let path = s.out.join(format!("loss_{act}_d{depth}.svg"));
+            losses.write_svg(&path, (760, 480))?;
+            written.push(path);
+        }
+    }
+    Ok(written)
+}
+
+/// Mean of each window of `k` losses, as (step, loss) points.
+fn smooth(losses: &[f64], k: usize) -> Vec<(f64, f64)> {
+    losses.chunks(k).enumerate().map(|(i, c)| (((i + 1) * k) as f64, c.iter().sum::<f64>() / c.len() as f64)).collect()
+}
+
+fn write_summary(path: &Path, outcomes: &[Outcome], s: &Settings, seconds: f64) -> std::io::Result<()> {
+    let mut md = String::new();
+    let b = &s.budget;
+    let _ = writeln!(md, "# Initialisation study (digits, width {}, seed {})\n", s.width, s.seed);
+    let _ = writeln!(
+        md,
+        "Inputs standardised with the train split's statistics. Training budget for every configuration: \
+         {} SGD steps, batch {}, lr {}, momentum {}, gradient norm clipped at {}. Run time {seconds:.0} s.\n",
+        b.steps, b.batch_size, b.lr, b.momentum, b.clip.map_or("none".to_string(), |c| c.to_string())
+    );
+    let _ = writeln!(md, "| {} |", HEADER.join(" | "));
+    let _ = writeln!(md, "|{}", "---|".repeat(HEADER.len()));
+    for o in outcomes {
+        let _ = writeln!(md, "| {} |", summary_row(o).join(" | "));
+    }
+    std::fs::write(path, md)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let s = Settings::from_args().map_err(|e| format!("init_study: {e}"))?;
+    let start = Instant::now();
+    let data = load_bundled_digits::<f32>()?;
+    let (train_set, test_set) = data.stratified_split(0.25, s.seed);
+    let (train_set, test_set) = standardize(&train_set, &test_set);
+    std::fs::create_dir_all(&s.out)?;
+    let configs = s.configs();
+    println!("{} configurations, {} train / {} test digits", configs.len(), train_set.len(), test_set.len());
+    let bar = ProgressBar::new(configs.len() as u64);
+    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} configurations  {msg}")?);
+    let outcomes: Vec<Outcome> = configs
+        .par_iter()
+        .map(|&c| {
+            let o = run_one(c, &train_set, &test_set, &s);
+            bar.set_message(format!("{c}: {:.1}%", 100.0 * o.trained.test_accuracy));
+            bar.inc(1);
+            o
+        })
+        .collect();
+    bar.finish_and_clear();
+    let seconds = start.elapsed().as_secs_f64();
+    if let Some(deep) = outcomes.iter().find(|o| o.config.depth == *s.depths.iter().max().unwrap()) {
+        println!("\nGradient flow at initialisation, {}:\n{}", deep.config, deep.at_init);
+    }
+    let rows: Vec<Vec<String>> = outcomes.iter().map(summary_row).collect();
+    println!("{}", render_table(&HEADER, &rows));
+    let charts = write_charts(&outcomes, &s)?;
+    write_summary(&s.out.join("summary.md"), &outcomes, &s, seconds)?;
+    println!("wrote {} charts and {} in {seconds:.1} s", charts.len(), s.out.join("summary.md").display());
+    Ok(())
+}

@@ -1,0 +1,282 @@
+//! Trains an MLP (64-128-64-10, ReLU, He/Kaiming init, Adam) on the bundled
+//! handwritten digits with a cosine learning-rate schedule, reports held-out accuracy and a confusion matrix,
+//! saves the weights as safetensors, reloads them and checks the reloaded
+//! model predicts exactly the same.
+//!
+//! Run: `cargo run --release --example train_digits`
+//! Flags: `--seed 0 --epochs 30 --lr 0.001 --batch-size 32
+//! --out checkpoints/digits_mlp.safetensors`
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use std::error::Error;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tapegrad::autodiff::Tape;
+use tapegrad::nn::checkpoint::{load_into, save_safetensors};
+use tapegrad::nn::data::{load_bundled_digits, Batches, Dataset, DIGITS_CLASSES, DIGITS_PIXELS};
+use tapegrad::nn::diagnostics::render_table;
+use tapegrad::nn::init::{FanMode, Init, Nonlinearity};
+use tapegrad::nn::loss::cross_entropy;
+use tapegrad::nn::optim::{Adam, Optimizer};
+use tapegrad::nn::{Linear, Module, ReLU, Sequential};
+
+/// Fraction of the data held out for testing (stratified by class).
+const TEST_FRACTION: f64 = 0.2;
+/// Seed of the train/test split: fixed, so runs with different `--seed`s
+/// (initialisation and shuffling) are scored on the same test set.
+const SPLIT_SEED: u64 = 0;
+
+/// Command-line settings.
+struct Settings {
+    seed: u64,
+    epochs: usize,
+    lr: f64,
+    batch_size: usize,
+    out: PathBuf,
+}
+
+/// The value after flag `name`, if given.
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+/// The flag's value parsed as `T`, or `default` when absent.
+fn number<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
+    arg(name).map_or(Ok(default), |s| {
+        s.parse().map_err(|_| format!("{name}: cannot read `{s}`"))
+    })
+}
+
+impl Settings {
+    fn from_args() -> Result<Settings, String> {
+        let s = Settings {
+            seed: number("--seed", 0)?,
+            epochs: number("--epochs", 30)?,
+            lr: number("--lr", 1e-3)?,
+            batch_size: number("--batch-size", 32)?,
+            out: PathBuf::from(
+                arg("--out").unwrap_or_else(|| "checkpoints/digits_mlp.safetensors".into()),
+            ),
+        };
+        if s.batch_size == 0 || s.epochs == 0 {
+            return Err("--batch-size and --epochs must be at least 1".into());
+        }
+        Ok(s)
+    }
+}
+
+/// 64-128-64-10 with ReLU; hidden layers He-initialised for ReLU
+/// (`Var[w] = 2 / fan_in`), the output layer for a linear unit
+/// (`Var[w] = 1 / fan_in`); zero biases.
+fn build_mlp(rng: &mut StdRng) -> Sequential<f32> {
+    let he = |nonlinearity| Init::KaimingNormal {
+        mode: FanMode::FanIn,
+        nonlinearity,
+    };
+    Sequential::new()
+        .add(Linear::with_init(
+            DIGITS_PIXELS,
+            128,
+            he(Nonlinearity::ReLU),
+            true,
+            rng,
+        ))
+        .add(ReLU)
+        .add(Linear::with_init(
+            128,
+            64,
+            he(Nonlinearity::ReLU),
+            true,
+            rng,
+        ))
+        .add(ReLU)
+        .add(Linear::with_init(
+            64,
+            DIGITS_CLASSES,
+            he(Nonlinearity::Linear),
+            true,
+            rng,
+        ))
+}
+
+/// One epoch of shuffled mini-batches; returns the mean training loss.
+fn train_epoch(
+    model: &mut Sequential<f32>,
+    opt: &mut Adam<f32>,
+    train: &Dataset<f32>,
+    s: &Settings,
+    rng: &mut StdRng,
+    bar: &ProgressBar,
+) -> f64 {
+    let (mut total, mut count) = (0.0, 0);
+    for (x, labels) in Batches::from_dataset(train, s.batch_size, true, rng) {
+        let tape = Tape::new();
+        let loss = cross_entropy(model.forward(tape.constant(x)), &labels);
+        let grads = loss.backward();
+        opt.step(model, &grads);
+        total += loss.item() * labels.len() as f64;
+        count += labels.len();
+        bar.set_message(format!("loss {:.4}", loss.item()));
+        bar.inc(1);
+    }
+    total / count as f64
+}
+
+/// The predicted class of every sample.
+fn predict(model: &Sequential<f32>, data: &Dataset<f32>) -> Vec<usize> {
+    let tape = Tape::new();
+    let logits = model.forward(tape.constant(data.features())).value();
+    logits
+        .argmax(1, false)
+        .to_vec()
+        .into_iter()
+        .map(|c| c as usize)
+        .collect()
+}
+
+/// Fraction of `predicted` equal to `labels`.
+fn accuracy(predicted: &[usize], labels: &[usize]) -> f64 {
+    predicted.iter().zip(labels).filter(|(p, l)| p == l).count() as f64 / labels.len() as f64
+}
+
+/// The confusion matrix as a table: a row per true class, a column per predicted one.
+fn confusion_table(predicted: &[usize], labels: &[usize]) -> String {
+    let mut counts = vec![[0usize; DIGITS_CLASSES]; DIGITS_CLASSES];
+    for (&p, &l) in predicted.iter().zip(labels) {
+        counts[l][p] += 1;
+    }
+    let names: Vec<String> = (0..DIGITS_CLASSES).map(|c| format!("p{c}")).collect();
+    let mut header = vec!["true \\ predicted"];
+    header.extend(names.iter().map(String::as_str));
+    header.push("recall");
+    let rows: Vec<Vec<String>> = counts
+        .iter()
+        .enumerate()
+        .map(|(c, row)| {
+            let n: usize = row.iter().sum();
+            let mut cells = vec![format!("{c}")];
+            cells.extend(row.iter().map(|k| k.to_string()));
+            cells.push(format!("{:.1}%", 100.0 * row[c] as f64 / n.max(1) as f64));
+            cells
+        })
+        .collect();
+    render_table(&header, &rows)
+}
+
+/// Saves the weights to `path` (creating its directory).
+fn save_model(model: &Sequential<f32>, path: &Path) -> Result<(), Box<dyn Error>> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    save_safetensors(path, &model.named_parameters())?;
+    Ok(())
+}
+
+/// A new MLP with the weights in `path` (every name and shape must match).
+fn load_model(path: &Path) -> Result<Sequential<f32>, Box<dyn Error>> {
+    let mut model = build_mlp(&mut StdRng::seed_from_u64(u64::MAX));
+    let expected: Vec<(String, Vec<usize>)> = model
+        .named_parameters()
+        .into_iter()
+        .map(|(name, t)| (name, t.shape().to_vec()))
+        .collect();
+    let mut tensors = load_into::<f32, _, _>(path, &expected)?.into_iter();
+    model.visit_params_mut(&mut |_, p| p.set(tensors.next().expect("one tensor per parameter")));
+    Ok(model)
+}
+
+fn progress_bar(total: u64) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    let style = ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} steps  {msg}")
+        .expect("a valid template")
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar
+}
+
+/// Cosine annealing (Loshchilov & Hutter, 2017) without restarts, per epoch:
+/// `lr_e = lr · (1 + cos(π (e − 1) / epochs)) / 2` for `e = 1..=epochs`.
+fn cosine_lr(lr: f64, epoch: usize, epochs: usize) -> f64 {
+    lr * 0.5 * (1.0 + (std::f64::consts::PI * (epoch - 1) as f64 / epochs as f64).cos())
+}
+
+/// Trains for `s.epochs` epochs, printing loss and test accuracy after each.
+fn train(
+    model: &mut Sequential<f32>,
+    train_set: &Dataset<f32>,
+    test_set: &Dataset<f32>,
+    s: &Settings,
+    rng: &mut StdRng,
+) {
+    let mut opt = Adam::new(s.lr);
+    let steps_per_epoch = train_set.len().div_ceil(s.batch_size) as u64;
+    let bar = progress_bar(steps_per_epoch * s.epochs as u64);
+    for epoch in 1..=s.epochs {
+        opt.set_lr(cosine_lr(s.lr, epoch, s.epochs));
+        bar.set_prefix(format!("epoch {epoch}/{}", s.epochs));
+        let loss = train_epoch(model, &mut opt, train_set, s, rng, &bar);
+        let acc = accuracy(&predict(model, test_set), test_set.labels());
+        let lr = opt.lr();
+        bar.suspend(|| {
+            println!(
+                "epoch {epoch:>3}  lr {lr:.2e}  train loss {loss:.4}  test accuracy {:.2}%",
+                100.0 * acc
+            )
+        });
+    }
+    bar.finish_and_clear();
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let s = Settings::from_args()?;
+    let start = Instant::now();
+    let digits = load_bundled_digits::<f32>()?;
+    let (train_set, test_set) = digits.stratified_split(TEST_FRACTION, SPLIT_SEED);
+    println!(
+        "digits: {} train / {} test samples; MLP 64-128-64-10 (ReLU, He init), Adam lr {}, batch {}, {} epochs, seed {}",
+        train_set.len(), test_set.len(), s.lr, s.batch_size, s.epochs, s.seed
+    );
+    let mut rng = StdRng::seed_from_u64(s.seed);
+    let mut model = build_mlp(&mut rng);
+    train(&mut model, &train_set, &test_set, &s, &mut rng);
+    let trained_in = start.elapsed();
+
+    let predicted = predict(&model, &test_set);
+    let acc = accuracy(&predicted, test_set.labels());
+    println!(
+        "\ntest accuracy {:.2}% ({} of {}) after {:.2} s of training\n",
+        100.0 * acc,
+        predicted
+            .iter()
+            .zip(test_set.labels())
+            .filter(|(p, l)| p == l)
+            .count(),
+        test_set.len(),
+        trained_in.as_secs_f64()
+    );
+    print!("{}", confusion_table(&predicted, test_set.labels()));
+
+    save_model(&model, &s.out)?;
+    let reloaded = predict(&load_model(&s.out)?, &test_set);
+    let reloaded_acc = accuracy(&reloaded, test_set.labels());
+    if reloaded != predicted {
+        return Err(format!(
+            "reloaded model from {} predicts differently ({:.2}%)",
+            s.out.display(),
+            100.0 * reloaded_acc
+        )
+        .into());
+    }
+    println!(
+        "\nsaved {} and reloaded it: test accuracy {:.2}%, identical predictions",
+        s.out.display(),
+        100.0 * reloaded_acc
+    );
+    println!("total time {:.2} s", start.elapsed().as_secs_f64());
+    Ok(())
+}
