@@ -21,7 +21,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tapegrad::nn::data::{load_bundled_digits, Dataset};
 use tapegrad::nn::diagnostics::{fmt_num, render_table, FlowReport, LineChart};
-use tapegrad::nn::study::{flow_at_init, standardize, train, Activation, Budget, MlpConfig, Scheme, TrainOutcome};
+use tapegrad::nn::study::{
+    flow_at_init, standardize, train, Activation, Budget, MlpConfig, Scheme, TrainOutcome,
+};
 use tapegrad::nn::Module;
 
 /// Command-line settings.
@@ -37,7 +39,9 @@ struct Settings {
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn list<T: std::str::FromStr>(name: &str, default: &str) -> Result<Vec<T>, String>
@@ -45,11 +49,15 @@ where
     T::Err: std::fmt::Display,
 {
     let text = arg(name).unwrap_or_else(|| default.to_string());
-    text.split(',').map(|s| s.trim().parse::<T>().map_err(|e| format!("{name}: {e}"))).collect()
+    text.split(',')
+        .map(|s| s.trim().parse::<T>().map_err(|e| format!("{name}: {e}")))
+        .collect()
 }
 
 fn number<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
-    arg(name).map_or(Ok(default), |s| s.parse().map_err(|_| format!("{name}: cannot read `{s}`")))
+    arg(name).map_or(Ok(default), |s| {
+        s.parse().map_err(|_| format!("{name}: cannot read `{s}`"))
+    })
 }
 
 impl Settings {
@@ -77,7 +85,12 @@ impl Settings {
         for &depth in &self.depths {
             for &activation in &self.activations {
                 for &scheme in &self.schemes {
-                    out.push(MlpConfig { depth, width: self.width, activation, scheme });
+                    out.push(MlpConfig {
+                        depth,
+                        width: self.width,
+                        activation,
+                        scheme,
+                    });
                 }
             }
         }
@@ -97,16 +110,38 @@ struct Outcome {
 
 /// Largest |row_i - row_0| over the rows of the first layer's weight.
 fn unit_spread(model: &tapegrad::nn::Sequential<f32>) -> f64 {
-    let w = model.named_parameters().into_iter().next().expect("a weight").1;
+    let w = model
+        .named_parameters()
+        .into_iter()
+        .next()
+        .expect("a weight")
+        .1;
     let rows = w.to_f64_vec();
     let cols = w.shape()[1];
-    rows.chunks(cols).map(|r| r.iter().zip(&rows[..cols]).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max)).fold(0.0, f64::max)
+    rows.chunks(cols)
+        .map(|r| {
+            r.iter()
+                .zip(&rows[..cols])
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max)
+        })
+        .fold(0.0, f64::max)
 }
 
-fn run_one(config: MlpConfig, train_set: &Dataset<f32>, test_set: &Dataset<f32>, s: &Settings) -> Outcome {
+fn run_one(
+    config: MlpConfig,
+    train_set: &Dataset<f32>,
+    test_set: &Dataset<f32>,
+    s: &Settings,
+) -> Outcome {
     let at_init = flow_at_init(&config, train_set, 256, &s.budget, s.seed);
     let (model, trained) = train(&config, train_set, test_set, &s.budget, s.seed);
-    Outcome { config, at_init, trained, unit_spread: unit_spread(&model) }
+    Outcome {
+        config,
+        at_init,
+        trained,
+        unit_spread: unit_spread(&model),
+    }
 }
 
 fn mean_of(values: impl Iterator<Item = f64>) -> Option<f64> {
@@ -130,7 +165,11 @@ fn summary_row(o: &Outcome) -> Vec<String> {
         sat.map_or("-".into(), |v| format!("{:.0}%", 100.0 * v)),
         trained,
         format!("{:.1}%", 100.0 * o.trained.test_accuracy),
-        if o.unit_spread == 0.0 { "no".into() } else { "yes".into() },
+        if o.unit_spread == 0.0 {
+            "no".into()
+        } else {
+            "yes".into()
+        },
     ]
 }
 
@@ -145,12 +184,17 @@ const HEADER: [&str; 8] = [
     "symmetry broken",
 ];
 
-fn write_charts(outcomes: &[Outcome], s: &Settings) -> Result<Vec<PathBuf>, Box<dyn std::error::Error>> {
+fn write_charts(
+    outcomes: &[Outcome],
+    s: &Settings,
+) -> Result<Vec<PathBuf>, Box<dyn std::error::Error>> {
     let mut written = Vec::new();
     for &depth in &s.depths {
         for &act in &s.activations {
-            let group: Vec<&Outcome> =
-                outcomes.iter().filter(|o| o.config.depth == depth && o.config.activation == act).collect();
+            let group: Vec<&Outcome> = outcomes
+                .iter()
+                .filter(|o| o.config.depth == depth && o.config.activation == act)
+                .collect();
             let per_layer = |f: &dyn Fn(&tapegrad::nn::diagnostics::LayerStats) -> Option<f64>| -> Vec<(String, Vec<(f64, f64)>)> {
                 group
                     .iter()
@@ -163,7 +207,11 @@ fn write_charts(outcomes: &[Outcome], s: &Settings) -> Result<Vec<PathBuf>, Box<
             };
             let charts = [
                 ("act_std", "activation std", per_layer(&|l| Some(l.act_std))),
-                ("grad_rms", "gradient RMS w.r.t. layer output", per_layer(&|l| l.grad_rms)),
+                (
+                    "grad_rms",
+                    "gradient RMS w.r.t. layer output",
+                    per_layer(&|l| l.grad_rms),
+                ),
             ];
             for (file, what, series) in charts {
                 let chart = LineChart {
@@ -197,13 +245,26 @@ fn write_charts(outcomes: &[Outcome], s: &Settings) -> Result<Vec<PathBuf>, Box<
 
 /// Mean of each window of `k` losses, as (step, loss) points.
 fn smooth(losses: &[f64], k: usize) -> Vec<(f64, f64)> {
-    losses.chunks(k).enumerate().map(|(i, c)| (((i + 1) * k) as f64, c.iter().sum::<f64>() / c.len() as f64)).collect()
+    losses
+        .chunks(k)
+        .enumerate()
+        .map(|(i, c)| (((i + 1) * k) as f64, c.iter().sum::<f64>() / c.len() as f64))
+        .collect()
 }
 
-fn write_summary(path: &Path, outcomes: &[Outcome], s: &Settings, seconds: f64) -> std::io::Result<()> {
+fn write_summary(
+    path: &Path,
+    outcomes: &[Outcome],
+    s: &Settings,
+    seconds: f64,
+) -> std::io::Result<()> {
     let mut md = String::new();
     let b = &s.budget;
-    let _ = writeln!(md, "# Initialisation study (digits, width {}, seed {})\n", s.width, s.seed);
+    let _ = writeln!(
+        md,
+        "# Initialisation study (digits, width {}, seed {})\n",
+        s.width, s.seed
+    );
     let _ = writeln!(
         md,
         "Inputs standardised with the train split's statistics. Training budget for every configuration: \
@@ -226,9 +287,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (train_set, test_set) = standardize(&train_set, &test_set);
     std::fs::create_dir_all(&s.out)?;
     let configs = s.configs();
-    println!("{} configurations, {} train / {} test digits", configs.len(), train_set.len(), test_set.len());
+    println!(
+        "{} configurations, {} train / {} test digits",
+        configs.len(),
+        train_set.len(),
+        test_set.len()
+    );
     let bar = ProgressBar::new(configs.len() as u64);
-    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} configurations  {msg}")?);
+    bar.set_style(ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} configurations  {msg}",
+    )?);
     let outcomes: Vec<Outcome> = configs
         .par_iter()
         .map(|&c| {
@@ -240,13 +308,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     bar.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
-    if let Some(deep) = outcomes.iter().find(|o| o.config.depth == *s.depths.iter().max().unwrap()) {
-        println!("\nGradient flow at initialisation, {}:\n{}", deep.config, deep.at_init);
+    if let Some(deep) = outcomes
+        .iter()
+        .find(|o| o.config.depth == *s.depths.iter().max().unwrap())
+    {
+        println!(
+            "\nGradient flow at initialisation, {}:\n{}",
+            deep.config, deep.at_init
+        );
     }
     let rows: Vec<Vec<String>> = outcomes.iter().map(summary_row).collect();
     println!("{}", render_table(&HEADER, &rows));
     let charts = write_charts(&outcomes, &s)?;
     write_summary(&s.out.join("summary.md"), &outcomes, &s, seconds)?;
-    println!("wrote {} charts and {} in {seconds:.1} s", charts.len(), s.out.join("summary.md").display());
+    println!(
+        "wrote {} charts and {} in {seconds:.1} s",
+        charts.len(),
+        s.out.join("summary.md").display()
+    );
     Ok(())
 }

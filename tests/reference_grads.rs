@@ -62,7 +62,11 @@ fn assert_matches(what: &str, got: &[f64], want: &[f64]) {
     let scale = want.iter().fold(0.0f64, |m, w| m.max(w.abs()));
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         let tol = 1e-10 * w.abs() + 1e-12 * scale;
-        assert!((g - w).abs() <= tol, "{what}[{i}]: tapegrad {g:e} vs torch {w:e} (diff {:e})", (g - w).abs());
+        assert!(
+            (g - w).abs() <= tol,
+            "{what}[{i}]: tapegrad {g:e} vs torch {w:e} (diff {:e})",
+            (g - w).abs()
+        );
     }
 }
 
@@ -90,7 +94,9 @@ fn cross_entropy_of_linear_layer() {
 /// `mean((tanh(x w1 + b1) w2 + b2 - target)²)`.
 fn tanh_mlp<'t>(b: &Bound<'t>) -> Var<'t, f64> {
     let h = (b.get("x").matmul(b.get("w1")) + b.get("b1")).tanh();
-    (h.matmul(b.get("w2")) + b.get("b2") - b.get("target")).square().mean_all()
+    (h.matmul(b.get("w2")) + b.get("b2") - b.get("target"))
+        .square()
+        .mean_all()
 }
 
 #[test]
@@ -136,7 +142,12 @@ fn scaled_dot_product_attention() {
 #[test]
 fn conv2d_via_im2col() {
     check_case(&reference::CONV2D_TANH, |b| {
-        let p = ConvParams { kernel: (3, 3), stride: (2, 2), padding: (1, 1), dilation: (1, 1) };
+        let p = ConvParams {
+            kernel: (3, 3),
+            stride: (2, 2),
+            padding: (1, 1),
+            dilation: (1, 1),
+        };
         let cols = b.get("x").im2col(p); // [2, 2·3·3, 3·3]
         let y = b.get("w").reshape(&[3, 18]).matmul(cols) + b.get("bias").reshape(&[3, 1]);
         (y.reshape(&[2, 3, 3, 3]).tanh() * b.get("wts")).sum_all()
@@ -152,7 +163,11 @@ fn hessian_vector_product_of_tanh_mlp() {
     assert_matches("loss", &[loss.item()], &[case.loss]);
     let params: Vec<Var<'_, f64>> = case.grads.iter().map(|g| b.get(g.0)).collect();
     let grads = tape.grad(loss, &params);
-    let dot = case.grads.iter().zip(&grads).map(|(g, &gv)| (gv * b.get(&format!("v_{}", g.0))).sum_all());
+    let dot = case
+        .grads
+        .iter()
+        .zip(&grads)
+        .map(|(g, &gv)| (gv * b.get(&format!("v_{}", g.0))).sum_all());
     let hv = tape.grad(dot.reduce(|a, b| a + b).expect("parameters"), &params);
     for (&(name, want), h) in case.grads.iter().zip(hv) {
         assert_matches(name, &h.value().to_vec(), want);

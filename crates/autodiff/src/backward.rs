@@ -56,6 +56,18 @@ impl<E: Float> Gradients<E> {
     }
 }
 
+impl<E: Float> std::fmt::Debug for Gradients<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Gradients(tape {}, {} of {} nodes)",
+            self.tape_uid,
+            self.count(),
+            self.grads.len()
+        )
+    }
+}
+
 impl<'t, E: Float> std::ops::Index<Var<'t, E>> for Gradients<E> {
     type Output = Tensor<E>;
     #[track_caller]
@@ -144,7 +156,10 @@ fn reverse_walk<E: Float, M: WalkMode<E>>(
         let g = mode.run_hooks(id, g);
         let (op, parents) = {
             let nodes = tape.nodes.borrow();
-            (nodes[id].op.clone(), SmallVec::<[NodeId; 3]>::from_slice(&nodes[id].parents))
+            (
+                nodes[id].op.clone(),
+                SmallVec::<[NodeId; 3]>::from_slice(&nodes[id].parents),
+            )
         };
         let needs: SmallVec<[bool; 3]> = parents.iter().map(|&p| flows[p]).collect();
         if let (Some(op), true) = (op, needs.iter().any(|&n| n)) {

@@ -74,7 +74,14 @@ impl<'t, E: Float> Var<'t, E> {
     pub fn op_name(self) -> &'static str {
         let nodes = self.tape.nodes.borrow();
         let n = &nodes[self.id];
-        n.op.as_ref().map_or(if n.kind == NodeKind::Var { "var" } else { "constant" }, |o| o.name())
+        n.op.as_ref().map_or(
+            if n.kind == NodeKind::Var {
+                "var"
+            } else {
+                "constant"
+            },
+            |o| o.name(),
+        )
     }
 
     /// A constant copy of this value: no gradient flows back through it.

@@ -77,9 +77,22 @@ fn step() -> impl Strategy<Value = Step> {
         Just(Unary::ExpTanh),
         Just(Unary::HalfSquare),
     ];
-    let binary = prop_oneof![Just(Binary::Add), Just(Binary::Sub), Just(Binary::Mul), Just(Binary::SafeDiv)];
-    let reduction = prop_oneof![Just(Reduction::Sum), Just(Reduction::Mean), Just(Reduction::LogSumExp)];
-    let axes = prop_oneof![any::<bool>().prop_map(Axes::First), Just(Axes::LastKeep), Just(Axes::All)];
+    let binary = prop_oneof![
+        Just(Binary::Add),
+        Just(Binary::Sub),
+        Just(Binary::Mul),
+        Just(Binary::SafeDiv)
+    ];
+    let reduction = prop_oneof![
+        Just(Reduction::Sum),
+        Just(Reduction::Mean),
+        Just(Reduction::LogSumExp)
+    ];
+    let axes = prop_oneof![
+        any::<bool>().prop_map(Axes::First),
+        Just(Axes::LastKeep),
+        Just(Axes::All)
+    ];
     prop_oneof![
         3 => (unary, any::<usize>()).prop_map(|(u, i)| Step::Unary(u, i)),
         3 => (binary, any::<usize>(), any::<usize>()).prop_map(|(b, i, j)| Step::Binary(b, i, j)),
@@ -146,7 +159,11 @@ fn inputs() -> impl Strategy<Value = Vec<Tensor<f64>>> {
     (1..=4usize, 1..=4usize, any::<bool>()).prop_flat_map(|(a, b, flat_row)| {
         let row = if flat_row { vec![b] } else { vec![1, b] };
         let v = || (-1.5..1.5f64).boxed();
-        vec![tensor_of(vec![a, b], v()).boxed(), tensor_of(row, v()).boxed(), tensor_of(vec![a, 1], v()).boxed()]
+        vec![
+            tensor_of(vec![a, b], v()).boxed(),
+            tensor_of(row, v()).boxed(),
+            tensor_of(vec![a, 1], v()).boxed(),
+        ]
     })
 }
 
@@ -187,5 +204,7 @@ fn fixed_composition() {
     let tape = tapegrad_autodiff::Tape::<f64>::new();
     let vars: Vec<Var<'_, f64>> = xs.iter().map(|t| tape.var(t.clone())).collect();
     assert_eq!(run(&program, &vars).shape().as_slice(), &[2, 3]);
-    assert!(tapegrad_autodiff::gradcheck(|_, v| run(&program, v), &xs, &Default::default()).is_ok());
+    assert!(
+        tapegrad_autodiff::gradcheck(|_, v| run(&program, v), &xs, &Default::default()).is_ok()
+    );
 }

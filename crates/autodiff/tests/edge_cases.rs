@@ -22,7 +22,10 @@ fn input_used_twice_accumulates() {
     let x = tape.var(t(&xs, &[3]));
     let y = (x * x + x.sin() * x).sum_all();
     let g = y.backward()[x].to_vec();
-    let want: Vec<f64> = xs.iter().map(|&x: &f64| 2.0 * x + x.cos() * x + x.sin()).collect();
+    let want: Vec<f64> = xs
+        .iter()
+        .map(|&x: &f64| 2.0 * x + x.cos() * x + x.sin())
+        .collect();
     assert_close(&g, &want, 1e-14, 1e-14);
     // The same var as both operands of one binary op: d/dx (x / x) = 0, d/dx (x * x) = 2x.
     let same = (x * x).sum_all().backward()[x].to_vec();
@@ -44,7 +47,12 @@ fn constant_inputs_get_no_gradient() {
     assert!(grads.wrt(c).is_none(), "a constant got a gradient");
     assert!(!c.requires_grad());
     // d/dw [Σ w² + Σc · Σw + Σc Σ 1/w] = 2w + Σc - Σc / w², with Σc = 12.
-    assert_close(&grads[w].to_vec(), &[2.0 + 12.0 - 12.0, 4.0 + 12.0 - 3.0], 1e-15, 0.0);
+    assert_close(
+        &grads[w].to_vec(),
+        &[2.0 + 12.0 - 12.0, 4.0 + 12.0 - 3.0],
+        1e-15,
+        0.0,
+    );
     // An op whose inputs are all constant records no gradient path at all.
     let only_const = (c * c).exp();
     assert!(!only_const.requires_grad());
@@ -66,14 +74,30 @@ fn non_contiguous_leaves() {
         Tensor::from_vec(vec![0.5, -0.25, 1.5], &[3, 1]).broadcast_to(&[3, 4]),
         base.reshape(&[2, 2, 6]).permute(&[2, 0, 1]),
     ];
-    assert!(views.iter().all(|v| !v.is_contiguous()), "every case is a strided view");
+    assert!(
+        views.iter().all(|v| !v.is_contiguous()),
+        "every case is a strided view"
+    );
     for view in views {
         let tape = Tape::<f64>::new();
         let (a, b) = (tape.var(view.clone()), tape.var(view.contiguous()));
-        let (ga, gb) = (view_loss(a).backward()[a].clone(), view_loss(b).backward()[b].clone());
+        let (ga, gb) = (
+            view_loss(a).backward()[a].clone(),
+            view_loss(b).backward()[b].clone(),
+        );
         assert_eq!(ga.shape(), view.shape());
-        assert_eq!(ga.to_vec(), gb.to_vec(), "view {:?} strides {:?}", view.shape(), view.strides());
-        let check = gradcheck(|_, x| view_loss(x[0]), &[view.clone()], &GradcheckOptions::default());
+        assert_eq!(
+            ga.to_vec(),
+            gb.to_vec(),
+            "view {:?} strides {:?}",
+            view.shape(),
+            view.strides()
+        );
+        let check = gradcheck(
+            |_, x| view_loss(x[0]),
+            &[view.clone()],
+            &GradcheckOptions::default(),
+        );
         assert!(check.is_ok(), "{:?}", check.err());
     }
 }
@@ -105,10 +129,28 @@ fn size_one_broadcast_dims() {
     assert_eq!(grads[one].shape(), &[1]);
     assert_eq!(grads[one].to_vec(), vec![27.0]);
     assert_eq!(grads[mat].to_vec(), vec![2.0; 6]);
-    for (a, b) in [(vec![3, 1], vec![1, 4]), (vec![1], vec![2, 3]), (vec![2, 1, 3], vec![4, 1])] {
-        let ta = Tensor::from_vec((0..a.iter().product::<usize>()).map(|i| 0.3 + i as f64 * 0.1).collect(), &a);
-        let tb = Tensor::from_vec((0..b.iter().product::<usize>()).map(|i| 0.5 - i as f64 * 0.2).collect(), &b);
-        let r = gradcheck(|_, v| (v[0] * v[1]).tanh() + v[0] / (v[1].square() + 1.0), &[ta, tb], &Default::default());
+    for (a, b) in [
+        (vec![3, 1], vec![1, 4]),
+        (vec![1], vec![2, 3]),
+        (vec![2, 1, 3], vec![4, 1]),
+    ] {
+        let ta = Tensor::from_vec(
+            (0..a.iter().product::<usize>())
+                .map(|i| 0.3 + i as f64 * 0.1)
+                .collect(),
+            &a,
+        );
+        let tb = Tensor::from_vec(
+            (0..b.iter().product::<usize>())
+                .map(|i| 0.5 - i as f64 * 0.2)
+                .collect(),
+            &b,
+        );
+        let r = gradcheck(
+            |_, v| (v[0] * v[1]).tanh() + v[0] / (v[1].square() + 1.0),
+            &[ta, tb],
+            &Default::default(),
+        );
         assert!(r.is_ok(), "{a:?} x {b:?}: {:?}", r.err());
     }
 }
@@ -124,7 +166,11 @@ fn backward_twice_is_bit_identical_on_parallel_reductions() {
     let b = Tensor::<f32>::rand_normal(&[128], 0.0, 0.1, &mut rng);
     let run = || {
         let tape = Tape::<f32>::new();
-        let (xv, wv, bv) = (tape.var(x.clone()), tape.var(w.clone()), tape.var(b.clone()));
+        let (xv, wv, bv) = (
+            tape.var(x.clone()),
+            tape.var(w.clone()),
+            tape.var(b.clone()),
+        );
         let h = (xv.matmul(wv) + bv).tanh(); // [512, 128] = 65k elements
         let loss = h.logsumexp(&[1], false).mean_all() + h.square().sum_all() * 1e-3;
         let g = loss.backward();
@@ -158,14 +204,20 @@ fn million_op_chain_on_small_stack() {
             g
         })
         .expect("spawn");
-    let g = handle.join().expect("the chain overflowed the stack or panicked");
+    let g = handle
+        .join()
+        .expect("the chain overflowed the stack or panicked");
     // dy/dx = 1.000001^N; each product rounds once, so ~1e-10 relative.
     let want = 1.000_001f64.powi(N);
     assert!((g - want).abs() / want < 1e-8, "{g} vs {want}");
 }
 
 /// The gradient of `f` at `x` (first order, summed output).
-fn grad_of(x: &[f64], shape: &[usize], f: impl for<'t> Fn(Var<'t, f64>) -> Var<'t, f64>) -> Vec<f64> {
+fn grad_of(
+    x: &[f64],
+    shape: &[usize],
+    f: impl for<'t> Fn(Var<'t, f64>) -> Var<'t, f64>,
+) -> Vec<f64> {
     let tape = Tape::<f64>::new();
     let v = tape.var(t(x, shape));
     f(v).sum_all().backward()[v].to_vec()
@@ -178,11 +230,20 @@ fn elementwise_kink_conventions() {
     let x = [-1.5, 0.0, 2.0];
     assert_eq!(grad_of(&x, &[3], |v| v.relu()), vec![0.0, 0.0, 1.0]);
     assert_eq!(grad_of(&x, &[3], |v| v.abs()), vec![-1.0, 0.0, 1.0]);
-    assert_eq!(grad_of(&x, &[3], |v| v.leaky_relu(0.25)), vec![0.25, 0.25, 1.0]);
+    assert_eq!(
+        grad_of(&x, &[3], |v| v.leaky_relu(0.25)),
+        vec![0.25, 0.25, 1.0]
+    );
     let c = [-2.0, -1.0, 0.0, 1.0, 3.0];
-    assert_eq!(grad_of(&c, &[5], |v| v.clamp(-1.0, 1.0)), vec![0.0, 1.0, 1.0, 1.0, 0.0]);
+    assert_eq!(
+        grad_of(&c, &[5], |v| v.clamp(-1.0, 1.0)),
+        vec![0.0, 1.0, 1.0, 1.0, 0.0]
+    );
     // clamp with lo == hi: every element at a bound passes, the rest do not.
-    assert_eq!(grad_of(&c, &[5], |v| v.clamp(0.0, 0.0)), vec![0.0, 0.0, 1.0, 0.0, 0.0]);
+    assert_eq!(
+        grad_of(&c, &[5], |v| v.clamp(0.0, 0.0)),
+        vec![0.0, 0.0, 1.0, 0.0, 0.0]
+    );
 }
 
 /// `max` / `min` over an axis split the gradient evenly among ties.
@@ -196,9 +257,15 @@ fn reduction_ties_split_evenly() {
     let g = grad_of(&x, &[2, 3], |v| v.min(&[-1], true));
     assert_eq!(g, vec![1.0, 0.0, 0.0, third, third, third]);
     // Over all axes: the max 3 appears twice among six elements.
-    assert_eq!(grad_of(&x, &[2, 3], |v| v.max(&[], false)), vec![0.0, 0.5, 0.5, 0.0, 0.0, 0.0]);
+    assert_eq!(
+        grad_of(&x, &[2, 3], |v| v.max(&[], false)),
+        vec![0.0, 0.5, 0.5, 0.0, 0.0, 0.0]
+    );
     // Over axis 0: columns (1,2), (3,2), (3,2): no ties, one winner each.
-    assert_eq!(grad_of(&x, &[2, 3], |v| v.max(&[0], false)), vec![0.0, 1.0, 1.0, 1.0, 0.0, 0.0]);
+    assert_eq!(
+        grad_of(&x, &[2, 3], |v| v.max(&[0], false)),
+        vec![0.0, 1.0, 1.0, 1.0, 0.0, 0.0]
+    );
 }
 
 /// `maximum(a, b)` and `minimum(a, b)` give half to each side at a tie, so
@@ -234,7 +301,12 @@ impl CustomOp<f64> for ForgetsSecondInput {
     fn forward(&self, x: &[Tensor<f64>]) -> Tensor<f64> {
         x[0].mul(&x[1])
     }
-    fn backward<'t>(&self, x: &[Var<'t, f64>], _out: Var<'t, f64>, g: Var<'t, f64>) -> Vec<Option<Var<'t, f64>>> {
+    fn backward<'t>(
+        &self,
+        x: &[Var<'t, f64>],
+        _out: Var<'t, f64>,
+        g: Var<'t, f64>,
+    ) -> Vec<Option<Var<'t, f64>>> {
         vec![Some(g * x[1]), None]
     }
 }
@@ -269,4 +341,40 @@ fn missing_rule_for_a_constant_is_fine() {
     let g = a.custom(ForgetsSecondInput, &[b]).sum_all().backward();
     assert_eq!(g[a].to_vec(), vec![3.0, 4.0]);
     assert!(g.wrt(b).is_none());
+}
+
+/// Gradients stay finite (and right) at extreme inputs where the stable
+/// forward formulations matter: sigmoid, softplus, tanh, logsumexp, log_softmax.
+#[test]
+fn gradients_are_stable_at_extreme_inputs() {
+    let x = [-1000.0, -40.0, 40.0, 1000.0];
+    // σ'(x) = σ(1 - σ) underflows to 0 at ±1000 (and is ~4e-18 at ±40), never NaN.
+    let g = grad_of(&x, &[4], |v| v.sigmoid());
+    assert!(
+        g.iter().all(|d| d.is_finite() && *d >= 0.0 && *d < 1e-17),
+        "{g:?}"
+    );
+    // softplus' = σ: 0 at -1000, 1 at +1000.
+    let g = grad_of(&x, &[4], |v| v.softplus());
+    assert_eq!((g[0], g[3]), (0.0, 1.0));
+    assert_eq!(grad_of(&x, &[4], |v| v.tanh()), vec![0.0; 4]);
+    // logsumexp' = softmax: two tied maxima at 1000 share the gradient, -1000
+    // gets 0. (e^(x - lse) with lse = 1000 + ln 2 rounded at magnitude 1000:
+    // one ulp there, 1.1e-13, is the only error.)
+    let g = grad_of(&[1000.0, 1000.0, -1000.0], &[3], |v| {
+        v.logsumexp(&[0], false)
+    });
+    assert_close(&g, &[0.5, 0.5, 0.0], 1e-12, 0.0);
+    // Cross-entropy of huge logits: d/dz -log_softmax(z)[0] = softmax(z) - onehot(0).
+    let g = grad_of(&[1000.0, 0.0, -1000.0], &[3], |v| {
+        -v.log_softmax(0).index_select(0, &[0])
+    });
+    assert_eq!(g, vec![0.0, 0.0, 0.0]);
+    let g = grad_of(&[-1000.0, 0.0, 1000.0], &[3], |v| {
+        -v.log_softmax(0).index_select(0, &[0])
+    });
+    assert_eq!(g, vec![-1.0, 0.0, 1.0]);
+    // GELU far out: derivative 0 on the left, 1 on the right.
+    let g = grad_of(&[-60.0, 60.0], &[2], |v| v.gelu());
+    assert_eq!(g, vec![0.0, 1.0]);
 }

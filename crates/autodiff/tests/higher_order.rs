@@ -61,7 +61,12 @@ fn second_derivative_of_sigmoid() {
 
 #[test]
 fn second_derivative_of_exp() {
-    assert_close(&second_derivative(|x| x.exp()), &closed_form(f64::exp), 1e-14, 0.0);
+    assert_close(
+        &second_derivative(|x| x.exp()),
+        &closed_form(f64::exp),
+        1e-14,
+        0.0,
+    );
 }
 
 #[test]
@@ -88,14 +93,22 @@ fn softmax_ce_hessian(z: &[f64]) -> Vec<f64> {
     let s: f64 = e.iter().sum();
     let p: Vec<f64> = e.iter().map(|v| v / s).collect();
     let n = z.len();
-    (0..n * n).map(|k| (if k / n == k % n { p[k / n] } else { 0.0 }) - p[k / n] * p[k % n]).collect()
+    (0..n * n)
+        .map(|k| (if k / n == k % n { p[k / n] } else { 0.0 }) - p[k / n] * p[k % n])
+        .collect()
 }
 
 /// The full Hessian, one row per `tape.grad` of a gradient component.
 fn hessian_rows<'t>(tape: &'t Tape<f64>, loss: Var<'t, f64>, z: Var<'t, f64>) -> Vec<f64> {
     let g = tape.grad(loss, &[z])[0];
     let n = z.numel();
-    (0..n).flat_map(|i| tape.grad(g.reshape(&[n]).narrow(0, i, 1).sum_all(), &[z])[0].value().to_vec()).collect()
+    (0..n)
+        .flat_map(|i| {
+            tape.grad(g.reshape(&[n]).narrow(0, i, 1).sum_all(), &[z])[0]
+                .value()
+                .to_vec()
+        })
+        .collect()
 }
 
 #[test]
@@ -104,14 +117,21 @@ fn second_derivative_of_softmax_cross_entropy_index_select() {
     let tape = Tape::<f64>::new();
     let z = tape.var(Tensor::from_vec(zs.to_vec(), &[5]));
     let loss = -z.log_softmax(0).index_select(0, &[2]).sum_all();
-    assert_close(&hessian_rows(&tape, loss, z), &softmax_ce_hessian(&zs), 1e-12, 1e-15);
+    assert_close(
+        &hessian_rows(&tape, loss, z),
+        &softmax_ce_hessian(&zs),
+        1e-12,
+        1e-15,
+    );
 }
 
 #[test]
 fn second_derivative_of_softmax_cross_entropy_gather() {
     // A batch of 3 rows, labels [1, 0, 3], mean loss: the Hessian is block
     // diagonal with blocks (diag(p_r) - p_r p_rᵀ) / 3.
-    let zs = [0.2, 1.1, -0.7, 0.4, -1.5, 0.3, 2.0, 0.9, 0.6, -0.2, 0.1, 1.4];
+    let zs = [
+        0.2, 1.1, -0.7, 0.4, -1.5, 0.3, 2.0, 0.9, 0.6, -0.2, 0.1, 1.4,
+    ];
     let tape = Tape::<f64>::new();
     let z = tape.var(Tensor::from_vec(zs.to_vec(), &[3, 4]));
     let labels = Tensor::from_vec(vec![1.0, 0.0, 3.0], &[3, 1]);
@@ -137,14 +157,23 @@ struct Mlp {
 impl Mlp {
     fn new(rng: &mut rand::rngs::StdRng) -> Mlp {
         let shapes: [&[usize]; 4] = [&[3, 4], &[4], &[4, 2], &[2]];
-        let params = shapes.iter().map(|s| Tensor::rand_normal(s, 0.0, 0.8, rng)).collect();
-        Mlp { params, x: Tensor::rand_normal(&[5, 3], 0.0, 1.0, rng), y: Tensor::rand_normal(&[5, 2], 0.0, 1.0, rng) }
+        let params = shapes
+            .iter()
+            .map(|s| Tensor::rand_normal(s, 0.0, 0.8, rng))
+            .collect();
+        Mlp {
+            params,
+            x: Tensor::rand_normal(&[5, 3], 0.0, 1.0, rng),
+            y: Tensor::rand_normal(&[5, 2], 0.0, 1.0, rng),
+        }
     }
 
     /// `mean((tanh(x W1 + b1) W2 + b2 - y)²)` (the biases broadcast over the batch).
     fn loss<'t>(&self, tape: &'t Tape<f64>, p: &[Var<'t, f64>]) -> Var<'t, f64> {
         let h = (tape.constant(self.x.clone()).matmul(p[0]) + p[1]).tanh();
-        (h.matmul(p[2]) + p[3] - tape.constant(self.y.clone())).square().mean_all()
+        (h.matmul(p[2]) + p[3] - tape.constant(self.y.clone()))
+            .square()
+            .mean_all()
     }
 
     /// First-order gradients at `params` (via `backward`).
@@ -160,22 +189,40 @@ impl Mlp {
 fn hessian_vector_product_of_mlp_matches_finite_differences() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(3);
     let mlp = Mlp::new(&mut rng);
-    let v: Vec<Tensor<f64>> = mlp.params.iter().map(|p| Tensor::rand_normal(p.shape(), 0.0, 1.0, &mut rng)).collect();
+    let v: Vec<Tensor<f64>> = mlp
+        .params
+        .iter()
+        .map(|p| Tensor::rand_normal(p.shape(), 0.0, 1.0, &mut rng))
+        .collect();
     // H v = ∂/∂θ ⟨∇L(θ), v⟩, by tape.grad twice.
     let tape = Tape::<f64>::new();
     let p: Vec<Var<'_, f64>> = mlp.params.iter().map(|t| tape.var(t.clone())).collect();
     let grads = tape.grad(mlp.loss(&tape, &p), &p);
-    let dot = grads.iter().zip(&v).map(|(g, vi)| (*g * tape.constant(vi.clone())).sum_all()).reduce(|a, b| a + b).unwrap();
+    let dot = grads
+        .iter()
+        .zip(&v)
+        .map(|(g, vi)| (*g * tape.constant(vi.clone())).sum_all())
+        .reduce(|a, b| a + b)
+        .unwrap();
     let hv = tape.grad(dot, &p);
     // Central difference of the gradient along v: (∇L(θ + h v) - ∇L(θ - h v)) / 2h,
     // error O(h²) ≈ 1e-10 from truncation plus ≈ 1e-11 from rounding.
     let h = 1e-5;
-    let shifted = |s: f64| -> Vec<Tensor<f64>> { mlp.params.iter().zip(&v).map(|(p, vi)| p.add(&vi.mul_scalar(s * h))).collect() };
+    let shifted = |s: f64| -> Vec<Tensor<f64>> {
+        mlp.params
+            .iter()
+            .zip(&v)
+            .map(|(p, vi)| p.add(&vi.mul_scalar(s * h)))
+            .collect()
+    };
     let (plus, minus) = (mlp.grad_at(&shifted(1.0)), mlp.grad_at(&shifted(-1.0)));
     for (k, hvk) in hv.iter().enumerate() {
         let fd: Vec<f64> = plus[k].sub(&minus[k]).mul_scalar(0.5 / h).to_vec();
         assert_eq!(hvk.shape(), p[k].shape());
         assert_close(&hvk.value().to_vec(), &fd, 1e-6, 1e-8);
-        assert!(fd.iter().any(|x| x.abs() > 1e-3), "a trivial Hessian would prove nothing");
+        assert!(
+            fd.iter().any(|x| x.abs() > 1e-3),
+            "a trivial Hessian would prove nothing"
+        );
     }
 }

@@ -76,7 +76,11 @@ struct Model {
 
 impl Model {
     fn new() -> Model {
-        let det = |n: usize, s: f32| (0..n).map(|i| ((i as f32 * 0.618).fract() - 0.5) * s).collect::<Vec<f32>>();
+        let det = |n: usize, s: f32| {
+            (0..n)
+                .map(|i| ((i as f32 * 0.618).fract() - 0.5) * s)
+                .collect::<Vec<f32>>()
+        };
         let params = vec![
             Tensor::from_vec(det(8 * 16, 0.7), &[8, 16]),
             Tensor::zeros(&[16]),
@@ -94,9 +98,16 @@ impl Model {
         tape.clear();
         let p: Vec<Var<'_, f32>> = self.params.iter().map(|t| tape.var(t.clone())).collect();
         let h = (tape.constant(self.x.clone()).matmul(p[0]) + p[1]).tanh();
-        let loss = (h.matmul(p[2]) + p[3] - tape.constant(self.y.clone())).square().mean_all();
+        let loss = (h.matmul(p[2]) + p[3] - tape.constant(self.y.clone()))
+            .square()
+            .mean_all();
         let grads = loss.backward();
-        let new: Vec<Tensor<f32>> = self.params.iter().zip(&p).map(|(t, &v)| t.sub(&grads[v].mul_scalar(0.1))).collect();
+        let new: Vec<Tensor<f32>> = self
+            .params
+            .iter()
+            .zip(&p)
+            .map(|(t, &v)| t.sub(&grads[v].mul_scalar(0.1)))
+            .collect();
         let out = (loss.item(), tape.len(), tape.bytes());
         self.params = new;
         out
@@ -118,15 +129,28 @@ fn reused_tape_stays_flat_over_10k_steps() {
     }
     let ((len100, bytes100, live100, _), (len10k, bytes10k, live10k, loss10k)) = (at[0], at[1]);
     assert!(len100 > 10 && bytes100 > 0);
-    assert_eq!((len10k, bytes10k), (len100, bytes100), "tape len / bytes grew between step 100 and 10,000");
+    assert_eq!(
+        (len10k, bytes10k),
+        (len100, bytes100),
+        "tape len / bytes grew between step 100 and 10,000"
+    );
     // The heap is flat too: the same buffers, reused or freed and made again.
-    assert_eq!(live10k, live100, "live heap changed between step 100 and 10,000");
-    assert!(loss10k < first_loss.unwrap() * 0.5, "training made progress: {loss10k}");
+    assert_eq!(
+        live10k, live100,
+        "live heap changed between step 100 and 10,000"
+    );
+    assert!(
+        loss10k < first_loss.unwrap() * 0.5,
+        "training made progress: {loss10k}"
+    );
 }
 
 #[test]
 fn dropping_a_tape_frees_its_storage() {
-    let leaf = Tensor::<f64>::from_vec((0..4096).map(|i| (i as f64 * 0.01).sin()).collect(), &[64, 64]);
+    let leaf = Tensor::<f64>::from_vec(
+        (0..4096).map(|i| (i as f64 * 0.01).sin()).collect(),
+        &[64, 64],
+    );
     let baseline = live();
     let (grad_sum, peak) = {
         let tape = Tape::<f64>::new();
@@ -139,10 +163,19 @@ fn dropping_a_tape_frees_its_storage() {
         (grads[x].sum_all().item(), live())
     };
     // 50 rounds of 4 ops on 32 KiB tensors, values and gradients: megabytes.
-    assert!(peak - baseline > 4 << 20, "the tape held {} bytes", peak - baseline);
+    assert!(
+        peak - baseline > 4 << 20,
+        "the tape held {} bytes",
+        peak - baseline
+    );
     assert!(grad_sum.is_finite());
     let after = live();
-    assert_eq!(after, baseline, "{} bytes still live after dropping the tape", after - baseline);
+    assert_eq!(
+        after,
+        baseline,
+        "{} bytes still live after dropping the tape",
+        after - baseline
+    );
     // The leaf itself is untouched and still readable.
     assert_eq!(leaf.get(&[1, 0]), (64.0f64 * 0.01).sin());
 }

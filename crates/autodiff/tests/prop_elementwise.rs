@@ -42,16 +42,37 @@ unary_case!(sqrt_grad, sqrt_gradgrad, positive(), |x| x.sqrt());
 unary_case!(sin_grad, sin_gradgrad, smooth(), |x| x.sin());
 unary_case!(cos_grad, cos_gradgrad, smooth(), |x| x.cos());
 unary_case!(tanh_grad, tanh_gradgrad, smooth(), |x| x.tanh());
-unary_case!(sigmoid_grad, sigmoid_gradgrad, (-5.0..5.0f64).boxed(), |x| x.sigmoid());
+unary_case!(
+    sigmoid_grad,
+    sigmoid_gradgrad,
+    (-5.0..5.0f64).boxed(),
+    |x| x.sigmoid()
+);
 unary_case!(erf_grad, erf_gradgrad, smooth(), |x| x.erf());
-unary_case!(softplus_grad, softplus_gradgrad, (-5.0..5.0f64).boxed(), |x| x.softplus());
+unary_case!(
+    softplus_grad,
+    softplus_gradgrad,
+    (-5.0..5.0f64).boxed(),
+    |x| x.softplus()
+);
 unary_case!(recip_grad, recip_gradgrad, away(0.3), |x| x.recip());
 unary_case!(square_grad, square_gradgrad, smooth(), |x| x.square());
-unary_case!(gelu_grad, gelu_gradgrad, (-3.0..3.0f64).boxed(), |x| x.gelu());
+unary_case!(gelu_grad, gelu_gradgrad, (-3.0..3.0f64).boxed(), |x| x
+    .gelu());
 // Piecewise linear or linear: the second-order test goes through op(x)².
-unary_case!(neg_grad, neg_gradgrad, smooth(), |x| x.neg(), |x| x.neg().square());
-unary_case!(relu_grad, relu_gradgrad, away_from_zero(), |x| x.relu(), |x| x.relu().square());
-unary_case!(abs_grad, abs_gradgrad, away_from_zero(), |x| x.abs(), |x| x.abs().square());
+unary_case!(neg_grad, neg_gradgrad, smooth(), |x| x.neg(), |x| x
+    .neg()
+    .square());
+unary_case!(
+    relu_grad,
+    relu_gradgrad,
+    away_from_zero(),
+    |x| x.relu(),
+    |x| x.relu().square()
+);
+unary_case!(abs_grad, abs_gradgrad, away_from_zero(), |x| x.abs(), |x| x
+    .abs()
+    .square());
 
 proptest! {
     #![proptest_config(config(40))]
@@ -120,7 +141,13 @@ fn clamp_case() -> impl Strategy<Value = (Tensor<f64>, f64, f64)> {
     (-1.0..0.0f64, 0.5..2.0f64).prop_flat_map(|(lo, width)| {
         let hi = lo + width;
         let away_from_bounds = (-3.0..3.0f64)
-            .prop_map(move |x| if (x - lo).abs() < 0.05 || (x - hi).abs() < 0.05 { x + 0.2 } else { x })
+            .prop_map(move |x| {
+                if (x - lo).abs() < 0.05 || (x - hi).abs() < 0.05 {
+                    x + 0.2
+                } else {
+                    x
+                }
+            })
             .boxed();
         (any_tensor(away_from_bounds), Just(lo), Just(hi))
     })
@@ -144,10 +171,34 @@ macro_rules! binary_case {
     };
 }
 
-binary_case!(add_grad, add_gradgrad, broadcast_tensors(smooth(), smooth()), |a, b| a + b, |a, b| (a + b).square());
-binary_case!(sub_grad, sub_gradgrad, broadcast_tensors(smooth(), smooth()), |a, b| a - b, |a, b| (a - b).square());
-binary_case!(mul_grad, mul_gradgrad, broadcast_tensors(smooth(), smooth()), |a, b| a * b, |a, b| a * b);
-binary_case!(div_grad, div_gradgrad, broadcast_tensors(smooth(), away(0.3)), |a, b| a / b, |a, b| a / b);
+binary_case!(
+    add_grad,
+    add_gradgrad,
+    broadcast_tensors(smooth(), smooth()),
+    |a, b| a + b,
+    |a, b| (a + b).square()
+);
+binary_case!(
+    sub_grad,
+    sub_gradgrad,
+    broadcast_tensors(smooth(), smooth()),
+    |a, b| a - b,
+    |a, b| (a - b).square()
+);
+binary_case!(
+    mul_grad,
+    mul_gradgrad,
+    broadcast_tensors(smooth(), smooth()),
+    |a, b| a * b,
+    |a, b| a * b
+);
+binary_case!(
+    div_grad,
+    div_gradgrad,
+    broadcast_tensors(smooth(), away(0.3)),
+    |a, b| a / b,
+    |a, b| a / b
+);
 binary_case!(
     pow_grad,
     pow_gradgrad,
@@ -155,14 +206,35 @@ binary_case!(
     |a, b| a.pow(b),
     |a, b| a.pow(b)
 );
-binary_case!(maximum_grad, maximum_gradgrad, separated_pair(), |a, b| a.maximum(b), |a, b| a.maximum(b).square());
-binary_case!(minimum_grad, minimum_gradgrad, separated_pair(), |a, b| a.minimum(b), |a, b| a.minimum(b).square());
+binary_case!(
+    maximum_grad,
+    maximum_gradgrad,
+    separated_pair(),
+    |a, b| a.maximum(b),
+    |a, b| a.maximum(b).square()
+);
+binary_case!(
+    minimum_grad,
+    minimum_gradgrad,
+    separated_pair(),
+    |a, b| a.minimum(b),
+    |a, b| a.minimum(b).square()
+);
 
 /// A 0/1 condition and two values, all three of broadcast-compatible shapes.
 fn where_case() -> impl Strategy<Value = (Tensor<f64>, Tensor<f64>, Tensor<f64>)> {
     broadcast_group(3).prop_flat_map(|s| {
-        let cond = tensor_of(s[0].clone(), prop::bool::ANY.prop_map(|b| if b { 1.0 } else { 0.0 }).boxed());
-        (cond, tensor_of(s[1].clone(), smooth()), tensor_of(s[2].clone(), smooth()))
+        let cond = tensor_of(
+            s[0].clone(),
+            prop::bool::ANY
+                .prop_map(|b| if b { 1.0 } else { 0.0 })
+                .boxed(),
+        );
+        (
+            cond,
+            tensor_of(s[1].clone(), smooth()),
+            tensor_of(s[2].clone(), smooth()),
+        )
     })
 }
 

@@ -17,7 +17,11 @@ fn index_select_case() -> impl Strategy<Value = (Tensor<f64>, isize, Vec<usize>)
         let r = s.len();
         (Just(s), 0..r, any::<bool>()).prop_flat_map(move |(s, axis, neg)| {
             let idx = prop::collection::vec(0..s[axis], 1..=5);
-            let ax = if neg { axis as isize - r as isize } else { axis as isize };
+            let ax = if neg {
+                axis as isize - r as isize
+            } else {
+                axis as isize
+            };
             (tensor_of(s, smooth()), Just(ax), idx)
         })
     })
@@ -37,46 +41,86 @@ fn index_add_case() -> impl Strategy<Value = (Tensor<f64>, isize, Vec<usize>, us
 /// An index tensor shaped `ishape` with values in `0..bound`, as floats.
 fn index_tensor(ishape: Vec<usize>, bound: usize) -> impl Strategy<Value = Tensor<f64>> {
     let n: usize = ishape.iter().product();
-    prop::collection::vec(0..bound, n).prop_map(move |v| Tensor::from_vec(v.into_iter().map(|i| i as f64).collect(), &ishape))
+    prop::collection::vec(0..bound, n)
+        .prop_map(move |v| Tensor::from_vec(v.into_iter().map(|i| i as f64).collect(), &ishape))
 }
 
 /// For `gather`: a tensor, an axis, and an index tensor of the same rank,
 /// no larger outside the axis, of any length 1..=4 along it.
 fn gather_case() -> impl Strategy<Value = (Tensor<f64>, isize, Tensor<f64>)> {
-    shape_rank(1, 3, 4).prop_flat_map(|s| {
-        (Just(s.clone()), 0..s.len()).prop_flat_map(|(s, axis)| {
-            let dims: Vec<BoxedStrategy<usize>> =
-                s.iter().enumerate().map(|(d, &n)| if d == axis { (1..=4usize).boxed() } else { (1..=n).boxed() }).collect();
-            (Just(s), Just(axis), dims)
+    shape_rank(1, 3, 4)
+        .prop_flat_map(|s| {
+            (Just(s.clone()), 0..s.len()).prop_flat_map(|(s, axis)| {
+                let dims: Vec<BoxedStrategy<usize>> = s
+                    .iter()
+                    .enumerate()
+                    .map(|(d, &n)| {
+                        if d == axis {
+                            (1..=4usize).boxed()
+                        } else {
+                            (1..=n).boxed()
+                        }
+                    })
+                    .collect();
+                (Just(s), Just(axis), dims)
+            })
         })
-    })
-    .prop_flat_map(|(s, axis, ishape)| {
-        let bound = s[axis];
-        (tensor_of(s, smooth()), Just(axis as isize), index_tensor(ishape, bound))
-    })
+        .prop_flat_map(|(s, axis, ishape)| {
+            let bound = s[axis];
+            (
+                tensor_of(s, smooth()),
+                Just(axis as isize),
+                index_tensor(ishape, bound),
+            )
+        })
 }
 
 /// For `scatter_add`: a destination, an axis, an index tensor, and a source
 /// at least as large as the index in every dim (one larger half of the time,
 /// which the docs allow: only the index-shaped leading block of `src` is used).
 fn scatter_case() -> impl Strategy<Value = (Tensor<f64>, isize, Tensor<f64>, Tensor<f64>)> {
-    gather_case().prop_flat_map(|(dst, axis, index)| {
-        let extra = prop::collection::vec(0..=1usize, index.ndim());
-        (Just(dst), Just(axis), Just(index), extra)
-    })
-    .prop_flat_map(|(dst, axis, index, extra)| {
-        let sshape: Vec<usize> = index.shape().iter().zip(&extra).map(|(a, b)| a + b).collect();
-        (Just(dst), Just(axis), Just(index), tensor_of(sshape, smooth()))
-    })
+    gather_case()
+        .prop_flat_map(|(dst, axis, index)| {
+            let extra = prop::collection::vec(0..=1usize, index.ndim());
+            (Just(dst), Just(axis), Just(index), extra)
+        })
+        .prop_flat_map(|(dst, axis, index, extra)| {
+            let sshape: Vec<usize> = index
+                .shape()
+                .iter()
+                .zip(&extra)
+                .map(|(a, b)| a + b)
+                .collect();
+            (
+                Just(dst),
+                Just(axis),
+                Just(index),
+                tensor_of(sshape, smooth()),
+            )
+        })
 }
 
 /// A small convolution geometry and an input `[N, C, H, W]` it fits.
 fn conv_case() -> impl Strategy<Value = (Tensor<f64>, ConvParams)> {
     let pair = |lo: usize, hi: usize| (lo..=hi, lo..=hi);
-    (pair(1, 3), pair(1, 2), pair(0, 1), pair(1, 2), 1..=2usize, 1..=2usize, pair(0, 2))
+    (
+        pair(1, 3),
+        pair(1, 2),
+        pair(0, 1),
+        pair(1, 2),
+        1..=2usize,
+        1..=2usize,
+        pair(0, 2),
+    )
         .prop_flat_map(|(kernel, stride, padding, dilation, n, c, grow)| {
-            let p = ConvParams { kernel, stride, padding, dilation };
-            let min = |k: usize, d: usize, pad: usize| (d * (k - 1) + 1).saturating_sub(2 * pad).max(1);
+            let p = ConvParams {
+                kernel,
+                stride,
+                padding,
+                dilation,
+            };
+            let min =
+                |k: usize, d: usize, pad: usize| (d * (k - 1) + 1).saturating_sub(2 * pad).max(1);
             let h = min(kernel.0, dilation.0, padding.0) + grow.0;
             let w = min(kernel.1, dilation.1, padding.1) + grow.1;
             (tensor_of(vec![n, c, h, w], smooth()), Just(p))

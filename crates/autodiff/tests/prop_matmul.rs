@@ -17,13 +17,27 @@ fn matmul_shapes() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
         let cut = |v: &Vec<usize>| v[v.len().saturating_sub(2)..].to_vec();
         (cut(&s[0]), cut(&s[1]))
     });
-    (batch, 1..=4usize, 1..=4usize, 1..=4usize, prop::bool::weighted(0.2), prop::bool::weighted(0.2)).prop_map(
-        |((ba, bb), m, k, n, lhs_1d, rhs_1d)| {
-            let lhs = if lhs_1d { vec![k] } else { [ba, vec![m, k]].concat() };
-            let rhs = if rhs_1d { vec![k] } else { [bb, vec![k, n]].concat() };
-            (lhs, rhs)
-        },
+    (
+        batch,
+        1..=4usize,
+        1..=4usize,
+        1..=4usize,
+        prop::bool::weighted(0.2),
+        prop::bool::weighted(0.2),
     )
+        .prop_map(|((ba, bb), m, k, n, lhs_1d, rhs_1d)| {
+            let lhs = if lhs_1d {
+                vec![k]
+            } else {
+                [ba, vec![m, k]].concat()
+            };
+            let rhs = if rhs_1d {
+                vec![k]
+            } else {
+                [bb, vec![k, n]].concat()
+            };
+            (lhs, rhs)
+        })
 }
 
 fn matmul_case() -> impl Strategy<Value = (Tensor<f64>, Tensor<f64>)> {
@@ -32,8 +46,12 @@ fn matmul_case() -> impl Strategy<Value = (Tensor<f64>, Tensor<f64>)> {
 
 /// Plain 2-D products `[m, k] x [k, n]`.
 fn matmul_2d_case() -> impl Strategy<Value = (Tensor<f64>, Tensor<f64>)> {
-    (1..=5usize, 1..=5usize, 1..=5usize)
-        .prop_flat_map(|(m, k, n)| (tensor_of(vec![m, k], smooth()), tensor_of(vec![k, n], smooth())))
+    (1..=5usize, 1..=5usize, 1..=5usize).prop_flat_map(|(m, k, n)| {
+        (
+            tensor_of(vec![m, k], smooth()),
+            tensor_of(vec![k, n], smooth()),
+        )
+    })
 }
 
 proptest! {
@@ -77,5 +95,8 @@ fn matmul_one_d_shapes() {
     assert_eq!(v(&[2, 3]).matmul(v(&[3])).shape().as_slice(), &[2]);
     assert_eq!(v(&[3]).matmul(v(&[4, 3, 2])).shape().as_slice(), &[4, 2]);
     assert_eq!(v(&[4, 2, 3]).matmul(v(&[3])).shape().as_slice(), &[4, 2]);
-    assert_eq!(v(&[5, 1, 2, 3]).matmul(v(&[4, 3, 2])).shape().as_slice(), &[5, 4, 2, 2]);
+    assert_eq!(
+        v(&[5, 1, 2, 3]).matmul(v(&[4, 3, 2])).shape().as_slice(),
+        &[5, 4, 2, 2]
+    );
 }

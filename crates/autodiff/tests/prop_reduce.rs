@@ -31,7 +31,10 @@ fn axis_case() -> impl Strategy<Value = (Tensor<f64>, isize)> {
 /// are reduced (so the divisor `N - correction` is positive).
 fn var_case() -> impl Strategy<Value = (Tensor<f64>, Vec<isize>, bool, usize)> {
     (reduce_case(smooth_input), 0..=1usize).prop_map(|((t, axes, keep), corr)| {
-        let n: usize = norm_axes(&axes, t.ndim()).iter().map(|&a| t.shape()[a]).product();
+        let n: usize = norm_axes(&axes, t.ndim())
+            .iter()
+            .map(|&a| t.shape()[a])
+            .product();
         let corr = if n >= 2 { corr } else { 0 };
         (t, axes, keep, corr)
     })
@@ -134,7 +137,10 @@ proptest! {
 fn reductions_match_naive_values() {
     // x = [[1, 5, 2], [7, 3, 4]]
     let tape = tapegrad_autodiff::Tape::<f64>::new();
-    let x = tape.var(Tensor::from_vec(vec![1.0, 5.0, 2.0, 7.0, 3.0, 4.0], &[2, 3]));
+    let x = tape.var(Tensor::from_vec(
+        vec![1.0, 5.0, 2.0, 7.0, 3.0, 4.0],
+        &[2, 3],
+    ));
     assert_eq!(x.sum(&[1], false).value().to_vec(), vec![8.0, 14.0]);
     assert_eq!(x.mean(&[0], true).value().to_vec(), vec![4.0, 4.0, 3.0]);
     assert_eq!(x.max(&[-1], false).value().to_vec(), vec![5.0, 7.0]);

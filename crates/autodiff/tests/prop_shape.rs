@@ -16,14 +16,18 @@ use tapegrad_tensor::Tensor;
 fn reshape_case() -> impl Strategy<Value = (Tensor<f64>, Vec<usize>)> {
     shape(4, 4).prop_flat_map(|s| {
         let r = s.len();
-        (tensor_of(s.clone(), smooth()), Just(s).prop_shuffle(), 0..=r, any::<bool>()).prop_map(
-            |(t, mut target, at, one)| {
+        (
+            tensor_of(s.clone(), smooth()),
+            Just(s).prop_shuffle(),
+            0..=r,
+            any::<bool>(),
+        )
+            .prop_map(|(t, mut target, at, one)| {
                 if one {
                     target.insert(at, 1);
                 }
                 (t, target)
-            },
-        )
+            })
     })
 }
 
@@ -49,7 +53,11 @@ fn squeeze_case() -> impl Strategy<Value = (Tensor<f64>, isize)> {
         let r = s.len();
         (Just(s), 0..=r, any::<bool>()).prop_flat_map(|(mut s, at, neg)| {
             s.insert(at, 1);
-            let axis = if neg { at as isize - s.len() as isize } else { at as isize };
+            let axis = if neg {
+                at as isize - s.len() as isize
+            } else {
+                at as isize
+            };
             (tensor_of(s, smooth()), Just(axis))
         })
     })
@@ -66,7 +74,9 @@ fn unsqueeze_case() -> impl Strategy<Value = (Tensor<f64>, isize)> {
 /// A small tensor and the larger shape it broadcasts to.
 fn broadcast_case() -> impl Strategy<Value = (Tensor<f64>, Vec<usize>)> {
     broadcast_pair().prop_flat_map(|(a, b)| {
-        let full = tapegrad_tensor::broadcast_shapes(&a, &b).expect("compatible").to_vec();
+        let full = tapegrad_tensor::broadcast_shapes(&a, &b)
+            .expect("compatible")
+            .to_vec();
         (tensor_of(a, smooth()), Just(full))
     })
 }
@@ -74,7 +84,9 @@ fn broadcast_case() -> impl Strategy<Value = (Tensor<f64>, Vec<usize>)> {
 /// A large tensor and a smaller shape that broadcasts to it.
 fn sum_to_case() -> impl Strategy<Value = (Tensor<f64>, Vec<usize>)> {
     broadcast_pair().prop_flat_map(|(a, b)| {
-        let full = tapegrad_tensor::broadcast_shapes(&a, &b).expect("compatible").to_vec();
+        let full = tapegrad_tensor::broadcast_shapes(&a, &b)
+            .expect("compatible")
+            .to_vec();
         (tensor_of(full, smooth()), Just(a))
     })
 }
@@ -84,9 +96,16 @@ fn narrow_case() -> impl Strategy<Value = (Tensor<f64>, usize, usize, usize)> {
     shape_rank(1, 4, 5).prop_flat_map(|s| {
         (Just(s.clone()), 0..s.len()).prop_flat_map(|(s, axis)| {
             let size = s[axis];
-            (0..size).prop_flat_map(move |start| (Just(start), 1..=size - start)).prop_flat_map(
-                move |(start, len)| (tensor_of(s.clone(), smooth()), Just(axis), Just(start), Just(len)),
-            )
+            (0..size)
+                .prop_flat_map(move |start| (Just(start), 1..=size - start))
+                .prop_flat_map(move |(start, len)| {
+                    (
+                        tensor_of(s.clone(), smooth()),
+                        Just(axis),
+                        Just(start),
+                        Just(len),
+                    )
+                })
         })
     })
 }
@@ -104,22 +123,31 @@ fn pad_case() -> impl Strategy<Value = (Tensor<f64>, isize, usize, usize)> {
 fn concat_case() -> impl Strategy<Value = (Vec<Tensor<f64>>, isize, Vec<bool>)> {
     (shape_rank(1, 3, 4), 1..=3usize).prop_flat_map(|(s, parts)| {
         let r = s.len();
-        (0..r, any::<bool>(), prop::collection::vec(1..=3usize, parts)).prop_flat_map(move |(axis, neg, lens)| {
-            let shapes = lens.iter().map(|&l| {
-                let mut p = s.clone();
-                p[axis] = l;
-                tensor_of(p, smooth())
-            });
-            let ax = if neg { axis as isize - r as isize } else { axis as isize };
-            // At least one part is trainable.
-            let needs = prop::collection::vec(any::<bool>(), lens.len()).prop_map(|mut n| {
-                if !n.contains(&true) {
-                    n[0] = true;
-                }
-                n
-            });
-            (shapes.collect::<Vec<_>>(), Just(ax), needs)
-        })
+        (
+            0..r,
+            any::<bool>(),
+            prop::collection::vec(1..=3usize, parts),
+        )
+            .prop_flat_map(move |(axis, neg, lens)| {
+                let shapes = lens.iter().map(|&l| {
+                    let mut p = s.clone();
+                    p[axis] = l;
+                    tensor_of(p, smooth())
+                });
+                let ax = if neg {
+                    axis as isize - r as isize
+                } else {
+                    axis as isize
+                };
+                // At least one part is trainable.
+                let needs = prop::collection::vec(any::<bool>(), lens.len()).prop_map(|mut n| {
+                    if !n.contains(&true) {
+                        n[0] = true;
+                    }
+                    n
+                });
+                (shapes.collect::<Vec<_>>(), Just(ax), needs)
+            })
     })
 }
 
@@ -127,26 +155,46 @@ fn concat_case() -> impl Strategy<Value = (Vec<Tensor<f64>>, isize, Vec<bool>)> 
 fn stack_case() -> impl Strategy<Value = (Vec<Tensor<f64>>, isize)> {
     (shape(3, 4), 1..=3usize).prop_flat_map(|(s, n)| {
         let r = s.len() as isize;
-        (prop::collection::vec(tensor_of(s, smooth()), n), -(r + 1)..=r)
+        (
+            prop::collection::vec(tensor_of(s, smooth()), n),
+            -(r + 1)..=r,
+        )
     })
 }
 
 /// Concatenates `parts` along `axis`: part `i` is the next trainable input
 /// where `needs[i]`, else a constant holding `parts[i]` (which gradcheck
 /// therefore does not move).
-fn concat_some<'t>(tape: &'t Tape<f64>, v: &[Var<'t, f64>], parts: &[Tensor<f64>], axis: isize, needs: &[bool]) -> Var<'t, f64> {
+fn concat_some<'t>(
+    tape: &'t Tape<f64>,
+    v: &[Var<'t, f64>],
+    parts: &[Tensor<f64>],
+    axis: isize,
+    needs: &[bool],
+) -> Var<'t, f64> {
     let mut trainable = v.iter();
     let vars: Vec<Var<'t, f64>> = parts
         .iter()
         .zip(needs)
-        .map(|(p, &n)| if n { *trainable.next().expect("one var per trainable part") } else { tape.constant(p.clone()) })
+        .map(|(p, &n)| {
+            if n {
+                *trainable.next().expect("one var per trainable part")
+            } else {
+                tape.constant(p.clone())
+            }
+        })
         .collect();
     Var::concat(&vars, axis)
 }
 
 /// The parts of a concat case that are trainable (gradcheck's inputs).
 fn trainable(parts: &[Tensor<f64>], needs: &[bool]) -> Vec<Tensor<f64>> {
-    parts.iter().zip(needs).filter(|(_, &n)| n).map(|(p, _)| p.clone()).collect()
+    parts
+        .iter()
+        .zip(needs)
+        .filter(|(_, &n)| n)
+        .map(|(p, _)| p.clone())
+        .collect()
 }
 
 proptest! {

@@ -107,6 +107,7 @@ impl<E: Float> Sequential<E> {
     }
 
     /// Appends a layer (builder style).
+    #[allow(clippy::should_implement_trait)] // a builder step, not `std::ops::Add`
     pub fn add(mut self, layer: impl Module<E> + 'static) -> Self {
         self.layers.push(Box::new(layer));
         self

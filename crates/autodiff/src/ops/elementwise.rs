@@ -317,7 +317,9 @@ impl<E: Float> Op<E> for WhereCond<E> {
         // d/da = mask, d/db = 1 - mask
         let g = c.g;
         let g_a = c.needs(0).then(|| g.mul(&g.lift(self.mask.clone())));
-        let g_b = c.needs(1).then(|| g.mul(&g.lift(self.mask.neg().add_scalar(1.0))));
+        let g_b = c
+            .needs(1)
+            .then(|| g.mul(&g.lift(self.mask.neg().add_scalar(1.0))));
         smallvec![g_a, g_b]
     }
 }
@@ -350,11 +352,27 @@ impl<'t, E: Float> Var<'t, E> {
         let (st, sf) = (on_true.shape(), on_false.shape());
         let shape = tapegrad_tensor::broadcast_shapes(&st, &sf)
             .and_then(|s| tapegrad_tensor::broadcast_shapes(&s, cond.shape()))
-            .unwrap_or_else(|| panic!("where: shapes {:?}, {:?} and {:?} do not broadcast", cond.shape(), st, sf));
+            .unwrap_or_else(|| {
+                panic!(
+                    "where: shapes {:?}, {:?} and {:?} do not broadcast",
+                    cond.shape(),
+                    st,
+                    sf
+                )
+            });
         let (a, b) = (on_true.broadcast_to(&shape), on_false.broadcast_to(&shape));
-        let mask = cond.ne(&Tensor::scalar(E::ZERO)).broadcast_to(&shape).contiguous();
+        let mask = cond
+            .ne(&Tensor::scalar(E::ZERO))
+            .broadcast_to(&shape)
+            .contiguous();
         let value = mask.where_cond(&a.value(), &b.value());
-        Var::record_op(a.tape, WhereCond { mask }, &[a, b], value, Location::caller())
+        Var::record_op(
+            a.tape,
+            WhereCond { mask },
+            &[a, b],
+            value,
+            Location::caller(),
+        )
     }
 }
 

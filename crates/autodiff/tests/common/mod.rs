@@ -12,7 +12,12 @@ use tapegrad_tensor::Tensor;
 /// Proptest configuration shared by the property tests: few, small cases.
 pub fn config(cases: u32) -> ProptestConfig {
     // No regression files: a bug found gets a named test instead.
-    ProptestConfig { cases, max_shrink_iters: 256, failure_persistence: None, ..ProptestConfig::default() }
+    ProptestConfig {
+        cases,
+        max_shrink_iters: 256,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
 }
 
 /// A shape of rank `0..=max_rank` with dims `1..=max_dim`.
@@ -21,7 +26,11 @@ pub fn shape(max_rank: usize, max_dim: usize) -> impl Strategy<Value = Vec<usize
 }
 
 /// A shape of rank `min_rank..=max_rank` with dims `1..=max_dim`.
-pub fn shape_rank(min_rank: usize, max_rank: usize, max_dim: usize) -> impl Strategy<Value = Vec<usize>> {
+pub fn shape_rank(
+    min_rank: usize,
+    max_rank: usize,
+    max_dim: usize,
+) -> impl Strategy<Value = Vec<usize>> {
     prop::collection::vec(1..=max_dim, min_rank..=max_rank)
 }
 
@@ -37,7 +46,9 @@ pub fn away_from_zero() -> BoxedStrategy<f64> {
 
 /// Values with `min <= |x| <= 2`, either sign.
 pub fn away(min: f64) -> BoxedStrategy<f64> {
-    (min..2.0f64, any::<bool>()).prop_map(|(m, neg)| if neg { -m } else { m }).boxed()
+    (min..2.0f64, any::<bool>())
+        .prop_map(|(m, neg)| if neg { -m } else { m })
+        .boxed()
 }
 
 /// Values in `[0.2, 3]` (inside the domain of ln, sqrt, pow's base).
@@ -46,7 +57,10 @@ pub fn positive() -> BoxedStrategy<f64> {
 }
 
 /// A tensor of `shape` with values from `values`.
-pub fn tensor_of(shape: Vec<usize>, values: BoxedStrategy<f64>) -> impl Strategy<Value = Tensor<f64>> {
+pub fn tensor_of(
+    shape: Vec<usize>,
+    values: BoxedStrategy<f64>,
+) -> impl Strategy<Value = Tensor<f64>> {
     let n: usize = shape.iter().product();
     prop::collection::vec(values, n).prop_map(move |v| Tensor::from_vec(v, &shape))
 }
@@ -60,7 +74,10 @@ pub fn any_tensor(values: BoxedStrategy<f64>) -> impl Strategy<Value = Tensor<f6
 /// `[-n/6, n/6]` (so max/min never tie, even after a finite-difference step).
 pub fn distinct(n: usize) -> impl Strategy<Value = Vec<f64>> {
     let grid: Vec<f64> = (0..n).map(|i| 0.3 * i as f64 - 0.15 * n as f64).collect();
-    (Just(grid).prop_shuffle(), prop::collection::vec(0.0..0.05f64, n))
+    (
+        Just(grid).prop_shuffle(),
+        prop::collection::vec(0.0..0.05f64, n),
+    )
         .prop_map(|(g, noise)| g.iter().zip(noise).map(|(a, b)| a + b).collect())
 }
 
@@ -80,7 +97,13 @@ pub fn broadcast_group(n: usize) -> impl Strategy<Value = Vec<Vec<usize>>> {
         prop::collection::vec(one_side, n).prop_map(move |sides| {
             sides
                 .into_iter()
-                .map(|(drop, ones)| full.iter().zip(&ones).skip(drop).map(|(&d, &one)| if one { 1 } else { d }).collect())
+                .map(|(drop, ones)| {
+                    full.iter()
+                        .zip(&ones)
+                        .skip(drop)
+                        .map(|(&d, &one)| if one { 1 } else { d })
+                        .collect()
+                })
                 .collect()
         })
     })
@@ -95,15 +118,23 @@ pub fn broadcast_pair() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
 }
 
 /// Two tensors of broadcast-compatible shapes with values from `a` and `b`.
-pub fn broadcast_tensors(a: BoxedStrategy<f64>, b: BoxedStrategy<f64>) -> impl Strategy<Value = (Tensor<f64>, Tensor<f64>)> {
-    broadcast_pair().prop_flat_map(move |(sa, sb)| (tensor_of(sa, a.clone()), tensor_of(sb, b.clone())))
+pub fn broadcast_tensors(
+    a: BoxedStrategy<f64>,
+    b: BoxedStrategy<f64>,
+) -> impl Strategy<Value = (Tensor<f64>, Tensor<f64>)> {
+    broadcast_pair()
+        .prop_flat_map(move |(sa, sb)| (tensor_of(sa, a.clone()), tensor_of(sb, b.clone())))
 }
 
 /// Two broadcast-compatible tensors whose values never tie after
 /// broadcasting: `a` on the grid `0.4 k`, `b` on `0.4 k + 0.2`, each plus
 /// noise below 0.05, so `|a - b| >= 0.15` everywhere.
 pub fn separated_pair() -> impl Strategy<Value = (Tensor<f64>, Tensor<f64>)> {
-    let on_grid = |offset: f64| (-5i32..5, 0.0..0.05f64).prop_map(move |(k, u)| 0.4 * k as f64 + offset + u).boxed();
+    let on_grid = |offset: f64| {
+        (-5i32..5, 0.0..0.05f64)
+            .prop_map(move |(k, u)| 0.4 * k as f64 + offset + u)
+            .boxed()
+    };
     broadcast_tensors(on_grid(0.0), on_grid(0.2))
 }
 
@@ -118,7 +149,15 @@ where
     shape_rank(1, 4, 4).prop_flat_map(move |s| {
         let r = s.len();
         let axes = prop::collection::vec((0..r, any::<bool>()), 0..=r).prop_map(move |ax| {
-            ax.into_iter().map(|(a, neg)| if neg { a as isize - r as isize } else { a as isize }).collect()
+            ax.into_iter()
+                .map(|(a, neg)| {
+                    if neg {
+                        a as isize - r as isize
+                    } else {
+                        a as isize
+                    }
+                })
+                .collect()
         });
         (input(s), axes, any::<bool>())
     })
@@ -129,7 +168,15 @@ pub fn norm_axes(axes: &[isize], rank: usize) -> Vec<usize> {
     let mut a: Vec<usize> = if axes.is_empty() {
         (0..rank).collect()
     } else {
-        axes.iter().map(|&x| if x < 0 { (x + rank as isize) as usize } else { x as usize }).collect()
+        axes.iter()
+            .map(|&x| {
+                if x < 0 {
+                    (x + rank as isize) as usize
+                } else {
+                    x as usize
+                }
+            })
+            .collect()
     };
     a.sort_unstable();
     a.dedup();
@@ -163,7 +210,10 @@ fn shapes(inputs: &[Tensor<f64>]) -> Vec<Vec<usize>> {
 /// Largest relative difference `|a - b| / max(1e-300, |b|)` over elements.
 pub fn max_rel_diff(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len(), "length mismatch");
-    a.iter().zip(b).map(|(x, y)| (x - y).abs() / y.abs().max(1e-300)).fold(0.0, f64::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs() / y.abs().max(1e-300))
+        .fold(0.0, f64::max)
 }
 
 /// Asserts `a ≈ b` elementwise within `atol + rtol |b|`.
@@ -171,6 +221,9 @@ pub fn max_rel_diff(a: &[f64], b: &[f64]) -> f64 {
 pub fn assert_close(a: &[f64], b: &[f64], rtol: f64, atol: f64) {
     assert_eq!(a.len(), b.len(), "length mismatch: {a:?} vs {b:?}");
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!((x - y).abs() <= atol + rtol * y.abs(), "element {i}: {x} vs {y} (all: {a:?} vs {b:?})");
+        assert!(
+            (x - y).abs() <= atol + rtol * y.abs(),
+            "element {i}: {x} vs {y} (all: {a:?} vs {b:?})"
+        );
     }
 }

@@ -8,7 +8,7 @@ pub fn fmt_num(x: Option<f64>) -> String {
     match x {
         None => "-".to_string(),
         Some(v) if !v.is_finite() => format!("{v}"),
-        Some(v) if v == 0.0 => "0".to_string(),
+        Some(0.0) => "0".to_string(),
         Some(v) if v.abs() >= 1e4 || v.abs() < 1e-3 => format!("{v:.2e}"),
         Some(v) => format!("{v:.4}"),
     }

@@ -10,7 +10,7 @@
 //!
 //! ```
 //! use tapegrad_nn::optim::{Adam, Optimizer, StateError};
-//! use tapegrad_nn::{Module, Param, Sequential};
+//! use tapegrad_nn::Sequential;
 //! use tapegrad_tensor::Tensor;
 //!
 //! let model: Sequential<f64> = Sequential::new(); // no parameters
