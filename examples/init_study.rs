@@ -178,7 +178,7 @@ const HEADER: [&str; 8] = [
     "at init",
     "grad ratio first/last",
     "last act std",
-    "saturated|dead",
+    "saturated / dead",
     "final train loss",
     "test acc",
     "symmetry broken",
@@ -308,10 +308,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     bar.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
-    if let Some(deep) = outcomes
+    // The detailed report of the most instructive run: Xavier + ReLU at the
+    // largest depth (the variance halves every layer), else the first deep one.
+    let deepest = *s.depths.iter().max().expect("at least one depth");
+    let is_deep = |o: &&Outcome| o.config.depth == deepest;
+    let featured = outcomes
         .iter()
-        .find(|o| o.config.depth == *s.depths.iter().max().unwrap())
-    {
+        .filter(is_deep)
+        .find(|o| o.config.scheme == Scheme::Xavier && o.config.activation == Activation::ReLU)
+        .or_else(|| outcomes.iter().find(is_deep));
+    if let Some(deep) = featured {
         println!(
             "\nGradient flow at initialisation, {}:\n{}",
             deep.config, deep.at_init

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod checkpoint;
+pub mod conv;
 pub mod data;
 pub mod diagnostics;
 pub mod init;
@@ -14,8 +15,10 @@ pub mod loss;
 pub mod module;
 pub mod optim;
 pub mod param;
+pub mod recurrent;
 pub mod study;
 
+pub use conv::{AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, MaxPool2d};
 pub use init::Init;
 pub use layers::{
     Dropout, Embedding, Flatten, LayerNorm, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh, GELU,
@@ -23,3 +26,4 @@ pub use layers::{
 pub use module::{visit_child, visit_child_mut, Module, Sequential};
 pub use optim::Optimizer;
 pub use param::Param;
+pub use recurrent::{RecurrentCell, GRU, LSTM, RNN};

@@ -90,10 +90,7 @@ fn check_conv_shapes(
         panic!("conv2d: expected input [N, C, H, W] and weight [O, C/groups, kh, kw], got {xs:?} and {ws:?}");
     }
     if (ws[2], ws[3]) != p.kernel {
-        panic!(
-            "conv2d: weight {ws:?} does not match kernel {:?}",
-            p.kernel
-        );
+        panic!("conv2d: weight {ws:?} does not match kernel {:?}", p.kernel);
     }
     if groups == 0 || ws[0] % groups != 0 || xs[1] != ws[1] * groups {
         panic!(
@@ -103,7 +100,10 @@ fn check_conv_shapes(
     }
     if let Some(bs) = bias {
         if bs != [ws[0]] {
-            panic!("conv2d: bias {bs:?} does not match weight {ws:?} (expects [{}])", ws[0]);
+            panic!(
+                "conv2d: bias {bs:?} does not match weight {ws:?} (expects [{}])",
+                ws[0]
+            );
         }
     }
 }
@@ -227,12 +227,7 @@ impl<E: Float> Conv2d<E> {
     /// `in_channels -> out_channels` with a square `kernel`, stride 1, no
     /// padding, and PyTorch's default initialisation.
     #[track_caller]
-    pub fn new(
-        in_channels: usize,
-        out_channels: usize,
-        kernel: usize,
-        rng: &mut impl Rng,
-    ) -> Self {
+    pub fn new(in_channels: usize, out_channels: usize, kernel: usize, rng: &mut impl Rng) -> Self {
         Self::with_config(in_channels, out_channels, Conv2dConfig::new(kernel), rng)
     }
 
@@ -258,7 +253,11 @@ impl<E: Float> Conv2d<E> {
         let weight = Init::PYTORCH_DEFAULT.tensor(&shape, rng);
         let bias = config.bias.then(|| {
             let fan_in = in_channels / g * kh * kw;
-            let bound = if fan_in > 0 { 1.0 / (fan_in as f64).sqrt() } else { 0.0 };
+            let bound = if fan_in > 0 {
+                1.0 / (fan_in as f64).sqrt()
+            } else {
+                0.0
+            };
             init::uniform(&[out_channels], -bound, bound, rng)
         });
         Self::from_tensors(weight, bias, config.params(), g)

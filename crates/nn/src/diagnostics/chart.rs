@@ -50,7 +50,21 @@ impl LineChart {
         let ok = |&(x, y): &(f64, f64)| x.is_finite() && y.is_finite() && (!self.log_y || y > 0.0);
         self.series
             .iter()
-            .map(|(n, pts)| (n.clone(), pts.iter().copied().filter(ok).collect()))
+            .map(|(n, pts)| {
+                let kept: Vec<(f64, f64)> = pts.iter().copied().filter(ok).collect();
+                // Say why a line is missing instead of dropping it silently.
+                let name = if kept.is_empty() && !pts.is_empty() {
+                    let why = if self.log_y {
+                        "no positive finite values"
+                    } else {
+                        "not finite"
+                    };
+                    format!("{n} (not drawn: {why})")
+                } else {
+                    n.clone()
+                };
+                (name, kept)
+            })
             .collect()
     }
 
@@ -92,6 +106,7 @@ impl LineChart {
                 .configure_mesh()
                 .x_desc(&self.x_label)
                 .y_desc(&self.y_label)
+                .y_labels(12)
                 .y_label_formatter(&|v| format!("{v:.0e}"))
                 .draw()
                 .map_err(|e| err(&e))?;

@@ -44,7 +44,8 @@ pub struct ParamStats {
     pub grad_norm: f64,
     /// Standard deviation of the gradient's elements.
     pub grad_std: f64,
-    /// `‖Δw‖ / ‖w‖` of the last optimiser step, once recorded.
+    /// `‖Δw‖ / ‖w‖` of the last optimiser step, once recorded (`None` while
+    /// unrecorded, or when `‖w‖ = 0`).
     pub update_ratio: Option<f64>,
 }
 
@@ -173,8 +174,9 @@ impl FlowReport {
         });
         for (stats, (name, old)) in self.params.iter_mut().zip(before) {
             if let Some(new) = after.get(name) {
-                let delta = l2(&new.sub(old));
-                stats.update_ratio = Some(delta / l2(old).max(f64::MIN_POSITIVE));
+                // Undefined for a zero weight (zero init): left as `None`.
+                let norm = l2(old);
+                stats.update_ratio = (norm > 0.0).then(|| l2(&new.sub(old)) / norm);
             }
         }
     }
