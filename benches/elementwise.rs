@@ -46,25 +46,25 @@ fn api_table() {
         let a = Tensor::from_vec(rng.vec_f32(n), &[n / cols, cols]);
         let b = Tensor::from_vec(rng.vec_f32(n), &[n / cols, cols]);
         let row = Tensor::from_vec(rng.vec_f32(cols), &[cols]);
-        let ops: [(&str, Box<dyn Fn() + Sync>, usize); 3] = [
-            ("add", Box::new(|| drop(black_box(a.add(&b)))), 3),
-            ("add row", Box::new(|| drop(black_box(a.add(&row)))), 2),
-            ("sum_all", Box::new(|| drop(black_box(a.sum_all()))), 1),
-        ];
-        for (name, f, arrays) in ops {
-            let (s, p) = serial_vs_parallel(f);
-            let bytes = (arrays * n * 4) as f64;
-            t.row(vec![
-                name.to_string(),
-                format!("{n:.0e}"),
-                format!("{:.3}", s.ms()),
-                format!("{:.3}", p.ms()),
-                ratio(s.median, p.median),
-                format!("{:.1}", bytes / s.median / 1e9),
-            ]);
-        }
+        // (bytes moved per element: reads + writes of 4-byte floats)
+        api_row(&mut t, "add", n, 12, || drop(black_box(a.add(&b))));
+        api_row(&mut t, "add row", n, 8, || drop(black_box(a.add(&row))));
+        api_row(&mut t, "sum_all", n, 4, || drop(black_box(a.sum_all())));
     }
     t.print();
+}
+
+/// Times one op serial and parallel and adds its row to the table.
+fn api_row(t: &mut Table, name: &str, n: usize, bytes_per_elem: usize, f: impl Fn() + Sync) {
+    let (s, p) = serial_vs_parallel(f);
+    t.row(vec![
+        name.to_string(),
+        format!("{n:.0e}"),
+        format!("{:.3}", s.ms()),
+        format!("{:.3}", p.ms()),
+        ratio(s.median, p.median),
+        format!("{:.1}", (bytes_per_elem * n) as f64 / s.median / 1e9),
+    ]);
 }
 
 /// `out = x + y` the way `fill_chunks` does it: serial, or chunks of `CHUNK` on rayon.
@@ -96,62 +96,91 @@ fn sum_kernel(x: &[f32], parallel: bool) -> f32 {
     }
 }
 
+/// `out = tanh(x)`: an expensive map (~10x the work of an add per element).
+fn tanh_kernel(x: &[f32], parallel: bool) -> Vec<f32> {
+    let mut out = vec![0.0f32; x.len()];
+    let f = |o: &mut [f32], start: usize| {
+        let x = &x[start..start + o.len()];
+        for (o, &x) in o.iter_mut().zip(x) {
+            *o = x.tanh();
+        }
+    };
+    if parallel {
+        out.par_chunks_mut(CHUNK)
+            .enumerate()
+            .for_each(|(i, o)| f(o, i * CHUNK));
+    } else {
+        f(&mut out, 0);
+    }
+    out
+}
+
+/// Serial and parallel timings of `kernel(parallel)`.
+fn both<R>(kernel: impl Fn(bool) -> R + Sync) -> (Timing, Timing) {
+    let serial = in_pool(1, || {
+        time(|| {
+            black_box(kernel(false));
+        })
+    });
+    let parallel = time(|| {
+        black_box(kernel(true));
+    });
+    (serial, parallel)
+}
+
+/// The smallest size from which parallel is at least 5% faster at every
+/// larger size of the sweep.
+fn wins_from(rows: &[(usize, f64)]) -> String {
+    let mut from = None;
+    for &(n, speedup) in rows.iter().rev() {
+        if speedup < 1.05 {
+            break;
+        }
+        from = Some(n);
+    }
+    from.map_or("never (up to 2^20)".to_string(), |n| n.to_string())
+}
+
 fn sweep() {
     let nt = common::all_threads();
     println!(
         "\n# sweep: kernels with the parallel path forced (CHUNK = {CHUNK}, current PARALLEL_THRESHOLD = {PARALLEL_THRESHOLD})"
     );
-    let mut t = Table::new(&[
-        "elements",
-        "add serial us",
-        &format!("add {nt}T us"),
-        "add speed-up",
-        "sum serial us",
-        &format!("sum {nt}T us"),
-        "sum speed-up",
-    ]);
+    let names = ["add", "sum", "tanh"];
+    let mut header = vec!["elements".to_string()];
+    for name in names {
+        header.push(format!("{name} 1T us"));
+        header.push(format!("{name} {nt}T us"));
+        header.push(format!("{name} x"));
+    }
+    let header: Vec<&str> = header.iter().map(|s| s.as_str()).collect();
+    let mut t = Table::new(&header);
     let mut rng = XorShift::new(11);
-    let mut first_win = (None, None);
+    let mut speedups: Vec<Vec<(usize, f64)>> = vec![Vec::new(); names.len()];
     for shift in 12..=20 {
         let n = 1usize << shift;
         let (x, y) = (rng.vec_f32(n), rng.vec_f32(n));
-        let (as_, ap) = (
-            in_pool(1, || time(|| drop(black_box(add_kernel(&x, &y, false))))),
-            time(|| drop(black_box(add_kernel(&x, &y, true)))),
-        );
-        let (ss, sp) = (
-            in_pool(1, || {
-                time(|| {
-                    black_box(sum_kernel(&x, false));
-                })
-            }),
-            time(|| {
-                black_box(sum_kernel(&x, true));
-            }),
-        );
-        if ap.median < as_.median && first_win.0.is_none() {
-            first_win.0 = Some(n);
+        let timings = [
+            both(|p| add_kernel(&x, &y, p)),
+            both(|p| sum_kernel(&x, p)),
+            both(|p| tanh_kernel(&x, p)),
+        ];
+        let mut row = vec![format!("{n} (2^{shift})")];
+        for (i, (s, p)) in timings.iter().enumerate() {
+            row.push(format!("{:.1}", s.us()));
+            row.push(format!("{:.1}", p.us()));
+            row.push(ratio(s.median, p.median));
+            speedups[i].push((n, s.median / p.median));
         }
-        if sp.median < ss.median && first_win.1.is_none() {
-            first_win.1 = Some(n);
-        }
-        t.row(vec![
-            format!("{n} (2^{shift})"),
-            format!("{:.1}", as_.us()),
-            format!("{:.1}", ap.us()),
-            ratio(as_.median, ap.median),
-            format!("{:.1}", ss.us()),
-            format!("{:.1}", sp.us()),
-            ratio(ss.median, sp.median),
-        ]);
+        t.row(row);
     }
     t.print();
-    let show = |x: Option<usize>| x.map_or("never (up to 2^20)".to_string(), |n| n.to_string());
-    println!(
-        "# parallel first wins at: add {} elements, sum {} elements",
-        show(first_win.0),
-        show(first_win.1)
-    );
+    for (name, rows) in names.iter().zip(&speedups) {
+        println!(
+            "# parallel wins (>= 5%) from: {name} {} elements",
+            wins_from(rows)
+        );
+    }
 }
 
 fn main() {

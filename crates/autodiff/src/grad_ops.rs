@@ -42,6 +42,9 @@ impl<E: Float> GradOps<E> for Tensor<E> {
     fn powf(&self, p: f64) -> Self {
         Tensor::powf(self, p)
     }
+    fn pow(&self, rhs: &Self) -> Self {
+        Tensor::pow(self, rhs)
+    }
     fn exp(&self) -> Self {
         Tensor::exp(self)
     }
@@ -144,6 +147,9 @@ impl<'t, E: Float> GradOps<E> for Var<'t, E> {
     }
     fn powf(&self, p: f64) -> Self {
         Var::powf(*self, p)
+    }
+    fn pow(&self, rhs: &Self) -> Self {
+        Var::pow(*self, *rhs)
     }
     fn exp(&self) -> Self {
         Var::exp(*self)

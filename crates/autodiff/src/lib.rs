@@ -45,6 +45,7 @@
 //! | `max` / `min` over axes | k tied extrema | g / k to each |
 //! | `maximum(a, b)` / `minimum(a, b)` | a = b | g / 2 to each |
 //! | `sqrt` | x = 0 | +inf (caught by anomaly mode) |
+//! | `pow(a, b)` | a = 0 | ∂/∂a = b a^(b-1), and 0 where b = 0; ∂/∂b = 0 where b >= 0 |
 #![warn(missing_docs)]
 
 mod anomaly;

@@ -95,7 +95,7 @@ fn non_contiguous_leaves() {
         );
         let check = gradcheck(
             |_, x| view_loss(x[0]),
-            &[view.clone()],
+            std::slice::from_ref(&view),
             &GradcheckOptions::default(),
         );
         assert!(check.is_ok(), "{:?}", check.err());
@@ -155,13 +155,14 @@ fn size_one_broadcast_dims() {
     }
 }
 
-/// A model with tensors above the parallel threshold (32k elements): two
+/// A model with tensors above the parallel threshold (`PARALLEL_THRESHOLD`): two
 /// backward passes give bit-identical gradients.
 #[test]
 fn backward_twice_is_bit_identical_on_parallel_reductions() {
     use rand::SeedableRng;
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    let x = Tensor::<f32>::rand_normal(&[512, 96], 0.0, 1.0, &mut rng); // 49k elements
+    let x = Tensor::<f32>::rand_normal(&[1536, 96], 0.0, 1.0, &mut rng); // 147k elements
+    assert!(1536 * 96 > tapegrad_tensor::PARALLEL_THRESHOLD);
     let w = Tensor::<f32>::rand_normal(&[96, 128], 0.0, 0.1, &mut rng);
     let b = Tensor::<f32>::rand_normal(&[128], 0.0, 0.1, &mut rng);
     let run = || {
@@ -171,7 +172,7 @@ fn backward_twice_is_bit_identical_on_parallel_reductions() {
             tape.var(w.clone()),
             tape.var(b.clone()),
         );
-        let h = (xv.matmul(wv) + bv).tanh(); // [512, 128] = 65k elements
+        let h = (xv.matmul(wv) + bv).tanh(); // [1536, 128] = 197k elements
         let loss = h.logsumexp(&[1], false).mean_all() + h.square().sum_all() * 1e-3;
         let g = loss.backward();
         [g[xv].to_vec(), g[wv].to_vec(), g[bv].to_vec()]
@@ -374,7 +375,83 @@ fn gradients_are_stable_at_extreme_inputs() {
         -v.log_softmax(0).index_select(0, &[0])
     });
     assert_eq!(g, vec![-1.0, 0.0, 1.0]);
+    // Masked entries (-inf logits, as attention masks make): softmax gives
+    // them 0 and they get gradient 0; the rest is finite.
+    let w = [0.3, 2.0, -1.0];
+    let g = grad_of(&[0.5, f64::NEG_INFINITY, 1.0], &[3], |v| {
+        v.softmax(0) * v.tape().constant(t(&w, &[3]))
+    });
+    assert_eq!(g[1], 0.0);
+    // d/dx Σ w softmax(x) = p (w - Σ p w) with p = softmax over the unmasked pair.
+    let p = [
+        1.0 / (1.0 + 0.5f64.exp()),
+        0.5f64.exp() / (1.0 + 0.5f64.exp()),
+    ];
+    let mean_w = p[0] * w[0] + p[1] * w[2];
+    assert_close(
+        &[g[0], g[2]],
+        &[p[0] * (w[0] - mean_w), p[1] * (w[2] - mean_w)],
+        1e-14,
+        1e-16,
+    );
     // GELU far out: derivative 0 on the left, 1 on the right.
     let g = grad_of(&[-60.0, 60.0], &[2], |v| v.gelu());
     assert_eq!(g, vec![0.0, 1.0]);
+}
+
+/// Gradients with respect to an intermediate node, and with a non-scalar
+/// seed, agree between `backward` (tensors) and `tape.grad` (vars).
+#[test]
+fn intermediates_and_seeds_agree_between_backward_and_tape_grad() {
+    let tape = Tape::<f64>::new();
+    let xs = [0.5, -1.0, 2.0];
+    let x = tape.var(t(&xs, &[3]));
+    let h = x.tanh() * x; // an intermediate
+    let loss = h.exp().sum_all() + h.square().mean_all();
+    let by_backward = loss.backward();
+    let by_grad = tape.grad(loss, &[h, x]);
+    // dL/dh = e^h + 2h/3.
+    let hv: Vec<f64> = xs.iter().map(|v| v.tanh() * v).collect();
+    let want: Vec<f64> = hv.iter().map(|h| h.exp() + 2.0 * h / 3.0).collect();
+    assert_close(&by_backward[h].to_vec(), &want, 1e-14, 0.0);
+    assert_close(&by_grad[0].value().to_vec(), &want, 1e-14, 0.0);
+    assert_close(
+        &by_grad[1].value().to_vec(),
+        &by_backward[x].to_vec(),
+        1e-14,
+        0.0,
+    );
+    // A vector-Jacobian product: seed s on y = x² gives 2 x s.
+    let y = x.square();
+    let seed = t(&[1.0, 2.0, 3.0], &[3]);
+    assert_eq!(
+        y.backward_with(seed.clone())[x].to_vec(),
+        vec![1.0, -4.0, 12.0]
+    );
+    let s = tape.constant(seed);
+    assert_eq!(
+        tape.grad_with(y, &[x], s)[0].value().to_vec(),
+        vec![1.0, -4.0, 12.0]
+    );
+}
+
+/// `pow(a, b)` at a zero base follows PyTorch: `∂/∂a = b a^(b-1)` (0 for
+/// b = 2, 1 for b = 1, and 0 where b = 0), and `∂/∂b = a^b ln a` is 0 where
+/// a = 0 and b >= 0 (the limit), not `0 · -inf = NaN`. Common in practice:
+/// `relu(x).pow(2)` with dead units.
+#[test]
+fn pow_at_zero_base_matches_pytorch() {
+    let tape = Tape::<f64>::new();
+    let a = tape.var(t(&[0.0, 0.0, 2.0, 0.0], &[4]));
+    let b = tape.var(t(&[2.0, 1.0, 3.0, 0.0], &[4]));
+    let y = a.pow(b);
+    assert_eq!(y.value().to_vec(), vec![0.0, 0.0, 8.0, 1.0]);
+    let g = y.sum_all().backward();
+    assert_eq!(g[a].to_vec(), vec![0.0, 1.0, 12.0, 0.0]);
+    assert_eq!(g[b].to_vec(), vec![0.0, 0.0, 8.0 * 2f64.ln(), 0.0]);
+    // The same through tape.grad, and the second derivative in a: b (b-1) a^(b-2).
+    let ga = tape.grad(y.sum_all(), &[a])[0];
+    assert_eq!(ga.value().to_vec(), vec![0.0, 1.0, 12.0, 0.0]);
+    let gaa = tape.grad(ga.narrow(0, 0, 3).sum_all(), &[a])[0];
+    assert_eq!(gaa.value().to_vec()[..3], [2.0, 0.0, 12.0]);
 }

@@ -99,7 +99,7 @@ fn try_backward_names_the_same_op_as_the_panic() {
     let x = tape.var(Tensor::from_vec(vec![4.0, 0.0], &[2])).label("x");
     let (root, line) = (x.sqrt().label("root"), line!());
     let loss = (root * 3.0).sum_all();
-    let err: Anomaly = loss.try_backward().err().expect("an anomaly");
+    let err: Anomaly = loss.try_backward().expect_err("an anomaly");
     assert_eq!(
         (err.phase, err.op, err.node),
         (Phase::Backward, "sqrt", root.id())
@@ -147,7 +147,7 @@ fn try_backward_reports_forward_anomalies_upstream_of_the_loss_only() {
     );
 
     let bad = (unused * 2.0).sum_all();
-    let err = bad.try_backward().err().expect("an anomaly");
+    let err = bad.try_backward().expect_err("an anomaly");
     assert_eq!(
         (err.op, err.node, err.inputs[0].label.as_deref()),
         ("ln", unused.id(), Some("p"))
@@ -160,7 +160,7 @@ fn non_finite_leaves_are_reported_as_leaves() {
     let w = tape
         .var(Tensor::from_vec(vec![1.0, f32::NAN], &[2]))
         .label("w");
-    let err = w.sum_all().try_backward().err().expect("an anomaly");
+    let err = w.sum_all().try_backward().expect_err("an anomaly");
     assert_eq!(
         (err.phase, err.op, err.node, err.label.as_deref()),
         (Phase::Forward, "var", w.id(), Some("w"))

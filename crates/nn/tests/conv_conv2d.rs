@@ -63,7 +63,13 @@ fn case(max_hw: usize) -> impl Strategy<Value = Case> {
     let pair = |lo: usize, hi: usize| (lo..=hi, lo..=hi);
     (
         (1..=2usize, 1..=3usize, 1..=2usize, 1..=2usize),
-        (pair(1, max_hw), pair(1, 3), pair(1, 3), pair(0, 2), pair(1, 2)),
+        (
+            pair(1, max_hw),
+            pair(1, 3),
+            pair(1, 3),
+            pair(0, 2),
+            pair(1, 2),
+        ),
         any::<u64>(),
     )
         .prop_map(|((n, groups, cg, og), (hw, k, s, p, d), seed)| Case {
@@ -88,7 +94,12 @@ fn case(max_hw: usize) -> impl Strategy<Value = Case> {
 }
 
 /// The direct definition: 7 nested loops (n, o, i, j, c, p, q), zero padding.
-fn direct_conv(case: &Case, x: &Tensor<f64>, w: &Tensor<f64>, b: Option<&Tensor<f64>>) -> Tensor<f64> {
+fn direct_conv(
+    case: &Case,
+    x: &Tensor<f64>,
+    w: &Tensor<f64>,
+    b: Option<&Tensor<f64>>,
+) -> Tensor<f64> {
     let (oh, ow) = case.out_hw();
     let (h, wd) = (case.hw.0 as isize, case.hw.1 as isize);
     let p = case.p;
@@ -96,15 +107,17 @@ fn direct_conv(case: &Case, x: &Tensor<f64>, w: &Tensor<f64>, b: Option<&Tensor<
     let mut idx = 0;
     for n in 0..case.n {
         for o in 0..case.o() {
-            let group = o % case.groups;
+            let group = o / case.og;
             for i in 0..oh {
                 for j in 0..ow {
                     let mut acc = b.map_or(0.0, |b| b.get(&[o]));
                     for c in 0..case.cg {
                         for ki in 0..p.kernel.0 {
                             for kj in 0..p.kernel.1 {
-                                let y = (i * p.stride.0 + ki * p.dilation.0) as isize - p.padding.0 as isize;
-                                let xx = (j * p.stride.1 + kj * p.dilation.1) as isize - p.padding.1 as isize;
+                                let y = (i * p.stride.0 + ki * p.dilation.0) as isize
+                                    - p.padding.0 as isize;
+                                let xx = (j * p.stride.1 + kj * p.dilation.1) as isize
+                                    - p.padding.1 as isize;
                                 if y < 0 || y >= h || xx < 0 || xx >= wd {
                                     continue;
                                 }
@@ -125,7 +138,10 @@ fn direct_conv(case: &Case, x: &Tensor<f64>, w: &Tensor<f64>, b: Option<&Tensor<
 fn assert_close(got: &[f64], want: &[f64], what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: lengths");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!((g - w).abs() <= 1e-10 * (1.0 + w.abs()), "{what}: element {i}: {g} vs {w}");
+        assert!(
+            (g - w).abs() <= 1e-10 * (1.0 + w.abs()),
+            "{what}: element {i}: {g} vs {w}"
+        );
     }
 }
 
@@ -190,8 +206,20 @@ fn strided_input_view_gives_the_same_result() {
     let w = Tensor::rand_normal(&[4, 3, 3, 3], 0.0, 1.0, &mut rng);
     let p = Conv2dConfig::new(3).padding(1).stride(2).params();
     let tape = Tape::<f64>::new();
-    let a = conv2d(tape.constant(view.clone()), tape.constant(w.clone()), None, p, 1);
-    let b = conv2d(tape.constant(view.contiguous()), tape.constant(w), None, p, 1);
+    let a = conv2d(
+        tape.constant(view.clone()),
+        tape.constant(w.clone()),
+        None,
+        p,
+        1,
+    );
+    let b = conv2d(
+        tape.constant(view.contiguous()),
+        tape.constant(w),
+        None,
+        p,
+        1,
+    );
     assert_eq!(a.value().to_vec(), b.value().to_vec());
 }
 
@@ -205,10 +233,20 @@ fn module_forward_is_the_functional_form_and_gradients_reach_the_params() {
     let y = conv.forward(tape.constant(x.clone()));
     let w = conv.weight().value().clone();
     let b = conv.bias().unwrap().value().clone();
-    let direct = conv2d(tape.constant(x), tape.constant(w), Some(tape.constant(b)), cfg.params(), 2);
+    let direct = conv2d(
+        tape.constant(x),
+        tape.constant(w),
+        Some(tape.constant(b)),
+        cfg.params(),
+        2,
+    );
     assert_eq!(y.value().to_vec(), direct.value().to_vec());
     let grads = y.square().sum_all().backward();
-    let names: Vec<String> = conv.named_grads(&grads).into_iter().map(|(n, _)| n).collect();
+    let names: Vec<String> = conv
+        .named_grads(&grads)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
     assert_eq!(names, ["weight", "bias"]);
     assert_eq!(conv.weight().grad(&grads).unwrap().shape(), &[6, 2, 3, 3]);
     assert_eq!(conv.bias().unwrap().grad(&grads).unwrap().shape(), &[6]);
@@ -230,7 +268,10 @@ fn default_init_is_pytorch_kaiming_uniform_a_sqrt5() {
     assert!((std / want - 1.0).abs() < 0.05, "std {std} vs {want}");
     let b = conv.bias().unwrap().value().to_vec();
     assert!(b.iter().all(|v| v.abs() <= bound));
-    assert!(b.iter().any(|v| v.abs() > bound / 2.0), "bias spans the interval");
+    assert!(
+        b.iter().any(|v| v.abs() > bound / 2.0),
+        "bias spans the interval"
+    );
 }
 
 #[test]
@@ -261,5 +302,10 @@ fn channel_mismatch_names_both_shapes() {
 #[test]
 #[should_panic(expected = "Conv2d: 3 groups must divide in_channels 4 and out_channels 6")]
 fn groups_must_divide_the_channels() {
-    Conv2d::<f32>::with_config(4, 6, Conv2dConfig::new(1).groups(3), &mut StdRng::seed_from_u64(0));
+    Conv2d::<f32>::with_config(
+        4,
+        6,
+        Conv2dConfig::new(1).groups(3),
+        &mut StdRng::seed_from_u64(0),
+    );
 }

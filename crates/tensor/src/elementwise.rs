@@ -6,11 +6,19 @@ use crate::layout::{broadcast_shapes, RunWalker, Shape};
 use crate::tensor::Tensor;
 use rayon::prelude::*;
 
-/// Elementwise ops with at least this many elements run in parallel.
+/// Elementwise ops (and reductions) with at least this many elements run in
+/// parallel.
 ///
-/// Measured with `cargo bench --bench elementwise` on 2 cores: below about
-/// 32k f32 elements the rayon fork/join (~5-10 µs) costs more than it saves.
-pub const PARALLEL_THRESHOLD: usize = 1 << 15;
+/// Set from `cargo bench --bench elementwise` (its sweep forces the parallel
+/// path at every size) on 2 cores, f32, two quiet runs: handing chunks to
+/// rayon from the calling thread costs ~10-20 µs, so a contiguous `add`
+/// was 0.3-0.7x of serial at 2^15-2^16 elements, broke even at 2^17
+/// (0.93-1.01x) and 2^18 (1.00-1.11x); a full `sum` 0.90-1.08x at 2^17 and
+/// 1.16-1.45x from 2^18. An expensive map (`tanh`) already ran 2.0-2.5x
+/// faster from 2^15, so 2^17 is the compromise: the cheap ops that dominate
+/// a training step lose nothing, the expensive ones give up the parallel
+/// gain only between 32k and 128k elements.
+pub const PARALLEL_THRESHOLD: usize = 1 << 17;
 
 /// Work is split into chunks of this many elements. Fixed, so that the
 /// chunking (and thus any reduction order) never depends on the thread count.

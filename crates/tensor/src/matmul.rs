@@ -105,22 +105,26 @@ impl<E: Float> Tensor<E> {
                 a_shape, b_shape, k, k2
             );
         }
-        let Some(batch) = broadcast_shapes(&a.shape()[..a.ndim() - 2], &b.shape()[..b.ndim() - 2])
-        else {
-            panic!(
-                "matmul: {:?} x {:?}: batch dimensions do not broadcast",
-                a_shape, b_shape
-            )
+        let (a_batch, b_batch) = (&a.shape()[..a.ndim() - 2], &b.shape()[..b.ndim() - 2]);
+        let full = |batch: &[usize], r: usize, c: usize| -> Shape {
+            batch.iter().copied().chain([r, c]).collect()
         };
-        let full = |mut s: Shape, r: usize, c: usize| {
-            s.push(r);
-            s.push(c);
-            s
+        let (out, batch) = if a_batch == b_batch {
+            // Same batch dimensions (2-D x 2-D included): no broadcast views.
+            let batch = Shape::from_slice(a_batch);
+            (matmul_strided(&a, &b, &batch, parallel_flops), batch)
+        } else {
+            let Some(batch) = broadcast_shapes(a_batch, b_batch) else {
+                panic!(
+                    "matmul: {:?} x {:?}: batch dimensions do not broadcast",
+                    a_shape, b_shape
+                )
+            };
+            let a = a.broadcast_to(&full(&batch, m, k));
+            let b = b.broadcast_to(&full(&batch, k, n));
+            (matmul_strided(&a, &b, &batch, parallel_flops), batch)
         };
-        let a = a.broadcast_to(&full(batch.clone(), m, k));
-        let b = b.broadcast_to(&full(batch.clone(), k, n));
-        let out = matmul_strided(&a, &b, &batch, parallel_flops);
-        let mut out_shape = full(batch, m, n);
+        let mut out_shape = full(&batch, m, n);
         if rhs.ndim() == 1 {
             out_shape.pop();
         }

@@ -158,6 +158,12 @@ impl<E: Float> Tensor<E> {
     /// If a reduced axis has size 0.
     #[track_caller]
     pub fn max(&self, axes: &[isize], keepdim: bool) -> Tensor<E> {
+        if self.reduce_count(axes, "max") == 0 {
+            panic!(
+                "max: cannot reduce over an empty axis of {:?}",
+                self.shape()
+            );
+        }
         self.reduce_rows(
             axes,
             keepdim,
@@ -172,6 +178,12 @@ impl<E: Float> Tensor<E> {
     /// Minimum over `axes` (NaN wins, as in PyTorch).
     #[track_caller]
     pub fn min(&self, axes: &[isize], keepdim: bool) -> Tensor<E> {
+        if self.reduce_count(axes, "min") == 0 {
+            panic!(
+                "min: cannot reduce over an empty axis of {:?}",
+                self.shape()
+            );
+        }
         self.reduce_rows(
             axes,
             keepdim,
@@ -227,6 +239,11 @@ impl<E: Float> Tensor<E> {
     /// ```
     #[track_caller]
     pub fn logsumexp(&self, axes: &[isize], keepdim: bool) -> Tensor<E> {
+        if self.reduce_count(axes, "logsumexp") == 0 {
+            // ln of an empty sum: -inf, as in PyTorch.
+            let out_shape = self.reduced_shape(&self.reduce_axes(axes, "logsumexp"), keepdim);
+            return Tensor::full(&out_shape, E::NEG_INFINITY);
+        }
         let m = self.max(axes, true);
         // An all -inf row has max -inf; shift by 0 there so it stays -inf, not NaN.
         let shift = m.map(|v| if v.is_finite() { v } else { E::ZERO });

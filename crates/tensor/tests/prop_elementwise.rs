@@ -164,7 +164,9 @@ proptest! {
 /// mid-row; a transposed, sliced operand plus a broadcast row must still line up.
 #[test]
 fn large_strided_broadcast_add_matches_loop() {
-    let (r, c) = (300, 217); // 65,100 elements: several chunks, none row-aligned
+    // Rows of 217 (prime to CHUNK): several chunks past the threshold, none row-aligned.
+    let c = 217;
+    let r = tapegrad_tensor::PARALLEL_THRESHOLD / c + 50;
     assert!(r * c > tapegrad_tensor::PARALLEL_THRESHOLD);
     let a = values(r * c, 11);
     let b = values(c, 12);

@@ -199,10 +199,11 @@ proptest! {
 /// Large enough for the parallel row loops of concat, index_select, index_add and gather.
 #[test]
 fn large_index_ops_match_loops() {
-    let (r, c) = (400, 150);
+    let (r, c) = (1000, 150);
+    assert!(r * c > tapegrad_tensor::PARALLEL_THRESHOLD);
     let x = values(r * c, 1);
     let t = view::<f64>(&x, &[r, c], Kind::PermutedNarrowed);
-    let idx = indices(300, r, 2);
+    let idx = indices(r, r, 2);
     let sel = t.index_select(0, &idx);
     for (j, &i) in idx.iter().enumerate() {
         assert_eq!(

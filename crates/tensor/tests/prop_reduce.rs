@@ -153,6 +153,7 @@ proptest! {
 fn long_reductions_on_the_parallel_paths_match_loop() {
     // One long row (split into chunks, partial sums folded again).
     let n = 1 << 17;
+    assert!(n >= tapegrad_tensor::PARALLEL_THRESHOLD);
     let x = values(n, 5);
     let t = Tensor::<f64>::from_vec(x.clone(), &[n]);
     assert_close(&[t.sum_all().item()], &[x.iter().sum()], 1e-12, "sum_all");
@@ -165,8 +166,9 @@ fn long_reductions_on_the_parallel_paths_match_loop() {
         "logsumexp",
     );
     // Many rows in parallel, read through a transposed, sliced view.
-    let s = [400, 300];
-    let x = values(400 * 300, 6);
+    let s = [500, 300];
+    assert!(500 * 300 > tapegrad_tensor::PARALLEL_THRESHOLD);
+    let x = values(500 * 300, 6);
     let v = view::<f64>(&x, &s, Kind::PermutedNarrowed);
     for axis in 0..2 {
         let (want, _) = fold_axis(&x, &s, axis, |xs| xs.iter().sum());
@@ -189,13 +191,9 @@ fn sum_over_an_empty_axis_is_zero_and_argmax_over_it_panics() {
     assert!(r.is_err());
 }
 
-/// `Tensor::max` documents "# Panics: if a reduced axis has size 0" (as
-/// PyTorch raises), but returns -inf there: `reduce_rows` only panics on an
-/// empty row for folds that are not `splittable`, and max/min are. Kept as an
-/// ignored, failing test until reduce.rs decides (note `logsumexp` relies on
-/// the -inf today to return -inf over an empty axis).
+/// Regression: max/min over an empty axis used to return ∓inf; like PyTorch
+/// they panic, while logsumexp of an empty row is -inf (ln of an empty sum).
 #[test]
-#[ignore = "known bug in reduce.rs: max/min over an empty axis return ∓inf instead of panicking"]
 fn max_over_an_empty_axis_panics_as_documented() {
     let t = Tensor::<f32>::zeros(&[3, 0]);
     let r = std::panic::catch_unwind(|| t.max(&[1], false));
@@ -204,4 +202,17 @@ fn max_over_an_empty_axis_panics_as_documented() {
         "max over an empty axis returned {:?}",
         r.unwrap()
     );
+}
+
+#[test]
+#[should_panic(expected = "min: cannot reduce over an empty axis of [3, 0]")]
+fn min_over_an_empty_axis_panics() {
+    Tensor::<f32>::zeros(&[3, 0]).min(&[1], false);
+}
+
+#[test]
+fn logsumexp_over_an_empty_axis_is_neg_inf() {
+    let l = Tensor::<f64>::zeros(&[3, 0]).logsumexp(&[1], true);
+    assert_eq!(l.shape(), &[3, 1]);
+    assert!(l.to_vec().iter().all(|&v| v == f64::NEG_INFINITY));
 }

@@ -248,15 +248,35 @@ binary_ops! {
     Mul, "mul", mul, |a, b, out, g| (g.mul(b), g.mul(a));
     /// `a / b`. Derivatives: `1/b` and `-a/b²`.
     Div, "div", div, |a, b, out, g| (g.div(b), g.mul(out).div(b).neg());
-    /// `a^b`. Derivatives: `b a^(b-1)` and `a^b ln a`.
+    /// `a^b`. Derivatives: `b a^(b-1)` (0 where b = 0) and `a^b ln a`
+    /// (0 where a = 0 and b >= 0), as PyTorch.
     Pow, "pow", pow,
-    |a, b, out, g| (g.mul(b).mul(&out.div(a)), g.mul(out).mul(&a.ln()));
+    |a, b, out, g| (pow_grad_base(a, b, g), pow_grad_exponent(a, b, out, g));
     /// Elementwise maximum; at a tie each side gets half the gradient.
     Maximum, "maximum", maximum,
     |a, b, out, g| (g.mul(&a.lift(tie_weights(&a.value(), &b.value()))), g.mul(&b.lift(tie_weights(&b.value(), &a.value()))));
     /// Elementwise minimum; at a tie each side gets half the gradient.
     Minimum, "minimum", minimum,
     |a, b, out, g| (g.mul(&a.lift(tie_weights(&b.value(), &a.value()))), g.mul(&b.lift(tie_weights(&a.value(), &b.value()))));
+}
+
+/// `∂(a^b)/∂a · g = g b a^(b-1)`, taken as 0 where `b = 0` (PyTorch's
+/// convention). Written with `pow`, not as `b · out / a`, which is 0/0 = NaN
+/// at a zero base (e.g. `relu(x).pow(2)` with dead units).
+fn pow_grad_base<E: Float, V: GradOps<E>>(a: &V, b: &V, g: &V) -> V {
+    let b_zero = b.value().eq(&Tensor::scalar(E::ZERO));
+    // Where b = 0 the exponent becomes 0, so the product is 0 · a^0 = 0.
+    let exponent = b.add_scalar(-1.0).add(&b.lift(b_zero));
+    g.mul(b).mul(&a.pow(&exponent))
+}
+
+/// `∂(a^b)/∂b · g = g a^b ln a`, taken as 0 where `a = 0` and `b >= 0` (the
+/// limit, and PyTorch's convention) instead of `0 · -inf = NaN`: there `ln a`
+/// is evaluated as `ln 1`.
+fn pow_grad_exponent<E: Float, V: GradOps<E>>(a: &V, b: &V, out: &V, g: &V) -> V {
+    let zero = Tensor::scalar(E::ZERO);
+    let at_zero = a.value().eq(&zero).mul(&b.value().ge(&zero));
+    g.mul(out).mul(&a.add(&a.lift(at_zero)).ln())
 }
 
 /// 1 where `a > b`, 0.5 where `a == b`, 0 where `a < b`.

@@ -105,6 +105,8 @@ pub trait GradOps<E: Float>: Clone + Sized {
     fn add_scalar(&self, c: f64) -> Self;
     /// `self^p`.
     fn powf(&self, p: f64) -> Self;
+    /// `self^rhs` elementwise (equal shapes).
+    fn pow(&self, rhs: &Self) -> Self;
     /// `e^self`.
     fn exp(&self) -> Self;
     /// `ln self`.

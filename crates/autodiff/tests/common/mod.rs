@@ -207,15 +207,6 @@ fn shapes(inputs: &[Tensor<f64>]) -> Vec<Vec<usize>> {
     inputs.iter().map(|t| t.shape().to_vec()).collect()
 }
 
-/// Largest relative difference `|a - b| / max(1e-300, |b|)` over elements.
-pub fn max_rel_diff(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len(), "length mismatch");
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs() / y.abs().max(1e-300))
-        .fold(0.0, f64::max)
-}
-
 /// Asserts `a ≈ b` elementwise within `atol + rtol |b|`.
 #[track_caller]
 pub fn assert_close(a: &[f64], b: &[f64], rtol: f64, atol: f64) {

@@ -92,7 +92,7 @@ fn check_conv_shapes(
     if (ws[2], ws[3]) != p.kernel {
         panic!("conv2d: weight {ws:?} does not match kernel {:?}", p.kernel);
     }
-    if groups == 0 || ws[0] % groups != 0 || xs[1] != ws[1] * groups {
+    if groups == 0 || !ws[0].is_multiple_of(groups) || xs[1] != ws[1] * groups {
         panic!(
             "conv2d: input {xs:?} and weight {ws:?} do not fit {groups} groups \
              (needs C = weight[1] * groups and O divisible by groups)"
@@ -245,7 +245,7 @@ impl<E: Float> Conv2d<E> {
         rng: &mut impl Rng,
     ) -> Self {
         let g = config.groups;
-        if g == 0 || in_channels % g != 0 || out_channels % g != 0 {
+        if g == 0 || !in_channels.is_multiple_of(g) || !out_channels.is_multiple_of(g) {
             panic!("Conv2d: {g} groups must divide in_channels {in_channels} and out_channels {out_channels}");
         }
         let (kh, kw) = config.kernel;
@@ -278,7 +278,7 @@ impl<E: Float> Conv2d<E> {
     ) -> Self {
         let ws = weight.shape();
         let (k, s, d) = (params.kernel, params.stride, params.dilation);
-        if ws.len() != 4 || (ws[2], ws[3]) != k || groups == 0 || ws[0] % groups != 0 {
+        if ws.len() != 4 || (ws[2], ws[3]) != k || groups == 0 || !ws[0].is_multiple_of(groups) {
             panic!("Conv2d: weight {ws:?} must be [out, in/groups, kh, kw] with kernel {k:?} and out divisible by {groups} groups");
         }
         if [k.0, k.1, s.0, s.1, d.0, d.1].contains(&0) {

@@ -14,10 +14,15 @@ use crate::param::Param;
 use tapegrad_autodiff::{ConvParams, Var};
 use tapegrad_tensor::{conv_output_size, Float, Tensor};
 
-/// The windows of every channel as columns `[N C, kh kw, L]`, and the
-/// output shape `[N, C, out_h, out_w]`.
+/// The windows of every channel as columns `[N C, kh kw, L]`, the output
+/// shape `[N, C, out_h, out_w]` and, with padding, the `[1, kh kw, L]` mask
+/// of taps inside the image.
 #[track_caller]
-fn windows<'t, E: Float>(x: Var<'t, E>, p: ConvParams, op: &str) -> (Var<'t, E>, [usize; 4]) {
+fn windows<'t, E: Float>(
+    x: Var<'t, E>,
+    p: ConvParams,
+    op: &str,
+) -> (Var<'t, E>, [usize; 4], Option<Tensor<E>>) {
     let s = x.shape();
     if s.len() != 4 {
         panic!("{op}: expected an input [N, C, H, W], got {s:?}");
@@ -30,7 +35,13 @@ fn windows<'t, E: Float>(x: Var<'t, E>, p: ConvParams, op: &str) -> (Var<'t, E>,
     let cols = x.reshape(&[n * c, 1, h, w]).im2col(p);
     let oh = conv_output_size(h, k.0, p.stride.0, pad.0, p.dilation.0);
     let ow = conv_output_size(w, k.1, p.stride.1, pad.1, p.dilation.1);
-    (cols, [n, c, oh, ow])
+    let mask = (pad != (0, 0)).then(|| inside_mask::<E>((h, w), p));
+    if let Some(m) = &mask {
+        if m.sum(&[1], false).to_vec().contains(&E::ZERO) {
+            panic!("{op}: with dilation {:?} some window of kernel {k:?} on input {s:?} lies entirely in the padding {pad:?}", p.dilation);
+        }
+    }
+    (cols, [n, c, oh, ow], mask)
 }
 
 /// 1 where a window tap reads the image, 0 where it reads padding: the
@@ -63,23 +74,23 @@ fn inside_mask<E: Float>(hw: (usize, usize), p: ConvParams) -> Tensor<E> {
 /// ```
 ///
 /// # Panics
-/// If `x` is not 4-D, the padding exceeds half the kernel (as PyTorch), or
-/// the window does not fit the padded input.
+/// If `x` is not 4-D, the padding exceeds half the kernel (as PyTorch), the
+/// window does not fit the padded input, or some window lies entirely in
+/// the padding (possible only with dilation; PyTorch would give `-inf`).
 #[track_caller]
 pub fn max_pool2d<'t, E: Float>(x: Var<'t, E>, p: ConvParams) -> Var<'t, E> {
-    let (cols, out) = windows(x, p, "max_pool2d");
-    let cols = if p.padding == (0, 0) {
-        cols
-    } else {
-        // Padding reads `fill`, below every input, so it is never a maximum
-        // and gets no gradient (finite, unlike PyTorch's -inf, so anomaly
-        // mode stays quiet).
-        let s = x.shape();
-        let lowest = x.value().min(&[], false).item().to_f64();
-        let fill = lowest - (1.0 + lowest.abs());
-        let mask = inside_mask::<E>((s[2], s[3]), p);
-        let fill = cols.constant_like(Tensor::scalar(E::from_f64(fill)));
-        Var::where_cond(&mask, cols, fill)
+    let (cols, out, mask) = windows(x, p, "max_pool2d");
+    let cols = match mask {
+        None => cols,
+        Some(mask) => {
+            // Padding reads `fill`, below every input, so it is never a
+            // maximum (every window has a tap inside the image) and gets no
+            // gradient; finite, unlike PyTorch's -inf, so anomaly mode stays quiet.
+            let lowest = x.value().min(&[], false).item().to_f64();
+            let fill = lowest - (1.0 + lowest.abs());
+            let fill = cols.constant_like(Tensor::scalar(E::from_f64(fill)));
+            Var::where_cond(&mask, cols, fill)
+        }
     };
     cols.max(&[1], false).reshape(&out)
 }
@@ -115,13 +126,13 @@ pub fn avg_pool2d<'t, E: Float>(
     p: ConvParams,
     count_include_pad: bool,
 ) -> Var<'t, E> {
-    let (cols, out) = windows(x, p, "avg_pool2d");
-    let y = if count_include_pad || p.padding == (0, 0) {
-        cols.mean(&[1], false)
-    } else {
-        let s = x.shape();
-        let counts = inside_mask::<E>((s[2], s[3]), p).sum(&[1], false); // [1, L]
-        cols.sum(&[1], false) / cols.constant_like(counts)
+    let (cols, out, mask) = windows(x, p, "avg_pool2d");
+    let y = match mask {
+        Some(mask) if !count_include_pad => {
+            let counts = mask.sum(&[1], false); // taps inside each window, [1, L]
+            cols.sum(&[1], false) / cols.constant_like(counts)
+        }
+        _ => cols.mean(&[1], false),
     };
     y.reshape(&out)
 }

@@ -1,0 +1,208 @@
+//! How fast is `Conv2d`, forward and backward, and where does the time go?
+//!
+//! The case: a batch `[64, 16, 28, 28]` (f32) through `Conv2d(16 -> 32, 3x3,
+//! padding 1)`, the input needing a gradient as inside a network; forward is
+//! `im2col` + one batched matmul + bias, and `y.sum_all().backward()` gives
+//! the gradients of the input, weight and bias. Throughput in images per
+//! second on a 1-thread and a 2-thread rayon pool ([`in_pool`]).
+//!
+//! Baseline measured in the same run: the three bare `Tensor::matmul` calls
+//! of the same sizes that any im2col convolution has to do (forward
+//! `[32, 144] x [144, 784]` per image, and the two products of the backward),
+//! so `conv / gemm` is what im2col, col2im, the bias and the tape add on top
+//! of the arithmetic. Rows also split the step into its parts (im2col,
+//! col2im, forward only).
+//!
+//! On glibc most of the distance to the gemms is not the convolution's own
+//! work but the allocator: the column buffers (`[64, 144, 784]` f32, 29 MB,
+//! forward and backward) are returned to the OS and page-faulted in again
+//! on every step, and worse on 2 threads. Compare with
+//! `MALLOC_MMAP_THRESHOLD_=4000000000 MALLOC_TRIM_THRESHOLD_=4000000000
+//! MALLOC_TOP_PAD_=268435456 cargo bench --bench conv`.
+//!
+//! PyTorch on the same machine: `benches/peers/conv_torch.py` (same shapes,
+//! `torch.set_num_threads(T)`, median of forward+backward); run both in the
+//! same sitting and compare images per second:
+//!
+//! ```text
+//! cargo bench --bench conv                 # ~10 s
+//! cargo bench --bench conv -- --quick      # smoke run
+//! cargo bench --bench conv -- --batch 32   # another batch size
+//! cargo bench --bench conv -- --profile-steps 100   # just the step, for perf
+//! /tmp/tv/bin/python benches/peers/conv_torch.py --threads 1,2
+//! ```
+
+mod common;
+
+use common::{arg_value, black_box, in_pool, print_load, ratio, time, Table, Timing, XorShift};
+use tapegrad_autodiff::{ConvParams, Tape};
+use tapegrad_nn::conv::conv2d;
+use tapegrad_tensor::Tensor;
+
+/// Input channels, output channels, image side, kernel side.
+const C_IN: usize = 16;
+const C_OUT: usize = 32;
+const SIDE: usize = 28;
+const K: usize = 3;
+
+/// The convolution's tensors: input, weight, bias.
+struct Problem {
+    batch: usize,
+    x: Tensor<f32>,
+    w: Tensor<f32>,
+    b: Tensor<f32>,
+    p: ConvParams,
+}
+
+impl Problem {
+    fn new(batch: usize) -> Problem {
+        let mut rng = XorShift::new(0xc0de);
+        let mut t = |shape: &[usize]| {
+            let n = shape.iter().product();
+            Tensor::from_vec(rng.vec_f32(n), shape)
+        };
+        Problem {
+            batch,
+            x: t(&[batch, C_IN, SIDE, SIDE]),
+            w: t(&[C_OUT, C_IN, K, K]),
+            b: t(&[C_OUT]),
+            p: ConvParams {
+                kernel: (K, K),
+                stride: (1, 1),
+                padding: (1, 1),
+                dilation: (1, 1),
+            },
+        }
+    }
+
+    /// Multiply-adds times 2 of the forward pass: `2 N O (C k k) (H W)`.
+    fn forward_flops(&self) -> f64 {
+        2.0 * (self.batch * C_OUT * C_IN * K * K * SIDE * SIDE) as f64
+    }
+
+    /// Forward only, on a tape (input and parameters as vars).
+    fn forward(&self) -> f32 {
+        let tape = Tape::<f32>::new();
+        let (x, w, b) = (
+            tape.var(self.x.clone()),
+            tape.var(self.w.clone()),
+            tape.var(self.b.clone()),
+        );
+        let y = conv2d(x, w, Some(b), self.p, 1);
+        y.value().storage()[0]
+    }
+
+    /// Forward and backward: gradients of the input, weight and bias.
+    fn step(&self) -> f32 {
+        let tape = Tape::<f32>::new();
+        let (x, w, b) = (
+            tape.var(self.x.clone()),
+            tape.var(self.w.clone()),
+            tape.var(self.b.clone()),
+        );
+        let y = conv2d(x, w, Some(b), self.p, 1);
+        let grads = y.sum_all().backward();
+        grads[x].storage()[0] + grads[w].storage()[0] + grads[b].storage()[0]
+    }
+
+    /// The bare products of an im2col convolution's forward and backward:
+    /// `W cols`, `Wᵀ g` and `g colsᵀ` (per image, batched).
+    fn gemms(&self, cols: &Tensor<f32>, g: &Tensor<f32>) -> f32 {
+        let w2 = self.w.reshape(&[C_OUT, C_IN * K * K]);
+        let y = w2.matmul(cols);
+        let g_cols = w2.t().matmul(g);
+        let g_w = g.matmul(&cols.transpose(-2, -1));
+        y.storage()[0] + g_cols.storage()[0] + g_w.storage()[0]
+    }
+}
+
+/// Timings of one thread count.
+struct Row {
+    step: Timing,
+    forward: Timing,
+    gemm: Timing,
+    im2col: Timing,
+    col2im: Timing,
+}
+
+fn measure(pb: &Problem) -> Row {
+    let p = pb.p;
+    let cols = pb.x.im2col(p.kernel, p.stride, p.padding, p.dilation);
+    let g = Tensor::<f32>::ones(&[pb.batch, C_OUT, SIDE * SIDE]);
+    Row {
+        step: time(|| {
+            black_box(pb.step());
+        }),
+        forward: time(|| {
+            black_box(pb.forward());
+        }),
+        gemm: time(|| {
+            black_box(pb.gemms(&cols, &g));
+        }),
+        im2col: time(|| {
+            black_box(pb.x.im2col(p.kernel, p.stride, p.padding, p.dilation));
+        }),
+        col2im: time(|| {
+            black_box(cols.col2im((SIDE, SIDE), p.kernel, p.stride, p.padding, p.dilation));
+        }),
+    }
+}
+
+fn main() {
+    print_load();
+    let batch = arg_value("--batch").map_or(64, |s| s.parse().expect("--batch takes a number"));
+    let pb = Problem::new(batch);
+    if let Some(n) = arg_value("--profile-steps") {
+        // Only the forward+backward step, `n` times (for `perf record`).
+        for _ in 0..n.parse::<usize>().expect("--profile-steps takes a count") {
+            black_box(pb.step());
+        }
+        return;
+    }
+    let threads = [1, 2];
+    let rows: Vec<(usize, Row)> = threads
+        .iter()
+        .map(|&t| (t, in_pool(t, || measure(&pb))))
+        .collect();
+    println!(
+        "# Conv2d({C_IN} -> {C_OUT}, {K}x{K}, padding 1) on [{batch}, {C_IN}, {SIDE}, {SIDE}] f32; \
+         forward {:.0} MFLOP, forward+backward {:.0} MFLOP",
+        pb.forward_flops() / 1e6,
+        3.0 * pb.forward_flops() / 1e6
+    );
+    let mut table = Table::new(&[
+        "threads",
+        "fwd+bwd ms",
+        "images/s",
+        "GFLOPS",
+        "spread",
+        "fwd ms",
+        "gemms ms",
+        "im2col ms",
+        "col2im ms",
+        "fwd+bwd / gemms",
+    ]);
+    for (t, r) in &rows {
+        table.row(vec![
+            t.to_string(),
+            format!("{:.2}", r.step.ms()),
+            format!("{:.0}", batch as f64 / r.step.median),
+            format!("{:.1}", r.step.gflops(3.0 * pb.forward_flops())),
+            format!("{:.2}-{:.2}", r.step.best * 1e3, r.step.worst * 1e3),
+            format!("{:.2}", r.forward.ms()),
+            format!("{:.2}", r.gemm.ms()),
+            format!("{:.2}", r.im2col.ms()),
+            format!("{:.2}", r.col2im.ms()),
+            ratio(r.step.median, r.gemm.median),
+        ]);
+    }
+    table.print();
+    if let [(_, one), (_, two)] = rows.as_slice() {
+        println!(
+            "# speed-up 1 -> 2 threads: fwd+bwd {}, gemms {}",
+            ratio(one.step.median, two.step.median),
+            ratio(one.gemm.median, two.gemm.median)
+        );
+    }
+    print_load();
+}
