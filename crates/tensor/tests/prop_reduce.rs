@@ -167,7 +167,7 @@ fn long_reductions_on_the_parallel_paths_match_loop() {
     );
     // Many rows in parallel, read through a transposed, sliced view.
     let s = [500, 300];
-    assert!(500 * 300 > tapegrad_tensor::PARALLEL_THRESHOLD);
+    const _: () = assert!(500 * 300 > tapegrad_tensor::PARALLEL_THRESHOLD);
     let x = values(500 * 300, 6);
     let v = view::<f64>(&x, &s, Kind::PermutedNarrowed);
     for axis in 0..2 {
