@@ -455,3 +455,23 @@ fn pow_at_zero_base_matches_pytorch() {
     let gaa = tape.grad(ga.narrow(0, 0, 3).sum_all(), &[a])[0];
     assert_eq!(gaa.value().to_vec()[..3], [2.0, 0.0, 12.0]);
 }
+
+/// Regression: `x - logsumexp(x)` lost the low bits at |x| = 1e4 (relative
+/// error ~5e-4 in f32); the max-shifted form keeps them.
+#[test]
+fn log_softmax_keeps_precision_at_large_logits() {
+    let x = [1e4, 1e4 - 1.5, -1e4, 1e4 - 0.25];
+    let tape = Tape::<f32>::new();
+    let v = tape.var(Tensor::from_vec(x.map(|v| v as f32).to_vec(), &[1, 4]));
+    let got = v.log_softmax(-1).value().to_vec();
+    // f64 reference: (x - m) - ln Σ e^(x - m)
+    let m = x.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let lse = x.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+    for (g, xi) in got.iter().zip(x) {
+        let want = xi - m - lse;
+        assert!(
+            (*g as f64 - want).abs() <= 1e-6 * want.abs().max(1.0),
+            "{g} vs {want}"
+        );
+    }
+}

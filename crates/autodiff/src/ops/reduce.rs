@@ -158,10 +158,17 @@ impl<'t, E: Float> Var<'t, E> {
         centered.square().sum(axes, keepdim).mul_scalar(1.0 / denom)
     }
 
-    /// `log softmax` along `axis`: `x - logsumexp(x)`, stable for large |x|.
+    /// `log softmax` along `axis`: `s - logsumexp(s)` with `s = x - max(x)`.
+    ///
+    /// The max is a constant (log-softmax does not change under a shift, so
+    /// the gradient is the same); shifting first keeps the low bits that
+    /// `x - logsumexp(x)` loses when |x| is large (1e4 in f32).
     #[track_caller]
     pub fn log_softmax(self, axis: isize) -> Var<'t, E> {
-        self - self.logsumexp(&[axis], true)
+        let max = self.value().max(&[axis], true);
+        let shift = max.map(|v| if v.is_finite() { v } else { E::ZERO });
+        let shifted = self - self.tape.constant(shift);
+        shifted - shifted.logsumexp(&[axis], true)
     }
 
     /// Softmax along `axis`: `e^(x - logsumexp(x))`, stable for large |x|.
