@@ -2,6 +2,18 @@
 //!
 //! A tape-based reverse-mode automatic-differentiation tensor framework.
 //! This facade re-exports the three crates and a [`prelude`].
+//!
+//! ```
+//! use tapegrad::prelude::*;
+//!
+//! let tape = Tape::<f64>::new();
+//! let x = tape.var(Tensor::from_vec(vec![0.5, -1.0], &[2]));
+//! let loss = x.tanh().square().sum_all();
+//! let grads = loss.backward();
+//! // d/dx tanh²x = 2 tanh x (1 - tanh² x)
+//! let want: Vec<f64> = [0.5f64, -1.0].iter().map(|v| 2.0 * v.tanh() * (1.0 - v.tanh().powi(2))).collect();
+//! assert!(grads[x].to_vec().iter().zip(&want).all(|(g, w)| (g - w).abs() < 1e-15));
+//! ```
 #![warn(missing_docs)]
 
 pub use tapegrad_autodiff as autodiff;
@@ -10,5 +22,9 @@ pub use tapegrad_tensor as tensor;
 
 /// The names most programs need: `use tapegrad::prelude::*;`.
 pub mod prelude {
+    pub use tapegrad_autodiff::{gradcheck, gradgradcheck, GradcheckOptions, Gradients, Tape, Var};
+    pub use tapegrad_nn::loss::{cross_entropy, mse};
+    pub use tapegrad_nn::optim::{Adam, AdamW, Optimizer, SGD};
+    pub use tapegrad_nn::{Init, Linear, Module, Param, Sequential};
     pub use tapegrad_tensor::{Float, Tensor};
 }

@@ -1,8 +1,22 @@
 //! # tapegrad-nn
 //!
-//! Neural-network building blocks on top of `tapegrad-autodiff`: data
-//! loading and batching ([`data`]) and weights on disk as safetensors
-//! ([`checkpoint`]).
+//! Neural-network building blocks on top of `tapegrad-autodiff`, generic over
+//! the element type so a whole model can be gradient-checked in f64.
+//!
+//! - [`Param`] and [`Module`]: parameters live outside any tape, are bound to
+//!   each step's tape, and are visited by dotted name (`"0.weight"`).
+//! - [`init`]: zeros, constant, uniform, normal, Xavier/Glorot, He/Kaiming,
+//!   LeCun, orthogonal and `calculate_gain`, as in `torch.nn.init`.
+//! - [`layers`], [`conv`], [`recurrent`]: Linear, activations, Dropout,
+//!   LayerNorm, Embedding, Flatten, [`Sequential`]; Conv2d, pooling,
+//!   BatchNorm2d; RNN, LSTM and GRU cells with an unroll helper.
+//! - [`loss`]: mse, cross-entropy (label smoothing), nll, BCE with logits.
+//! - [`optim`]: SGD (momentum, Nesterov, weight decay), Adam, AdamW, gradient
+//!   clipping, optimiser state that saves and loads.
+//! - [`diagnostics`]: per-layer gradient flow, vanishing/exploding verdicts,
+//!   terminal tables and SVG charts; [`study`]: the initialisation study.
+//! - [`data`]: the bundled digits, MNIST-style IDX files, seeded batches;
+//!   [`checkpoint`]: weights as safetensors.
 #![warn(missing_docs)]
 
 pub mod checkpoint;
