@@ -14,6 +14,7 @@
 //! cargo bench --bench matmul                       # everything, ~1 minute
 //! cargo bench --bench matmul -- --quick            # n = 64, 128, 512; short samples
 //! cargo bench --bench matmul -- --sizes 128,1024   # pick square sizes
+//! cargo bench --bench matmul -- --sizes 512 --square-only  # no MLP/transposed/f64 rows
 //! TAPEGRAD_BENCH_SIZES=256 cargo bench --bench matmul
 //! cargo bench --bench matmul -- --lines            # also peer-format lines
 //! ```
@@ -187,7 +188,7 @@ fn check_agrees<E: Float>(a: &Tensor<E>, b: &Tensor<E>, direct: &[E]) {
     );
 }
 
-fn cases(sizes: &[usize], quick: bool) -> Vec<Case> {
+fn cases(sizes: &[usize], quick: bool, extra: bool) -> Vec<Case> {
     let square = |n: usize, dtype, operands, tag: &str| Case {
         name: format!("{dtype} {n}{tag}"),
         dtype,
@@ -200,6 +201,9 @@ fn cases(sizes: &[usize], quick: bool) -> Vec<Case> {
         .iter()
         .map(|&n| square(n, "f32", Operands::Contiguous, ""))
         .collect();
+    if !extra {
+        return v;
+    }
     for (m, k, n) in [(128, 784, 512), (128, 512, 256)] {
         v.push(Case {
             name: format!("f32 [{m}x{k}]x[{k}x{n}]"),
@@ -250,7 +254,7 @@ fn main() {
         &format!("{nt}T/1T"),
     ]);
     let mut results = Vec::new();
-    for case in cases(&sizes, quick) {
+    for case in cases(&sizes, quick, !common::has_flag("--square-only")) {
         let r = if case.dtype == "f32" {
             measure::<f32>(&case)
         } else {

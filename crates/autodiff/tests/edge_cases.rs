@@ -161,8 +161,8 @@ fn size_one_broadcast_dims() {
 fn backward_twice_is_bit_identical_on_parallel_reductions() {
     use rand::SeedableRng;
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    let x = Tensor::<f32>::rand_normal(&[1536, 96], 0.0, 1.0, &mut rng); // 147k elements
-    const _: () = assert!(1536 * 96 > tapegrad_tensor::PARALLEL_THRESHOLD);
+    let x = Tensor::<f32>::rand_normal(&[2816, 96], 0.0, 1.0, &mut rng); // 270k elements
+    const _: () = assert!(2816 * 96 > tapegrad_tensor::PARALLEL_THRESHOLD);
     let w = Tensor::<f32>::rand_normal(&[96, 128], 0.0, 0.1, &mut rng);
     let b = Tensor::<f32>::rand_normal(&[128], 0.0, 0.1, &mut rng);
     let run = || {
@@ -172,7 +172,7 @@ fn backward_twice_is_bit_identical_on_parallel_reductions() {
             tape.var(w.clone()),
             tape.var(b.clone()),
         );
-        let h = (xv.matmul(wv) + bv).tanh(); // [1536, 128] = 197k elements
+        let h = (xv.matmul(wv) + bv).tanh(); // [2816, 128] = 360k elements
         let loss = h.logsumexp(&[1], false).mean_all() + h.square().sum_all() * 1e-3;
         let g = loss.backward();
         [g[xv].to_vec(), g[wv].to_vec(), g[bv].to_vec()]

@@ -9,16 +9,16 @@ use rayon::prelude::*;
 /// Elementwise ops (and reductions) with at least this many elements run in
 /// parallel.
 ///
-/// Set from `cargo bench --bench elementwise` (its sweep forces the parallel
-/// path at every size) on 2 cores, f32, two quiet runs: handing chunks to
-/// rayon from the calling thread costs ~10-20 µs, so a contiguous `add`
-/// was 0.3-0.7x of serial at 2^15-2^16 elements, broke even at 2^17
-/// (0.93-1.01x) and 2^18 (1.00-1.11x); a full `sum` 0.90-1.08x at 2^17 and
-/// 1.16-1.45x from 2^18. An expensive map (`tanh`) already ran 2.0-2.5x
-/// faster from 2^15, so 2^17 is the compromise: the cheap ops that dominate
-/// a training step lose nothing, the expensive ones give up the parallel
-/// gain only between 32k and 128k elements.
-pub const PARALLEL_THRESHOLD: usize = 1 << 17;
+/// Set from `cargo bench --bench elementwise`, whose sweep forces the
+/// parallel path at every size (2 cores, f32; median of 9 quiet runs, range
+/// in brackets). Handing chunks to rayon from the calling thread costs
+/// ~10-20 µs, so against serial a contiguous `add` ran at 0.29x at 2^15
+/// elements, 0.47x at 2^16, 0.84x [0.56-1.01] at 2^17 and broke even at 2^18
+/// (1.01x [0.88-1.17], 1.31x at 2^20); a full `sum` at 0.63x [0.54-1.14] at
+/// 2^17 and 1.16x [0.77-1.45] at 2^18. An expensive map (`tanh`) ran 1.8x
+/// faster from 2^15 on, but cheap ops (add, mul, relu, sums) dominate a
+/// training step, so the threshold is where those stop losing.
+pub const PARALLEL_THRESHOLD: usize = 1 << 18;
 
 /// Work is split into chunks of this many elements. Fixed, so that the
 /// chunking (and thus any reduction order) never depends on the thread count.

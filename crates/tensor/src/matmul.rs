@@ -4,7 +4,7 @@
 //! (a transposed view is never copied first).
 //!
 //! How a product is split (measured with `cargo bench --bench matmul` on 2
-//! cores, AVX2+FMA kernel; see [`plan`]):
+//! cores, AVX2+FMA kernel; see `plan`):
 //! - below [`MATMUL_PARALLEL_FLOPS`] it is one kernel call per batch matrix
 //!   on the calling thread, with no rayon at all;
 //! - batches alone when there are enough of them to balance the threads;
@@ -25,10 +25,14 @@ use crate::float::Float;
 use crate::layout::{broadcast_shapes, Shape};
 use crate::tensor::Tensor;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// Products below this many multiply-adds (`m * k * n` per call, summed over
-/// batches) run on the calling thread: a 96x96x96 product takes ~20 µs on
-/// one core, about what handing half of it to a second thread costs.
+/// batches) run on the calling thread with no rayon at all. A 96³ product
+/// takes ~20 µs on one core; split in two it ran 1.6x faster (2 quiet runs
+/// of the bench on 2 cores), 128³ 1.6x [1.5-1.7], but below that the ~5-10
+/// µs of waking a second thread eats most of the gain, and at 64³ the
+/// serial call must stay within a few percent of `matrixmultiply` direct.
 pub const MATMUL_PARALLEL_FLOPS: usize = 96 * 96 * 96;
 
 /// Row blocks are a multiple of this: the kernel's register tile height
@@ -44,14 +48,26 @@ const COL_ALIGN_BYTES: usize = 64;
 /// the last round is then at most a quarter of the work.
 const BATCHES_PER_THREAD: usize = 4;
 
-/// A raw pointer that may cross threads; each task writes a disjoint block.
+/// How long a caller that has run out of blocks spins for the others before
+/// sleeping (a few times what waking from sleep costs).
+const SPIN: Duration = Duration::from_micros(50);
+
+/// The output buffer's pointer, shared by the threads of one product; each
+/// writes its own blocks.
 #[derive(Clone, Copy)]
 struct SendPtr<E>(*mut E);
-// SAFETY: used only to hand disjoint output blocks (and read-only inputs)
-// to the threads of one product, which all finish before the buffers drop.
+// SAFETY: used only to hand disjoint output blocks to the threads of one
+// product, which all finish before the buffer is used or dropped.
 unsafe impl<E> Send for SendPtr<E> {}
-// SAFETY: as above; no two tasks write the same element.
+// SAFETY: as above; no two threads write the same element.
 unsafe impl<E> Sync for SendPtr<E> {}
+
+impl<E> SendPtr<E> {
+    /// The pointer (a method, so closures capture the `Sync` wrapper).
+    fn get(self) -> *mut E {
+        self.0
+    }
+}
 
 impl<E: Float> Tensor<E> {
     /// Matrix product with NumPy `matmul` semantics.
@@ -162,45 +178,11 @@ fn matmul_strided<E: Float>(
         return Vec::new();
     }
     let plan = plan::<E>([nb, m, k, n], rayon::current_num_threads(), parallel_flops);
-    let (rsa, csa) = (a.strides()[nd - 2], a.strides()[nd - 1]);
-    let (rsb, csb) = (b.strides()[nd - 2], b.strides()[nd - 1]);
     let mut out: Vec<E> = Vec::with_capacity(len);
-    let (pa, pb, pc) = (
-        SendPtr(a.storage().as_ptr() as *mut E),
-        SendPtr(b.storage().as_ptr() as *mut E),
-        SendPtr(out.as_mut_ptr()),
-    );
-    let run = |index: usize| {
-        let (pa, pb, pc) = (pa, pb, pc);
-        let blk = plan.block(index);
-        let (r0, c0) = (blk.row * plan.row_step, blk.col * plan.col_step);
-        let a_off = batch_offset(a, batch, blk.batch) + r0 * rsa;
-        let b_off = batch_offset(b, batch, blk.batch) + c0 * csb;
-        let c_off = blk.batch * m * n + r0 * n + c0;
-        // SAFETY: offsets and strides come from valid layouts of `a` and `b`
-        // (every element of rows r0.. of A and columns c0.. of B is in
-        // storage); the block's window of `out` (row stride `n`) lies inside
-        // its capacity and no other block writes it. With beta = 0 the
-        // kernel writes C without reading it, so `out` may be uninitialised.
-        unsafe {
-            E::gemm(
-                blk.rows,
-                k,
-                blk.cols,
-                E::ONE,
-                pa.0.add(a_off),
-                rsa as isize,
-                csa as isize,
-                pb.0.add(b_off),
-                rsb as isize,
-                csb as isize,
-                E::ZERO,
-                pc.0.add(c_off),
-                n as isize,
-                1,
-            )
-        }
-    };
+    let dst = SendPtr(out.as_mut_ptr());
+    // SAFETY: `dst` has room for the `nb` m x n outputs, and each index is
+    // run exactly once, so no two calls write the same block.
+    let run = |index: usize| unsafe { gemm_block(a, b, batch, &plan, index, dst.get()) };
     if plan.parallel {
         run_parallel(plan.blocks(), run);
     } else {
@@ -213,17 +195,74 @@ fn matmul_strided<E: Float>(
     out
 }
 
+/// Computes block `index` of `plan`: one `matrixmultiply` call with beta = 0
+/// on the operands' own strides, writing rows and columns of the block's
+/// batch matrix in `out` (contiguous `[batch.., m, n]`).
+///
+/// # Safety
+/// `out` must have room for every batch's m x n output, and no other thread
+/// may access this block of it during the call. It may be uninitialised.
+unsafe fn gemm_block<E: Float>(
+    a: &Tensor<E>,
+    b: &Tensor<E>,
+    batch: &[usize],
+    plan: &Plan,
+    index: usize,
+    out: *mut E,
+) {
+    let nd = a.ndim();
+    let (rsa, csa) = (a.strides()[nd - 2], a.strides()[nd - 1]);
+    let (rsb, csb) = (b.strides()[nd - 2], b.strides()[nd - 1]);
+    let (k, n) = (a.shape()[nd - 1], plan.n);
+    let blk = plan.block(index);
+    let (r0, c0) = (blk.row * plan.row_step, blk.col * plan.col_step);
+    let a_off = batch_offset(a, batch, blk.batch) + r0 * rsa;
+    let b_off = batch_offset(b, batch, blk.batch) + c0 * csb;
+    let c_off = (blk.batch * plan.m + r0) * n + c0;
+    // SAFETY: offsets and strides come from valid layouts of `a` and `b`, so
+    // every element of rows r0.. of A and columns c0.. of B is in storage;
+    // the block's window of `out` (row stride `n`) is in bounds and ours
+    // alone (the caller's contract). With beta = 0 the kernel writes C
+    // without reading it.
+    unsafe {
+        E::gemm(
+            blk.rows,
+            k,
+            blk.cols,
+            E::ONE,
+            a.storage().as_ptr().add(a_off),
+            rsa as isize,
+            csa as isize,
+            b.storage().as_ptr().add(b_off),
+            rsb as isize,
+            csb as isize,
+            E::ZERO,
+            out.add(c_off),
+            n as isize,
+            1,
+        )
+    }
+}
+
 /// Runs `run(0..count)` on rayon's threads, the calling thread included:
 /// each participant takes the next block from a shared counter until none
 /// are left, so a thread that wakes late or is preempted just takes fewer.
+///
+/// When the caller runs out of blocks it spins for up to [`SPIN`] until
+/// the blocks other threads took are done, before it sleeps in the scope's
+/// latch: a thread outside the pool sleeps on a condition variable, and
+/// being woken costs ~10 µs, almost half of a 128³ product's share. At
+/// n = 128 this took two threads from 1.35x [1.2-1.6] to 1.6x [1.5-1.7] of
+/// one (median [range] of 4-6 quiet rounds).
 fn run_parallel(count: usize, run: impl Fn(usize) + Sync) {
-    let next = AtomicUsize::new(0);
+    let (next, done) = (AtomicUsize::new(0), AtomicUsize::new(0));
     let work = || loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         if i >= count {
             break;
         }
         run(i);
+        done.fetch_add(1, Ordering::Release);
     };
     let helpers = rayon::current_num_threads().min(count) - 1;
     rayon::in_place_scope(|s| {
@@ -231,6 +270,10 @@ fn run_parallel(count: usize, run: impl Fn(usize) + Sync) {
             s.spawn(|_| work());
         }
         work();
+        let start = Instant::now();
+        while done.load(Ordering::Acquire) < count && start.elapsed() < SPIN {
+            std::hint::spin_loop();
+        }
     });
 }
 
@@ -297,8 +340,10 @@ impl Plan {
 /// the block count a multiple of the thread count (1 when there are at
 /// least [`BATCHES_PER_THREAD`] batches per thread), arranged as the grid
 /// that packs least (see [`grid`]). One block per thread beats more, finer
-/// blocks on 2 cores: at n = 512, two column blocks ran at 1.9x one thread,
-/// four at 1.8x, eight at 1.7x (each block packs its own copy of A).
+/// blocks on 2 cores: at n = 512 two column blocks ran at 1.9x one thread,
+/// four at 1.85x, eight at 1.5x (each block packs its own copy of A), and
+/// the dynamic hand-out of blocks in [`run_parallel`] already absorbs a
+/// thread that starts late.
 fn plan<E: Float>([nb, m, k, n]: [usize; 4], threads: usize, parallel_flops: usize) -> Plan {
     let whole = Plan {
         batches: nb,

@@ -199,8 +199,8 @@ proptest! {
 /// Large enough for the parallel row loops of concat, index_select, index_add and gather.
 #[test]
 fn large_index_ops_match_loops() {
-    let (r, c) = (1000, 150);
-    assert!(r * c > tapegrad_tensor::PARALLEL_THRESHOLD);
+    let (r, c) = (1000, 300);
+    const _: () = assert!(1000 * 300 > tapegrad_tensor::PARALLEL_THRESHOLD);
     let x = values(r * c, 1);
     let t = view::<f64>(&x, &[r, c], Kind::PermutedNarrowed);
     let idx = indices(r, r, 2);
