@@ -10,7 +10,8 @@
 //!    and hand-written on bare tensors: the ratio is the tape's cost on a
 //!    real model.
 //!
-//! Run: `cargo bench --bench tape` (`--quick` for a smoke run).
+//! Run: `cargo bench --bench tape` (`--quick` for a smoke run; `--chain` or
+//! `--mlp` for one part only).
 
 mod common;
 
@@ -67,6 +68,13 @@ fn chain_plain() -> f64 {
     g
 }
 
+/// One plain SGD update, `w - lr g`, in a single pass (as PyTorch's
+/// in-place `p.add_(g, alpha=-lr)` is one pass).
+fn sgd(w: &Tensor<f32>, g: &Tensor<f32>, lr: f64) -> Tensor<f32> {
+    let lr = lr as f32;
+    w.zip_map(g, "sgd", |w, g| w - lr * g)
+}
+
 /// Weights and a batch of the MLP benchmark.
 struct Mlp {
     w: [Tensor<f32>; 3],
@@ -109,8 +117,8 @@ impl Mlp {
         let loss = -picked.mean_all();
         let grads = loss.backward();
         for i in 0..3 {
-            self.w[i] = self.w[i].sub(&grads[w[i]].mul_scalar(lr));
-            self.b[i] = self.b[i].sub(&grads[b[i]].mul_scalar(lr));
+            self.w[i] = sgd(&self.w[i], &grads[w[i]], lr);
+            self.b[i] = sgd(&self.b[i], &grads[b[i]], lr);
         }
         loss.item() as f32
     }
@@ -140,8 +148,8 @@ impl Mlp {
             if i > 0 {
                 g = g.matmul(&self.w[i].t());
             }
-            self.w[i] = self.w[i].sub(&gw.mul_scalar(lr));
-            self.b[i] = self.b[i].sub(&gb.mul_scalar(lr));
+            self.w[i] = sgd(&self.w[i], &gw, lr);
+            self.b[i] = sgd(&self.b[i], &gb, lr);
         }
         loss as f32
     }
@@ -202,11 +210,17 @@ fn bench_mlp(table: &mut Table, threads: usize) {
 fn main() {
     print_load();
     let mut table = Table::new(&["benchmark", "tapegrad", "baseline", "ratio", "overhead"]);
+    // `--chain` or `--mlp` runs only that part (for profiling one of them).
+    let (chain, mlp) = (common::has_flag("--chain"), common::has_flag("--mlp"));
     for threads in [1, common::all_threads()] {
-        bench_chain(&mut table, threads);
+        if chain || !mlp {
+            bench_chain(&mut table, threads);
+        }
     }
     for threads in [1, common::all_threads()] {
-        bench_mlp(&mut table, threads);
+        if mlp || !chain {
+            bench_mlp(&mut table, threads);
+        }
     }
     println!("baseline: chain = plain f64 with the chain rule by hand; MLP = backward written by hand on tensors");
     print!("{}", table.render());

@@ -5,6 +5,7 @@ use crate::float::Float;
 use crate::layout::{broadcast_shapes, RunWalker, Shape};
 use crate::tensor::Tensor;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Elementwise ops (and reductions) with at least this many elements run in
 /// parallel.
@@ -24,23 +25,35 @@ pub const PARALLEL_THRESHOLD: usize = 1 << 18;
 /// chunking (and thus any reduction order) never depends on the thread count.
 pub const CHUNK: usize = 1 << 14;
 
-/// Fills `out` (row-major, `n` elements) by calling `fill(range, out_chunk)`
-/// on consecutive ranges, in parallel when `n` is large.
-pub(crate) fn fill_chunks<E: Float>(
-    out: &mut [E],
-    fill: impl Fn(std::ops::Range<usize>, &mut [E]) + Sync,
-) {
-    let n = out.len();
+/// Builds the `n` elements of an output by calling `fill(range, chunk)` on
+/// consecutive ranges that cover `0..n` once, in parallel when `n` is large.
+///
+/// The output is never zero-filled first (that would be one more pass over
+/// memory): `fill` must write every element of its chunk, with
+/// [`MaybeUninit::write`]. Every caller in this crate walks its whole range
+/// (a slice zip or [`RunWalker::for_each_run`] over `range`). If `fill`
+/// panics, the partly written vector is dropped as empty.
+pub(crate) fn collect_chunks<E: Float>(
+    n: usize,
+    fill: impl Fn(std::ops::Range<usize>, &mut [MaybeUninit<E>]) + Sync,
+) -> Vec<E> {
+    let mut out = Vec::with_capacity(n);
+    let spare = &mut out.spare_capacity_mut()[..n];
     if n >= PARALLEL_THRESHOLD && rayon::current_num_threads() > 1 {
-        out.par_chunks_mut(CHUNK)
+        spare
+            .par_chunks_mut(CHUNK)
             .enumerate()
             .for_each(|(i, chunk)| {
                 let start = i * CHUNK;
                 fill(start..start + chunk.len(), chunk)
             });
     } else {
-        fill(0..n, out);
+        fill(0..n, spare);
     }
+    // SAFETY: the chunks cover `0..n` and `fill` wrote each of their elements
+    // (its contract above), so the first `n` elements are initialised.
+    unsafe { out.set_len(n) };
+    out
 }
 
 /// `f` applied pairwise to two equal-length slices, as a tensor of `shape`.
@@ -53,18 +66,12 @@ fn zip_slices<E: Float>(
     if x.len() < PARALLEL_THRESHOLD {
         return Tensor::from_vec(x.iter().zip(y).map(|(&a, &b)| f(a, b)).collect(), shape);
     }
-    let mut out = alloc(x.len());
-    fill_chunks(&mut out, |r, o| {
+    let out = collect_chunks(x.len(), |r, o| {
         for ((o, &x), &y) in o.iter_mut().zip(&x[r.clone()]).zip(&y[r]) {
-            *o = f(x, y);
+            o.write(f(x, y));
         }
     });
     Tensor::from_vec(out, shape)
-}
-
-/// Allocates an uninitialised-by-value (zeroed) output of `n` elements.
-fn alloc<E: Float>(n: usize) -> Vec<E> {
-    vec![E::ZERO; n]
 }
 
 impl<E: Float> Tensor<E> {
@@ -82,28 +89,27 @@ impl<E: Float> Tensor<E> {
                 return Tensor::from_vec(src.iter().map(|&x| f(x)).collect(), self.shape());
             }
         }
-        let mut out = alloc(n);
-        if let Some(src) = self.as_slice() {
-            fill_chunks(&mut out, |r, o| {
+        let out = if let Some(src) = self.as_slice() {
+            collect_chunks(n, |r, o| {
                 for (o, &x) in o.iter_mut().zip(&src[r]) {
-                    *o = f(x);
+                    o.write(f(x));
                 }
-            });
+            })
         } else {
             let l = &self.layout;
             let walker = RunWalker::new(&l.shape, [(&l.strides, l.offset)]);
             let [step] = walker.inner_strides();
             let data = &self.storage[..];
-            fill_chunks(&mut out, |r, o| {
+            collect_chunks(n, |r, o| {
                 let base = r.start;
                 walker.for_each_run(r, |dst, [s], len| {
                     let o = &mut o[dst - base..dst - base + len];
                     for (j, o) in o.iter_mut().enumerate() {
-                        *o = f(data[s + j * step]);
+                        o.write(f(data[s + j * step]));
                     }
                 });
-            });
-        }
+            })
+        };
         Tensor::from_vec(out, self.shape())
     }
 
@@ -120,11 +126,10 @@ impl<E: Float> Tensor<E> {
         }
         let shape = self.broadcast_shape_with(rhs, op);
         let (a, b) = (self.broadcast_to(&shape), rhs.broadcast_to(&shape));
-        let n = a.numel();
-        let mut out = alloc(n);
         if let (Some(x), Some(y)) = (a.as_slice(), b.as_slice()) {
             return zip_slices(x, y, &shape, f);
-        } else {
+        }
+        let out = {
             let walker = RunWalker::new(
                 &shape,
                 [
@@ -134,16 +139,16 @@ impl<E: Float> Tensor<E> {
             );
             let [sa, sb] = walker.inner_strides();
             let (da, db) = (&a.storage[..], &b.storage[..]);
-            fill_chunks(&mut out, |r, o| {
+            collect_chunks(a.numel(), |r, o| {
                 let base = r.start;
                 walker.for_each_run(r, |dst, [pa, pb], len| {
                     let o = &mut o[dst - base..dst - base + len];
                     for (j, o) in o.iter_mut().enumerate() {
-                        *o = f(da[pa + j * sa], db[pb + j * sb]);
+                        o.write(f(da[pa + j * sa], db[pb + j * sb]));
                     }
                 });
-            });
-        }
+            })
+        };
         Tensor::from_vec(out, &shape)
     }
 
@@ -182,13 +187,12 @@ impl<E: Float> Tensor<E> {
         );
         let [sx, sy, sz] = walker.inner_strides();
         let (dx, dy, dz) = (&x.storage[..], &y.storage[..], &z.storage[..]);
-        let mut out = alloc(x.numel());
-        fill_chunks(&mut out, |r, o| {
+        let out = collect_chunks(x.numel(), |r, o| {
             let base = r.start;
             walker.for_each_run(r, |dst, [px, py, pz], len| {
                 let o = &mut o[dst - base..dst - base + len];
                 for (j, o) in o.iter_mut().enumerate() {
-                    *o = f(dx[px + j * sx], dy[py + j * sy], dz[pz + j * sz]);
+                    o.write(f(dx[px + j * sx], dy[py + j * sy], dz[pz + j * sz]));
                 }
             });
         });

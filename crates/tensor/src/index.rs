@@ -15,7 +15,7 @@
 //! assert_eq!(c.gather(1, &idx).to_vec(), vec![2.0, 3.0, 6.0]);
 //! ```
 
-use crate::elementwise::{fill_chunks, CHUNK, PARALLEL_THRESHOLD};
+use crate::elementwise::{collect_chunks, CHUNK, PARALLEL_THRESHOLD};
 use crate::float::Float;
 use crate::layout::{contiguous_strides, normalize_axis, RunWalker, Shape, Strides};
 use crate::tensor::Tensor;
@@ -291,12 +291,11 @@ impl<E: Float> Tensor<E> {
         let [step] = walker.inner_strides();
         let along = self.strides()[ax];
         let data = self.storage();
-        let mut out = vec![E::ZERO; idx.len()];
-        fill_chunks(&mut out, |r, o| {
+        let out = collect_chunks(idx.len(), |r, o| {
             let first = r.start;
             walker.for_each_run(r, |dst, [start], len| {
                 for j in 0..len {
-                    o[dst - first + j] = data[start + j * step + idx[dst + j] * along];
+                    o[dst - first + j].write(data[start + j * step + idx[dst + j] * along]);
                 }
             });
         });

@@ -2,8 +2,10 @@
 //! argmax, argmin, logsumexp (stable), variance; and `sum_to` (un-broadcast).
 //!
 //! Every reduction moves the reduced axes last (a copy only if that view is
-//! not contiguous) and folds rows. Work is split at fixed boundaries, so the
-//! result is bit-identical however many threads run it.
+//! not contiguous) and folds rows; sum, max and min over the leading axes
+//! of a contiguous tensor instead stream whole rows into the output (no
+//! copy). Work is split at fixed boundaries, so the result is bit-identical
+//! however many threads run it.
 
 use crate::elementwise::{CHUNK, PARALLEL_THRESHOLD};
 use crate::float::Float;
@@ -25,24 +27,78 @@ pub fn sum_slice<E: Float>(xs: &[E]) -> E {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
+fn add<E: Float>(a: E, b: E) -> E {
+    a + b
+}
+
+/// The larger of a running maximum and a new value; NaN wins.
+fn max2<E: Float>(m: E, x: E) -> E {
+    if x > m || x.is_nan() {
+        x
+    } else {
+        m
+    }
+}
+
+/// The smaller of a running minimum and a new value; NaN wins.
+fn min2<E: Float>(m: E, x: E) -> E {
+    if x < m || x.is_nan() {
+        x
+    } else {
+        m
+    }
+}
+
 fn max_slice<E: Float>(xs: &[E]) -> E {
-    xs.iter().copied().fold(
-        E::NEG_INFINITY,
-        |m, x| if x > m || x.is_nan() { x } else { m },
-    )
+    xs.iter().copied().fold(E::NEG_INFINITY, max2)
 }
 
 fn min_slice<E: Float>(xs: &[E]) -> E {
-    xs.iter()
-        .copied()
-        .fold(E::INFINITY, |m, x| if x < m || x.is_nan() { x } else { m })
+    xs.iter().copied().fold(E::INFINITY, min2)
 }
 
-/// How to fold one row, and whether partial results of a split row can be
-/// folded again by the same function (true for sum, max, min).
-struct RowFold<F> {
+/// How to fold one row, and, for sum, max and min, how two partial results
+/// combine (then a split row's partials fold again, and leading axes fold
+/// row by row, see [`fold_leading`]).
+struct RowFold<F, E> {
     f: F,
-    splittable: bool,
+    combine: Option<fn(E, E) -> E>,
+}
+
+/// Columns per parallel task in [`fold_leading`].
+const COLUMN_BLOCK: usize = 1024;
+
+/// Folds `[outer, inner]` row-major data over its outer axis with `combine`,
+/// one whole row at a time: `out[j] = combine(..combine(x[0][j], x[1][j]).., x[outer-1][j])`.
+///
+/// This is how a reduction over leading axes of a contiguous tensor (the
+/// bias gradient `sum_to`, a batch mean) runs: streaming rows vectorises
+/// along `j` and needs no transposing copy. Each column is folded in row
+/// order on one thread, so the result does not depend on the thread count.
+fn fold_leading<E: Float>(
+    data: &[E],
+    outer: usize,
+    inner: usize,
+    combine: fn(E, E) -> E,
+) -> Vec<E> {
+    let fold_columns = |j0: usize, out: &mut [E]| {
+        out.copy_from_slice(&data[j0..j0 + out.len()]);
+        for i in 1..outer {
+            let row = &data[i * inner + j0..i * inner + j0 + out.len()];
+            for (o, &x) in out.iter_mut().zip(row) {
+                *o = combine(*o, x);
+            }
+        }
+    };
+    let mut out = vec![E::ZERO; inner];
+    if outer * inner >= PARALLEL_THRESHOLD && inner >= 2 * COLUMN_BLOCK {
+        out.par_chunks_mut(COLUMN_BLOCK)
+            .enumerate()
+            .for_each(|(b, o)| fold_columns(b * COLUMN_BLOCK, o));
+    } else {
+        fold_columns(0, &mut out);
+    }
+    out
 }
 
 impl<E: Float> Tensor<E> {
@@ -81,26 +137,36 @@ impl<E: Float> Tensor<E> {
         axes: &[isize],
         keepdim: bool,
         op: &str,
-        fold: RowFold<F>,
+        fold: RowFold<F, E>,
     ) -> Tensor<E> {
         let axes = self.reduce_axes(axes, op);
         let out_shape = self.reduced_shape(&axes, keepdim);
         let row: usize = axes.iter().map(|&d| self.shape()[d]).product();
-        if row == 0 && !fold.splittable {
+        if row == 0 && fold.combine.is_none() {
             panic!(
                 "{op}: cannot reduce over an empty axis of {:?}",
                 self.shape()
             );
         }
+        let rows = out_shape.iter().product::<usize>();
+        let leading = axes.iter().enumerate().all(|(i, &d)| i == d);
+        if let (Some(combine), true, Some(data)) = (fold.combine, leading, self.as_slice()) {
+            // Whole rows of at least a vector's width, and when parallel,
+            // enough columns to split.
+            let parallel = row * rows >= PARALLEL_THRESHOLD;
+            if row > 0 && rows >= 8 && (!parallel || rows >= 2 * COLUMN_BLOCK) {
+                let out = fold_leading(data, row, rows, combine);
+                return Tensor::from_vec(out, &out_shape);
+            }
+        }
         let kept = (0..self.ndim()).filter(|d| !axes.contains(d));
         let perm: Vec<usize> = kept.chain(axes.iter().copied()).collect();
         let moved = self.permute(&perm).contiguous();
         let data = moved.as_slice().expect("contiguous");
-        let rows = out_shape.iter().product::<usize>();
         let f = &fold.f;
         let out: Vec<E> = if row == 0 {
             vec![f(&[]); rows]
-        } else if rows == 1 && fold.splittable && row >= PARALLEL_THRESHOLD {
+        } else if rows == 1 && fold.combine.is_some() && row >= PARALLEL_THRESHOLD {
             let partials: Vec<E> = data.par_chunks(CHUNK).map(f).collect();
             vec![f(&partials)]
         } else if rows * row >= PARALLEL_THRESHOLD && rows > 1 {
@@ -126,7 +192,7 @@ impl<E: Float> Tensor<E> {
             "sum",
             RowFold {
                 f: sum_slice::<E>,
-                splittable: true,
+                combine: Some(add::<E>),
             },
         )
     }
@@ -170,7 +236,7 @@ impl<E: Float> Tensor<E> {
             "max",
             RowFold {
                 f: max_slice::<E>,
-                splittable: true,
+                combine: Some(max2::<E>),
             },
         )
     }
@@ -190,7 +256,7 @@ impl<E: Float> Tensor<E> {
             "min",
             RowFold {
                 f: min_slice::<E>,
-                splittable: true,
+                combine: Some(min2::<E>),
             },
         )
     }
@@ -218,7 +284,7 @@ impl<E: Float> Tensor<E> {
             "argmax",
             RowFold {
                 f: fold,
-                splittable: false,
+                combine: None,
             },
         )
     }

@@ -183,6 +183,46 @@ fn long_reductions_on_the_parallel_paths_match_loop() {
     }
 }
 
+/// Sum, max and min over the leading axes of a contiguous tensor stream
+/// whole rows into the output (`fold_leading`); wide enough here for its
+/// parallel column blocks, and with a NaN that must win max and min.
+#[test]
+fn leading_axis_reductions_of_contiguous_tensors_match_loop() {
+    for s in [vec![3, 40, 2100], vec![130, 2100], vec![5, 9]] {
+        let n: usize = s.iter().product();
+        let mut x = values(n, 7);
+        x[n / 2] = f64::NAN;
+        let t = Tensor::<f64>::from_vec(x.clone(), &s);
+        let lead: Vec<isize> = (0..s.len() as isize - 1).collect();
+        // Fold the leading axes one at a time with the reference loop.
+        let (mut want_sum, mut want_max, mut want_min, mut shape) =
+            (x.clone(), x.clone(), x.clone(), s.clone());
+        while shape.len() > 1 {
+            want_sum = fold_axis(&want_sum, &shape, 0, |xs| xs.iter().sum()).0;
+            want_max = fold_axis(&want_max, &shape, 0, |xs| {
+                xs.iter().cloned().fold(
+                    f64::NEG_INFINITY,
+                    |m, x| if x > m || x.is_nan() { x } else { m },
+                )
+            })
+            .0;
+            want_min = fold_axis(&want_min, &shape, 0, |xs| {
+                xs.iter().cloned().fold(
+                    f64::INFINITY,
+                    |m, x| if x < m || x.is_nan() { x } else { m },
+                )
+            })
+            .0;
+            shape.remove(0);
+        }
+        assert_close(&t.sum(&lead, false).to_vec(), &want_sum, 1e-12, "sum");
+        let bits = |v: Vec<f64>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(t.max(&lead, false).to_vec()), bits(want_max), "max");
+        assert_eq!(bits(t.min(&lead, false).to_vec()), bits(want_min), "min");
+        assert_eq!(t.sum(&lead, true).shape().len(), s.len(), "keepdim");
+    }
+}
+
 #[test]
 fn sum_over_an_empty_axis_is_zero_and_argmax_over_it_panics() {
     let t = Tensor::<f32>::zeros(&[3, 0]);
