@@ -1,6 +1,6 @@
 //! Trains an MLP (64-128-64-10, ReLU, He/Kaiming init, Adam) on the bundled
 //! handwritten digits with a cosine learning-rate schedule, reports held-out accuracy and a confusion matrix,
-//! saves the weights as safetensors, reloads them and checks the reloaded
+//! saves its state dict as safetensors, reloads it and checks the reloaded
 //! model predicts exactly the same.
 //!
 //! Run: `cargo run --release --example train_digits`
@@ -14,7 +14,7 @@ use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tapegrad::autodiff::Tape;
-use tapegrad::nn::checkpoint::{load_into, save_safetensors};
+use tapegrad::nn::checkpoint::{load_module, save_module};
 use tapegrad::nn::data::{load_bundled_digits, Batches, Dataset, DIGITS_CLASSES, DIGITS_PIXELS};
 use tapegrad::nn::diagnostics::render_table;
 use tapegrad::nn::init::{FanMode, Init, Nonlinearity};
@@ -168,25 +168,19 @@ fn confusion_table(predicted: &[usize], labels: &[usize]) -> String {
     render_table(&header, &rows)
 }
 
-/// Saves the weights to `path` (creating its directory).
+/// Saves the model's state dict to `path` (creating its directory).
 fn save_model(model: &Sequential<f32>, path: &Path) -> Result<(), Box<dyn Error>> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    save_safetensors(path, &model.named_parameters())?;
+    save_module(path, model)?;
     Ok(())
 }
 
-/// A new MLP with the weights in `path` (every name and shape must match).
+/// A new MLP with the state dict in `path` (every name and shape must match).
 fn load_model(path: &Path) -> Result<Sequential<f32>, Box<dyn Error>> {
     let mut model = build_mlp(&mut StdRng::seed_from_u64(u64::MAX));
-    let expected: Vec<(String, Vec<usize>)> = model
-        .named_parameters()
-        .into_iter()
-        .map(|(name, t)| (name, t.shape().to_vec()))
-        .collect();
-    let mut tensors = load_into::<f32, _, _>(path, &expected)?.into_iter();
-    model.visit_params_mut(&mut |_, p| p.set(tensors.next().expect("one tensor per parameter")));
+    load_module(path, &mut model)?;
     Ok(model)
 }
 

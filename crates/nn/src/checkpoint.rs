@@ -1,10 +1,18 @@
 //! Named tensors on disk as [safetensors](https://huggingface.co/docs/safetensors),
 //! the format PyTorch, JAX, candle and NumPy all read.
 //!
+//! A whole model (parameters and buffers, such as batch-norm running
+//! statistics) saves with [`save_module`] and loads with [`load_module`],
+//! through [`Module::state_dict`](crate::Module::state_dict) and
+//! [`Module::load_state_dict`](crate::Module::load_state_dict); the
+//! functions below handle any list of named tensors.
+//!
 //! `f32` tensors are stored as `F32`, `f64` as `F64`. Loading accepts either
 //! and converts to the element type asked for (`F64` to `f32` rounds), so a
 //! model trained in `f32` can be gradient-checked in `f64`. Other dtypes
-//! (`F16`, `I64`, ...) are an error, as is any malformed file: nothing panics,
+//! (`F16`, `I64`, ...) are an error (among them the `I64`
+//! `num_batches_tracked` of a PyTorch batch norm: see
+//! [`BatchNorm2d`](crate::conv::BatchNorm2d)), as is any malformed file: nothing panics,
 //! and errors give the file, the byte offset or tensor name, and expected
 //! versus found.
 //!
@@ -28,8 +36,12 @@
 
 mod error;
 mod header;
+mod state_dict;
 
 pub use error::CheckpointError;
+pub use state_dict::{load_module, save_module};
+
+pub(crate) use state_dict::load_state_into;
 
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};

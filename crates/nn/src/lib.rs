@@ -4,7 +4,9 @@
 //! the element type so a whole model can be gradient-checked in f64.
 //!
 //! - [`Param`] and [`Module`]: parameters live outside any tape, are bound to
-//!   each step's tape, and are visited by dotted name (`"0.weight"`).
+//!   each step's tape, and are visited by dotted name (`"0.weight"`); buffers
+//!   (batch-norm running statistics) are visited too, and both make up a
+//!   module's PyTorch-style `state_dict` / `load_state_dict`.
 //! - [`init`]: zeros, constant, uniform, normal, Xavier/Glorot, He/Kaiming,
 //!   LeCun, orthogonal and `calculate_gain`, as in `torch.nn.init`.
 //! - [`layers`], [`conv`], [`recurrent`]: Linear, activations, Dropout,
@@ -16,7 +18,7 @@
 //! - [`diagnostics`]: per-layer gradient flow, vanishing/exploding verdicts,
 //!   terminal tables and SVG charts; [`study`]: the initialisation study.
 //! - [`data`]: the bundled digits, MNIST-style IDX files, seeded batches;
-//!   [`checkpoint`]: weights as safetensors.
+//!   [`checkpoint`]: weights and whole modules as safetensors.
 #![warn(missing_docs)]
 
 pub mod checkpoint;
@@ -37,7 +39,9 @@ pub use init::Init;
 pub use layers::{
     Dropout, Embedding, Flatten, LayerNorm, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh, GELU,
 };
-pub use module::{visit_child, visit_child_mut, Module, Sequential};
+pub use module::{
+    visit_child, visit_child_buffers, visit_child_buffers_mut, visit_child_mut, Module, Sequential,
+};
 pub use optim::Optimizer;
 pub use param::Param;
 pub use recurrent::{RecurrentCell, GRU, LSTM, RNN};

@@ -1,15 +1,50 @@
-//! The `Module` trait (forward + a visitor over named parameters) and
-//! `Sequential`.
+//! The `Module` trait (forward, visitors over named parameters and buffers,
+//! the state dict built on them) and `Sequential`.
 
+use crate::checkpoint::{self, CheckpointError};
 use crate::param::Param;
+use std::collections::BTreeMap;
 use tapegrad_autodiff::{Gradients, Var};
 use tapegrad_tensor::{Float, Tensor};
 
-/// A layer or model: a forward pass on vars and its named parameters.
+/// A layer or model: a forward pass on vars, its named parameters and its
+/// named buffers.
 ///
-/// Parameter names are dotted paths, as in PyTorch's `state_dict`
-/// (`"0.weight"`, `"encoder.fc1.bias"`): containers prefix their children's
-/// names with the child's name or index.
+/// Parameter and buffer names are dotted paths, as in PyTorch's
+/// `state_dict` (`"0.weight"`, `"encoder.fc1.bias"`, `"1.running_mean"`):
+/// containers prefix their children's names with the child's name or index.
+///
+/// Buffers are state that is not trained but belongs to the model, such as
+/// [`BatchNorm2d`](crate::conv::BatchNorm2d)'s running statistics. Both
+/// buffer visitors do nothing by default, which is right for a layer
+/// without buffers; a container must forward them to its children (with
+/// [`visit_child_buffers`] and [`visit_child_buffers_mut`]) as it forwards
+/// parameters, or its children's buffers are left out of its
+/// [`state_dict`](Module::state_dict).
+///
+/// ```
+/// use rand::{rngs::StdRng, SeedableRng};
+/// use tapegrad_nn::{BatchNorm2d, Conv2d, Module, Sequential};
+///
+/// let mut rng = StdRng::seed_from_u64(0);
+/// let model: Sequential<f32> = Sequential::new()
+///     .add(Conv2d::new(1, 2, 3, &mut rng))
+///     .add(BatchNorm2d::new(2));
+/// let names: Vec<String> = model.state_dict().into_iter().map(|(name, _)| name).collect();
+/// assert_eq!(
+///     names,
+///     [
+///         "0.weight", "0.bias", "1.weight", "1.bias", // parameters, then
+///         "1.running_mean", "1.running_var", "1.num_batches_tracked", // buffers
+///     ]
+/// );
+/// let mut copy: Sequential<f32> = Sequential::new()
+///     .add(Conv2d::new(1, 2, 3, &mut rng))
+///     .add(BatchNorm2d::new(2));
+/// copy.load_state_dict(model.state_dict().into_iter().collect())?;
+/// assert_eq!(copy.named_parameters()[0].1.to_vec(), model.named_parameters()[0].1.to_vec());
+/// # Ok::<(), tapegrad_nn::checkpoint::CheckpointError>(())
+/// ```
 pub trait Module<E: Float = f32> {
     /// The forward pass. Parameters are bound to `x`'s tape.
     fn forward<'t>(&self, x: Var<'t, E>) -> Var<'t, E>;
@@ -19,6 +54,14 @@ pub trait Module<E: Float = f32> {
 
     /// Calls `f(name, param)` for every parameter, mutably (optimisers, loading).
     fn visit_params_mut(&mut self, f: &mut dyn FnMut(&str, &mut Param<E>));
+
+    /// Calls `f(name, buffer)` for every buffer (non-trainable state such as
+    /// running statistics). None by default.
+    fn visit_buffers(&self, _f: &mut dyn FnMut(&str, &Tensor<E>)) {}
+
+    /// Calls `f(name, buffer)` for every buffer, mutably (loading). A layer
+    /// may panic if `f` changes a buffer's shape. None by default.
+    fn visit_buffers_mut(&mut self, _f: &mut dyn FnMut(&str, &mut Tensor<E>)) {}
 
     /// Switches training mode (dropout active) on or off; containers pass it on.
     fn set_training(&mut self, _training: bool) {}
@@ -44,6 +87,42 @@ pub trait Module<E: Float = f32> {
         let mut out = Vec::new();
         self.visit_params(&mut |name, p| out.push((name.to_string(), p.value().clone())));
         out
+    }
+
+    /// Every buffer's name and current value.
+    fn named_buffers(&self) -> Vec<(String, Tensor<E>)> {
+        let mut out = Vec::new();
+        self.visit_buffers(&mut |name, b| out.push((name.to_string(), b.clone())));
+        out
+    }
+
+    /// Everything that defines the model, as PyTorch's `state_dict()`: every
+    /// parameter, then every buffer, each in visit order, by dotted name.
+    ///
+    /// PyTorch lists each module's parameters and buffers together (so
+    /// `"1.running_mean"` would follow `"1.bias"`); the names are the same,
+    /// and the order does not matter to [`load_state_dict`](Module::load_state_dict)
+    /// nor to a safetensors file (which sorts them). Save it with
+    /// [`checkpoint::save_safetensors`], or use [`checkpoint::save_module`].
+    fn state_dict(&self) -> Vec<(String, Tensor<E>)> {
+        let mut out = self.named_parameters();
+        out.extend(self.named_buffers());
+        out
+    }
+
+    /// Replaces every parameter and buffer with the tensor of the same name,
+    /// strictly, as PyTorch's `load_state_dict(strict=True)`: each one must
+    /// be present with its shape, and a name that is neither is an error.
+    /// The tensors are all checked first, so on an error (which names the
+    /// tensor, see [`checkpoint::check_tensors`]) nothing has changed.
+    ///
+    /// Parameters keep their identity ([`Param::set`]), so optimiser state
+    /// keyed by them still applies.
+    fn load_state_dict(
+        &mut self,
+        tensors: BTreeMap<String, Tensor<E>>,
+    ) -> Result<(), CheckpointError> {
+        checkpoint::load_state_into(self, tensors)
     }
 
     /// Every parameter's name and gradient in `grads` (zeros if none flowed).
@@ -78,7 +157,26 @@ pub fn visit_child_mut<E: Float, M: Module<E> + ?Sized>(
     child.visit_params_mut(&mut |name, p| f(&format!("{prefix}.{name}"), p));
 }
 
-/// Layers applied one after another; parameters are named `"{index}.{name}"`.
+/// Visits a child module's buffers with `prefix.` in front of their names.
+pub fn visit_child_buffers<E: Float, M: Module<E> + ?Sized>(
+    child: &M,
+    prefix: &str,
+    f: &mut dyn FnMut(&str, &Tensor<E>),
+) {
+    child.visit_buffers(&mut |name, b| f(&format!("{prefix}.{name}"), b));
+}
+
+/// Mutable [`visit_child_buffers`].
+pub fn visit_child_buffers_mut<E: Float, M: Module<E> + ?Sized>(
+    child: &mut M,
+    prefix: &str,
+    f: &mut dyn FnMut(&str, &mut Tensor<E>),
+) {
+    child.visit_buffers_mut(&mut |name, b| f(&format!("{prefix}.{name}"), b));
+}
+
+/// Layers applied one after another; parameters and buffers are named
+/// `"{index}.{name}"`.
 ///
 /// ```
 /// use tapegrad_autodiff::Tape;
@@ -153,6 +251,18 @@ impl<E: Float> Module<E> for Sequential<E> {
     fn visit_params_mut(&mut self, f: &mut dyn FnMut(&str, &mut Param<E>)) {
         for (i, layer) in self.layers.iter_mut().enumerate() {
             visit_child_mut(layer.as_mut(), &i.to_string(), f);
+        }
+    }
+
+    fn visit_buffers(&self, f: &mut dyn FnMut(&str, &Tensor<E>)) {
+        for (i, layer) in self.layers.iter().enumerate() {
+            visit_child_buffers(layer.as_ref(), &i.to_string(), f);
+        }
+    }
+
+    fn visit_buffers_mut(&mut self, f: &mut dyn FnMut(&str, &mut Tensor<E>)) {
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            visit_child_buffers_mut(layer.as_mut(), &i.to_string(), f);
         }
     }
 

@@ -105,8 +105,9 @@ pub fn batch_norm<'t, E: Float>(
 /// running statistics; a new layer is in training mode).
 ///
 /// - Training: normalises with the batch's mean and biased variance over
-///   `N, H, W`, and updates the running statistics (not parameters: they get
-///   no gradient and are not visited) with the unbiased variance:
+///   `N, H, W`, and updates the running statistics (buffers, not
+///   parameters: they get no gradient and optimisers do not see them) with
+///   the unbiased variance:
 ///   `running_mean = (1 - momentum) running_mean + momentum μ`,
 ///   `running_var = (1 - momentum) running_var + momentum σ² n / (n - 1)`,
 ///   `n = N H W`.
@@ -114,6 +115,24 @@ pub fn batch_norm<'t, E: Float>(
 ///   with the running statistics, which stay fixed.
 ///
 /// Parameters: `"weight"` (initially 1) and `"bias"` (initially 0), `[C]`.
+///
+/// Buffers ([`visit_buffers`](Module::visit_buffers), so they are in the
+/// [`state_dict`](Module::state_dict) and travel with checkpoints, as in
+/// PyTorch): `"running_mean"` and `"running_var"`, `[C]`, and
+/// `"num_batches_tracked"`, the number of training batches seen, a 0-d
+/// tensor. PyTorch keeps that count as an `int64`; here it is a 0-d tensor
+/// of `E`, because checkpoints hold `F32`/`F64` only. It is exact up to
+/// 2^24 batches in `f32` (2^53 in `f64`), and only informational: the
+/// running statistics use the fixed momentum, never the count. PyTorch
+/// loads such a file as is (`load_state_dict` copies the float into its
+/// `int64` buffer); a state dict written by PyTorch needs the count made a
+/// float first (`sd[k] = v.float()` for `k` ending in
+/// `num_batches_tracked`), or its `I64` tensor is refused by name. A loaded
+/// count is rounded to the nearest integer (negative or NaN to 0).
+///
+/// `visit_buffers_mut` panics if the visitor changes a buffer's shape
+/// (`[C]`, `[C]` and `[]`), as [`Param::set`] does for a parameter;
+/// [`Module::load_state_dict`] checks shapes before it writes anything.
 ///
 /// ```
 /// use tapegrad_autodiff::Tape;
@@ -133,6 +152,12 @@ pub fn batch_norm<'t, E: Float>(
 /// let y = bn.forward(x); // evaluation: running statistics
 /// let expect = (1.0 - 0.4) / (bn.running_var().item() + 1e-5).sqrt();
 /// assert!((y.value().get(&[0, 0, 0, 0]) - expect).abs() < 1e-12);
+///
+/// let buffers = bn.named_buffers();
+/// let names: Vec<&str> = buffers.iter().map(|(name, _)| name.as_str()).collect();
+/// assert_eq!(names, ["running_mean", "running_var", "num_batches_tracked"]);
+/// assert_eq!(buffers[2].1.shape(), &[] as &[usize]);
+/// assert_eq!(buffers[2].1.item(), 1.0); // one training batch, as a 0-d f64
 /// ```
 #[derive(Clone, Debug)]
 pub struct BatchNorm2d<E: Float = f32> {
@@ -199,6 +224,11 @@ impl<E: Float> BatchNorm2d<E> {
     /// Number of training batches seen.
     pub fn num_batches_tracked(&self) -> usize {
         self.num_batches_tracked.get()
+    }
+
+    /// The count as the 0-d buffer `"num_batches_tracked"`.
+    fn count_buffer(&self) -> Tensor<E> {
+        Tensor::scalar(E::from_f64(self.num_batches_tracked.get() as f64))
     }
 
     /// Replaces the running statistics (loading a checkpoint).
@@ -288,11 +318,42 @@ impl<E: Float> Module<E> for BatchNorm2d<E> {
         }
     }
 
+    fn visit_buffers(&self, f: &mut dyn FnMut(&str, &Tensor<E>)) {
+        // Clones share storage; no `RefCell` borrow is held while `f` runs.
+        f("running_mean", &self.running_mean());
+        f("running_var", &self.running_var());
+        f("num_batches_tracked", &self.count_buffer());
+    }
+
+    fn visit_buffers_mut(&mut self, f: &mut dyn FnMut(&str, &mut Tensor<E>)) {
+        let c = [self.num_features()];
+        for (name, stat) in [
+            ("running_mean", &mut self.running_mean),
+            ("running_var", &mut self.running_var),
+        ] {
+            f(name, stat.get_mut());
+            keep_shape(name, stat.get_mut().shape(), &c);
+        }
+        let mut count = self.count_buffer();
+        f("num_batches_tracked", &mut count);
+        keep_shape("num_batches_tracked", count.shape(), &[]);
+        // `as` saturates: negative and NaN become 0.
+        self.num_batches_tracked
+            .set(count.item().to_f64().round() as usize);
+    }
+
     fn set_training(&mut self, training: bool) {
         self.training = training;
     }
 
     fn describe(&self) -> String {
         format!("BatchNorm2d({}, eps={})", self.num_features(), self.eps)
+    }
+}
+
+/// Panics if a buffer visitor left `name` with another shape than `expected`.
+fn keep_shape(name: &str, shape: &[usize], expected: &[usize]) {
+    if shape != expected {
+        panic!("BatchNorm2d: buffer '{name}' must keep shape {expected:?}, was given {shape:?}");
     }
 }
