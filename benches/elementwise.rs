@@ -102,7 +102,7 @@ fn tanh_kernel(x: &[f32], parallel: bool) -> Vec<f32> {
     let f = |o: &mut [f32], start: usize| {
         let x = &x[start..start + o.len()];
         for (o, &x) in o.iter_mut().zip(x) {
-            *o = x.tanh();
+            *o = tapegrad_tensor::Float::tanh(x);
         }
     };
     if parallel {

@@ -109,7 +109,7 @@ pub trait Float:
 }
 
 macro_rules! impl_float {
-    ($t:ident, $name:literal, $gemm:ident) => {
+    ($t:ident, $name:literal, $gemm:ident, $tanh:path) => {
         impl Float for $t {
             const DTYPE: &'static str = $name;
             const EPSILON: Self = $t::EPSILON;
@@ -147,7 +147,7 @@ macro_rules! impl_float {
             }
             #[inline]
             fn tanh(self) -> Self {
-                $t::tanh(self)
+                $tanh(self)
             }
             #[inline]
             fn sin(self) -> Self {
@@ -213,8 +213,8 @@ macro_rules! impl_float {
     };
 }
 
-impl_float!(f32, "float32", sgemm);
-impl_float!(f64, "float64", dgemm);
+impl_float!(f32, "float32", sgemm, crate::fast_math::tanh_f32);
+impl_float!(f64, "float64", dgemm, f64::tanh);
 
 /// The error function, to double precision (W. J. Cody's rational
 /// approximations as used by many libms; max relative error ~1e-15 here via

@@ -28,6 +28,7 @@ mod conv;
 mod creation;
 mod display;
 mod elementwise;
+mod fast_math;
 mod float;
 mod index;
 mod layout;

@@ -27,10 +27,6 @@ pub fn sum_slice<E: Float>(xs: &[E]) -> E {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
-fn add<E: Float>(a: E, b: E) -> E {
-    a + b
-}
-
 /// The larger of a running maximum and a new value; NaN wins.
 fn max2<E: Float>(m: E, x: E) -> E {
     if x > m || x.is_nan() {
@@ -57,12 +53,20 @@ fn min_slice<E: Float>(xs: &[E]) -> E {
     xs.iter().copied().fold(E::INFINITY, min2)
 }
 
-/// How to fold one row, and, for sum, max and min, how two partial results
-/// combine (then a split row's partials fold again, and leading axes fold
-/// row by row, see [`fold_leading`]).
-struct RowFold<F, E> {
+/// How two partial results of sum, max or min combine: a split row's
+/// partials fold again, and leading axes fold row by row ([`fold_leading`]).
+#[derive(Clone, Copy)]
+enum Combine {
+    Add,
+    Max,
+    Min,
+}
+
+/// How to fold one row, and how partial results combine (`None` when they
+/// cannot: argmax, logsumexp, variance).
+struct RowFold<F> {
     f: F,
-    combine: Option<fn(E, E) -> E>,
+    combine: Option<Combine>,
 }
 
 /// Columns per parallel task in [`fold_leading`].
@@ -79,7 +83,7 @@ fn fold_leading<E: Float>(
     data: &[E],
     outer: usize,
     inner: usize,
-    combine: fn(E, E) -> E,
+    combine: impl Fn(E, E) -> E + Sync,
 ) -> Vec<E> {
     let fold_columns = |j0: usize, out: &mut [E]| {
         out.copy_from_slice(&data[j0..j0 + out.len()]);
@@ -137,7 +141,7 @@ impl<E: Float> Tensor<E> {
         axes: &[isize],
         keepdim: bool,
         op: &str,
-        fold: RowFold<F, E>,
+        fold: RowFold<F>,
     ) -> Tensor<E> {
         let axes = self.reduce_axes(axes, op);
         let out_shape = self.reduced_shape(&axes, keepdim);
@@ -155,7 +159,12 @@ impl<E: Float> Tensor<E> {
             // enough columns to split.
             let parallel = row * rows >= PARALLEL_THRESHOLD;
             if row > 0 && rows >= 8 && (!parallel || rows >= 2 * COLUMN_BLOCK) {
-                let out = fold_leading(data, row, rows, combine);
+                // One monomorphised loop per combine, so it inlines and vectorises.
+                let out = match combine {
+                    Combine::Add => fold_leading(data, row, rows, |a, b| a + b),
+                    Combine::Max => fold_leading(data, row, rows, max2),
+                    Combine::Min => fold_leading(data, row, rows, min2),
+                };
                 return Tensor::from_vec(out, &out_shape);
             }
         }
@@ -192,7 +201,7 @@ impl<E: Float> Tensor<E> {
             "sum",
             RowFold {
                 f: sum_slice::<E>,
-                combine: Some(add::<E>),
+                combine: Some(Combine::Add),
             },
         )
     }
@@ -236,7 +245,7 @@ impl<E: Float> Tensor<E> {
             "max",
             RowFold {
                 f: max_slice::<E>,
-                combine: Some(max2::<E>),
+                combine: Some(Combine::Max),
             },
         )
     }
@@ -256,7 +265,7 @@ impl<E: Float> Tensor<E> {
             "min",
             RowFold {
                 f: min_slice::<E>,
-                combine: Some(min2::<E>),
+                combine: Some(Combine::Min),
             },
         )
     }
