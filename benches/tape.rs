@@ -15,7 +15,7 @@
 
 mod common;
 
-use common::{black_box, in_pool, print_load, ratio, time, Table};
+use common::{black_box, in_pool, print_load, ratio, time, time_pair, Table};
 use rand::SeedableRng;
 use tapegrad_autodiff::Tape;
 use tapegrad_tensor::Tensor;
@@ -188,15 +188,16 @@ fn bench_mlp(table: &mut Table, threads: usize) {
         (la - lb).abs() < 1e-4 * la.abs(),
         "tape loss {la} vs hand loss {lb}"
     );
-    let tape = in_pool(threads, || {
-        time(|| {
-            black_box(a.step_tape(0.01));
-        })
-    });
-    let hand = in_pool(threads, || {
-        time(|| {
-            black_box(b.step_hand(0.01));
-        })
+    // Interleaved samples: the ratio is the tape's cost, not the machine's drift.
+    let (tape, hand) = in_pool(threads, || {
+        time_pair(
+            || {
+                black_box(a.step_tape(0.01));
+            },
+            || {
+                black_box(b.step_hand(0.01));
+            },
+        )
     });
     table.row(vec![
         format!("MLP step 784-512-256-10 b128, {threads}T"),

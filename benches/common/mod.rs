@@ -90,6 +90,47 @@ pub fn time_for<F: FnMut()>(mut f: F, target_s: f64) -> Timing {
     }
 }
 
+/// Times `a` and `b` with their samples interleaved (a, b, a, b, ...), so
+/// that a machine getting slower or faster during the run (other load,
+/// frequency, a noisy VM neighbour) moves both alike and their ratio stays
+/// fair. Each gets about [`target_s`] seconds.
+#[allow(dead_code)] // not every bench compares two closures
+pub fn time_pair<A: FnMut(), B: FnMut()>(mut a: A, mut b: B) -> (Timing, Timing) {
+    a();
+    b();
+    let once = |f: &mut dyn FnMut()| {
+        let t = Instant::now();
+        f();
+        t.elapsed().as_secs_f64().max(1e-9)
+    };
+    let one = once(&mut a).max(once(&mut b));
+    let inner = ((MIN_SAMPLE_S / one).ceil() as usize).max(1);
+    let count = ((target_s() / (one * inner as f64)) as usize).clamp(MIN_SAMPLES, MAX_SAMPLES);
+    let sample = |f: &mut dyn FnMut()| {
+        let t = Instant::now();
+        for _ in 0..inner {
+            f();
+        }
+        t.elapsed().as_secs_f64() / inner as f64
+    };
+    let (mut va, mut vb) = (Vec::with_capacity(count), Vec::with_capacity(count));
+    for _ in 0..count {
+        va.push(sample(&mut a));
+        vb.push(sample(&mut b));
+    }
+    let timing = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        Timing {
+            median: median(&v),
+            best: v[0],
+            worst: v[v.len() - 1],
+            samples: v.len(),
+            inner,
+        }
+    };
+    (timing(va), timing(vb))
+}
+
 /// Median of sorted values.
 pub fn median(sorted: &[f64]) -> f64 {
     let n = sorted.len();
