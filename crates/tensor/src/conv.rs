@@ -293,11 +293,22 @@ impl<E: Float> Tensor<E> {
 fn fold_row<E: Float>(g: &Geometry, (i, j): (usize, usize), row: &[E], img: &mut [E]) {
     let (ylo, yhi, y0) = valid_range(i, g.h, g.oh, g.s.0, g.p.0, g.d.0);
     let (xlo, xhi, x0) = valid_range(j, g.w, g.ow, g.s.1, g.p.1, g.d.1);
+    if xlo == xhi {
+        return; // this tap only ever sees padding (and `x0` is meaningless)
+    }
     for oy in ylo..yhi {
         let y = y0 + (oy - ylo) * g.s.0;
         let src = &row[oy * g.ow + xlo..oy * g.ow + xhi];
-        for (t, &v) in src.iter().enumerate() {
-            img[y * g.w + x0 + t * g.s.1] += v;
+        let start = y * g.w + x0;
+        if g.s.1 == 1 {
+            // Unit stride: a plain slice add, which vectorises.
+            for (d, &v) in img[start..start + src.len()].iter_mut().zip(src) {
+                *d += v;
+            }
+        } else {
+            for (t, &v) in src.iter().enumerate() {
+                img[start + t * g.s.1] += v;
+            }
         }
     }
 }
