@@ -96,39 +96,57 @@ pub fn time_for<F: FnMut()>(mut f: F, target_s: f64) -> Timing {
 /// fair. Each gets about [`target_s`] seconds.
 #[allow(dead_code)] // not every bench compares two closures
 pub fn time_pair<A: FnMut(), B: FnMut()>(mut a: A, mut b: B) -> (Timing, Timing) {
-    a();
-    b();
-    let once = |f: &mut dyn FnMut()| {
-        let t = Instant::now();
+    let mut ta = |inner: usize| timed(inner, &mut a);
+    let mut tb = |inner: usize| timed(inner, &mut b);
+    let mut t = time_interleaved(&mut [&mut ta, &mut tb]).into_iter();
+    (t.next().unwrap(), t.next().unwrap())
+}
+
+/// Seconds per call of `f`, over `inner` calls.
+#[allow(dead_code)]
+pub fn timed(inner: usize, f: &mut dyn FnMut()) -> f64 {
+    let t = Instant::now();
+    for _ in 0..inner {
         f();
-        t.elapsed().as_secs_f64().max(1e-9)
-    };
-    let one = once(&mut a).max(once(&mut b));
+    }
+    t.elapsed().as_secs_f64() / inner as f64
+}
+
+/// Times several workloads with their samples taken round robin (see
+/// [`time_pair`]). `sample(inner)` runs its workload `inner` times and
+/// returns the seconds per call, timing only the calls, so it can enter its
+/// own thread pool outside the timed region (`pool.install(|| timed(..))`).
+/// Every workload gets the same `inner` and sample count, together about
+/// [`target_s`] seconds per workload.
+#[allow(dead_code)]
+pub fn time_interleaved(samples: &mut [&mut dyn FnMut(usize) -> f64]) -> Vec<Timing> {
+    for s in samples.iter_mut() {
+        s(1); // warm-up: page in buffers, spin up the pool, fill caches
+    }
+    let one = samples
+        .iter_mut()
+        .map(|s| s(1).max(1e-9))
+        .fold(0.0, f64::max);
     let inner = ((MIN_SAMPLE_S / one).ceil() as usize).max(1);
     let count = ((target_s() / (one * inner as f64)) as usize).clamp(MIN_SAMPLES, MAX_SAMPLES);
-    let sample = |f: &mut dyn FnMut()| {
-        let t = Instant::now();
-        for _ in 0..inner {
-            f();
-        }
-        t.elapsed().as_secs_f64() / inner as f64
-    };
-    let (mut va, mut vb) = (Vec::with_capacity(count), Vec::with_capacity(count));
+    let mut all = vec![Vec::with_capacity(count); samples.len()];
     for _ in 0..count {
-        va.push(sample(&mut a));
-        vb.push(sample(&mut b));
-    }
-    let timing = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        Timing {
-            median: median(&v),
-            best: v[0],
-            worst: v[v.len() - 1],
-            samples: v.len(),
-            inner,
+        for (s, v) in samples.iter_mut().zip(&mut all) {
+            v.push(s(inner));
         }
-    };
-    (timing(va), timing(vb))
+    }
+    all.into_iter()
+        .map(|mut v| {
+            v.sort_by(f64::total_cmp);
+            Timing {
+                median: median(&v),
+                best: v[0],
+                worst: v[v.len() - 1],
+                samples: v.len(),
+                inner,
+            }
+        })
+        .collect()
 }
 
 /// Median of sorted values.
