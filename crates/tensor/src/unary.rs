@@ -51,7 +51,8 @@ unary_ops! {
     sin => |x| x.sin();
     /// `cos x`.
     cos => |x| x.cos();
-    /// `tanh x`.
+    /// `tanh x`. In `f32` a vectorised polynomial/`exp` form (within 1.3 ulp
+    /// of exact, faster than the C library's `tanhf`); in `f64` the C library's.
     tanh => |x| x.tanh();
     /// `1 / x`.
     recip => |x| E::ONE / x;
