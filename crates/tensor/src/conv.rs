@@ -24,6 +24,7 @@
 use crate::float::Float;
 use crate::index::for_each_row_mut;
 use crate::tensor::Tensor;
+use std::mem::MaybeUninit;
 
 /// Number of positions a kernel takes along one axis:
 /// `floor((input + 2 padding - dilation (kernel - 1) - 1) / stride) + 1`.
@@ -189,38 +190,62 @@ impl<E: Float> Tensor<E> {
         };
         let g = Geometry::new("im2col", dims, kernel, stride, padding, dilation);
         let (rows, len) = (g.col_rows(), g.positions());
-        let mut out = vec![E::ZERO; g.n * rows * len];
+        let total = g.n * rows * len;
+        // Not zero-filled first: `unfold_row` writes every element, padding
+        // included (a zero-fill was 7% of a Conv2d step).
+        let mut out: Vec<E> = Vec::with_capacity(total);
         let taps = g.k.0 * g.k.1;
-        for_each_row_mut(&mut out, len, |r, row| {
+        for_each_row_mut(&mut out.spare_capacity_mut()[..total], len, |r, row| {
             let (image, tap) = (r / taps, r % taps);
             let (n, c) = (image / g.c, image % g.c);
             self.unfold_row(&g, n, c, (tap / g.k.1, tap % g.k.1), row);
         });
+        // SAFETY: the rows cover all `total` elements (`len` divides it) and
+        // `unfold_row` wrote every element of each.
+        unsafe { out.set_len(total) };
         Tensor::from_vec(out, &[g.n, rows, len])
     }
 
     /// Fills one row of `im2col`: kernel tap `(i, j)` of channel `c` of image
-    /// `n`, over every output position.
-    fn unfold_row(&self, g: &Geometry, n: usize, c: usize, (i, j): (usize, usize), row: &mut [E]) {
+    /// `n`, over every output position. Writes every element of `row`: the
+    /// image's values, and zeros where the tap sees padding.
+    fn unfold_row(
+        &self,
+        g: &Geometry,
+        n: usize,
+        c: usize,
+        (i, j): (usize, usize),
+        row: &mut [MaybeUninit<E>],
+    ) {
+        let zero = MaybeUninit::new(E::ZERO);
         let st = self.strides();
         let data = self.storage();
         let base = self.offset() + n * st[0] + c * st[1];
         let (ylo, yhi, y0) = valid_range(i, g.h, g.oh, g.s.0, g.p.0, g.d.0);
         let (xlo, xhi, x0) = valid_range(j, g.w, g.ow, g.s.1, g.p.1, g.d.1);
-        if xlo == xhi {
-            return; // this tap only ever sees padding (and `x0` is meaningless)
+        if xlo == xhi || ylo == yhi {
+            // This tap only ever sees padding (and `x0`/`y0` are meaningless).
+            row.fill(zero);
+            return;
         }
-        // `row` starts zeroed, so the padding needs no writes.
+        row[..ylo * g.ow].fill(zero);
+        row[yhi * g.ow..].fill(zero);
+        let step = g.s.1 * st[3];
         for oy in ylo..yhi {
+            let line = &mut row[oy * g.ow..(oy + 1) * g.ow];
+            line[..xlo].fill(zero);
+            line[xhi..].fill(zero);
             let y = y0 + (oy - ylo) * g.s.0;
             let src = base + y * st[2] + x0 * st[3];
-            let step = g.s.1 * st[3];
-            let dst = &mut row[oy * g.ow + xlo..oy * g.ow + xhi];
+            let dst = &mut line[xlo..xhi];
             if step == 1 {
-                dst.copy_from_slice(&data[src..src + dst.len()]);
+                let len = dst.len();
+                for (d, &v) in dst.iter_mut().zip(&data[src..src + len]) {
+                    d.write(v);
+                }
             } else {
-                for (t, v) in dst.iter_mut().enumerate() {
-                    *v = data[src + t * step];
+                for (t, d) in dst.iter_mut().enumerate() {
+                    d.write(data[src + t * step]);
                 }
             }
         }
@@ -333,6 +358,30 @@ mod tests {
             if lo < hi {
                 assert_eq!(first, lo * stride + tap * dil - pad);
             }
+        }
+    }
+
+    /// `im2col` does not zero-fill its output first, so every padding
+    /// element must be written. Freshly mapped memory is zero anyway; here
+    /// the allocator is first handed a buffer full of NaN of the same size,
+    /// which the output then (with glibc, typically) reuses.
+    #[test]
+    fn im2col_writes_padding_into_reused_memory() {
+        for (pad, stride, dil) in [
+            ((2, 1), (1, 2), (1, 1)),
+            ((3, 3), (2, 1), (2, 1)),
+            ((0, 4), (1, 1), (1, 3)),
+        ] {
+            let x = Tensor::<f64>::ones(&[2, 3, 4, 5]);
+            let g = Geometry::new("test", [2, 3, 4, 5], (3, 2), stride, pad, dil);
+            let total = 2 * g.col_rows() * g.positions();
+            drop(std::hint::black_box(vec![f64::NAN; total]));
+            let cols = x.im2col((3, 2), stride, pad, dil).to_vec();
+            assert!(
+                cols.iter().all(|v| *v == 0.0 || *v == 1.0),
+                "{pad:?} {stride:?} {dil:?}"
+            );
+            assert!(cols.contains(&0.0), "the geometry has padding");
         }
     }
 

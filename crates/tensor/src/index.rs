@@ -25,10 +25,10 @@ use rayon::prelude::*;
 /// in parallel (rayon) when `out` has at least [`PARALLEL_THRESHOLD`]
 /// elements. Each row is written by one call, so results do not depend on
 /// the number of threads.
-pub(crate) fn for_each_row_mut<E: Float>(
-    out: &mut [E],
+pub(crate) fn for_each_row_mut<T: Send>(
+    out: &mut [T],
     row_len: usize,
-    f: impl Fn(usize, &mut [E]) + Sync,
+    f: impl Fn(usize, &mut [T]) + Sync,
 ) {
     if row_len == 0 || out.is_empty() {
         return;
