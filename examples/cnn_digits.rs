@@ -17,6 +17,9 @@
 //! Run: `cargo run --release --example cnn_digits`
 //! Flags: `--seed 0 --epochs 20 --lr 0.002 --batch-size 32`
 
+mod common;
+
+use common::number;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -40,21 +43,6 @@ struct Settings {
     epochs: usize,
     lr: f64,
     batch_size: usize,
-}
-
-/// The value after flag `name`, if given.
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-/// The flag's value parsed as `T`, or `default` when absent.
-fn number<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
-    arg(name).map_or(Ok(default), |s| {
-        s.parse().map_err(|_| format!("{name}: cannot read `{s}`"))
-    })
 }
 
 impl Settings {

@@ -14,6 +14,9 @@
 //! --inits zeros,normal1,small,xavier,he --steps 1000 --batch 64 --lr 0.01 --clip 1
 //! --seed 0 --out init_study`
 
+mod common;
+
+use common::{arg, list, number};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use std::fmt::Write as _;
@@ -35,29 +38,6 @@ struct Settings {
     budget: Budget,
     seed: u64,
     out: PathBuf,
-}
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-fn list<T: std::str::FromStr>(name: &str, default: &str) -> Result<Vec<T>, String>
-where
-    T::Err: std::fmt::Display,
-{
-    let text = arg(name).unwrap_or_else(|| default.to_string());
-    text.split(',')
-        .map(|s| s.trim().parse::<T>().map_err(|e| format!("{name}: {e}")))
-        .collect()
-}
-
-fn number<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
-    arg(name).map_or(Ok(default), |s| {
-        s.parse().map_err(|_| format!("{name}: cannot read `{s}`"))
-    })
 }
 
 impl Settings {

@@ -32,6 +32,9 @@
 //! Flags: `--seed 0 --hidden 32 --steps 400 --batch 64 --lr 0.003
 //! --forget-bias 3 --lengths 10,30,100 --out rnn_memory`
 
+mod common;
+
+use common::{arg, list, number};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -64,31 +67,9 @@ struct Settings {
     out: PathBuf,
 }
 
-/// The value after flag `name`, if given.
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-/// The flag's value parsed as `T`, or `default` when absent.
-fn number<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
-    arg(name).map_or(Ok(default), |s| {
-        s.parse().map_err(|_| format!("{name}: cannot read `{s}`"))
-    })
-}
-
 impl Settings {
     fn from_args() -> Result<Settings, String> {
-        let lengths = arg("--lengths").unwrap_or_else(|| "10,30,100".into());
-        let lengths = lengths
-            .split(',')
-            .map(|s| {
-                s.parse()
-                    .map_err(|_| format!("--lengths: cannot read `{s}`"))
-            })
-            .collect::<Result<Vec<usize>, String>>()?;
+        let lengths = list("--lengths", "10,30,100")?;
         let s = Settings {
             seed: number("--seed", 0)?,
             hidden: number("--hidden", 32)?,

@@ -7,6 +7,9 @@
 //! Flags: `--seed 0 --epochs 30 --lr 0.001 --batch-size 32
 //! --out checkpoints/digits_mlp.safetensors`
 
+mod common;
+
+use common::{arg, number};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -35,21 +38,6 @@ struct Settings {
     lr: f64,
     batch_size: usize,
     out: PathBuf,
-}
-
-/// The value after flag `name`, if given.
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-/// The flag's value parsed as `T`, or `default` when absent.
-fn number<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
-    arg(name).map_or(Ok(default), |s| {
-        s.parse().map_err(|_| format!("{name}: cannot read `{s}`"))
-    })
 }
 
 impl Settings {
