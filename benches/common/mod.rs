@@ -65,29 +65,8 @@ pub fn time<F: FnMut()>(f: F) -> Timing {
 
 /// Times `f`, taking samples for about `target_s` seconds.
 pub fn time_for<F: FnMut()>(mut f: F, target_s: f64) -> Timing {
-    f(); // warm-up: page in buffers, spin up the pool, fill caches
-    let t0 = Instant::now();
-    f();
-    let one = t0.elapsed().as_secs_f64().max(1e-9);
-    let inner = ((MIN_SAMPLE_S / one).ceil() as usize).max(1);
-    let count = ((target_s / (one * inner as f64)) as usize).clamp(MIN_SAMPLES, MAX_SAMPLES);
-    let mut v: Vec<f64> = (0..count)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..inner {
-                f();
-            }
-            t.elapsed().as_secs_f64() / inner as f64
-        })
-        .collect();
-    v.sort_by(f64::total_cmp);
-    Timing {
-        median: median(&v),
-        best: v[0],
-        worst: v[v.len() - 1],
-        samples: v.len(),
-        inner,
-    }
+    let mut sample = |inner: usize| timed(inner, &mut f);
+    time_interleaved(&mut [&mut sample], target_s).remove(0)
 }
 
 /// Times `a` and `b` with their samples interleaved (a, b, a, b, ...), so
@@ -98,12 +77,11 @@ pub fn time_for<F: FnMut()>(mut f: F, target_s: f64) -> Timing {
 pub fn time_pair<A: FnMut(), B: FnMut()>(mut a: A, mut b: B) -> (Timing, Timing) {
     let mut ta = |inner: usize| timed(inner, &mut a);
     let mut tb = |inner: usize| timed(inner, &mut b);
-    let mut t = time_interleaved(&mut [&mut ta, &mut tb]).into_iter();
+    let mut t = time_interleaved(&mut [&mut ta, &mut tb], target_s()).into_iter();
     (t.next().unwrap(), t.next().unwrap())
 }
 
 /// Seconds per call of `f`, over `inner` calls.
-#[allow(dead_code)]
 pub fn timed(inner: usize, f: &mut dyn FnMut()) -> f64 {
     let t = Instant::now();
     for _ in 0..inner {
@@ -112,14 +90,17 @@ pub fn timed(inner: usize, f: &mut dyn FnMut()) -> f64 {
     t.elapsed().as_secs_f64() / inner as f64
 }
 
-/// Times several workloads with their samples taken round robin (see
+/// Times one or more workloads with their samples taken round robin (see
 /// [`time_pair`]). `sample(inner)` runs its workload `inner` times and
 /// returns the seconds per call, timing only the calls, so it can enter its
 /// own thread pool outside the timed region (`pool.install(|| timed(..))`).
-/// Every workload gets the same `inner` and sample count, together about
-/// [`target_s`] seconds per workload.
-#[allow(dead_code)]
-pub fn time_interleaved(samples: &mut [&mut dyn FnMut(usize) -> f64]) -> Vec<Timing> {
+/// After one warm-up call each, every workload gets the same `inner` (calls
+/// per sample, at least [`MIN_SAMPLE_S`] long) and sample count, about
+/// `target_s` seconds per workload.
+pub fn time_interleaved(
+    samples: &mut [&mut dyn FnMut(usize) -> f64],
+    target_s: f64,
+) -> Vec<Timing> {
     for s in samples.iter_mut() {
         s(1); // warm-up: page in buffers, spin up the pool, fill caches
     }
@@ -128,7 +109,7 @@ pub fn time_interleaved(samples: &mut [&mut dyn FnMut(usize) -> f64]) -> Vec<Tim
         .map(|s| s(1).max(1e-9))
         .fold(0.0, f64::max);
     let inner = ((MIN_SAMPLE_S / one).ceil() as usize).max(1);
-    let count = ((target_s() / (one * inner as f64)) as usize).clamp(MIN_SAMPLES, MAX_SAMPLES);
+    let count = ((target_s / (one * inner as f64)) as usize).clamp(MIN_SAMPLES, MAX_SAMPLES);
     let mut all = vec![Vec::with_capacity(count); samples.len()];
     for _ in 0..count {
         for (s, v) in samples.iter_mut().zip(&mut all) {
