@@ -37,7 +37,7 @@
 mod common;
 
 use common::{arg_value, black_box, in_pool, print_load, ratio, time, Table, Timing, XorShift};
-use tapegrad_autodiff::{ConvParams, Tape};
+use tapegrad_autodiff::{ConvParams, Tape, Var};
 use tapegrad_nn::conv::conv2d;
 use tapegrad_tensor::Tensor;
 
@@ -82,27 +82,27 @@ impl Problem {
         2.0 * (self.batch * C_OUT * C_IN * K * K * SIDE * SIDE) as f64
     }
 
-    /// Forward only, on a tape (input and parameters as vars).
-    fn forward(&self) -> f32 {
-        let tape = Tape::<f32>::new();
+    /// The convolution on `tape`, with the input and parameters as vars.
+    fn record<'t>(&self, tape: &'t Tape<f32>) -> [Var<'t, f32>; 4] {
         let (x, w, b) = (
             tape.var(self.x.clone()),
             tape.var(self.w.clone()),
             tape.var(self.b.clone()),
         );
-        let y = conv2d(x, w, Some(b), self.p, 1);
+        [x, w, b, conv2d(x, w, Some(b), self.p, 1)]
+    }
+
+    /// Forward only, on a tape.
+    fn forward(&self) -> f32 {
+        let tape = Tape::<f32>::new();
+        let [.., y] = self.record(&tape);
         y.value().storage()[0]
     }
 
     /// Forward and backward: gradients of the input, weight and bias.
     fn step(&self) -> f32 {
         let tape = Tape::<f32>::new();
-        let (x, w, b) = (
-            tape.var(self.x.clone()),
-            tape.var(self.w.clone()),
-            tape.var(self.b.clone()),
-        );
-        let y = conv2d(x, w, Some(b), self.p, 1);
+        let [x, w, b, y] = self.record(&tape);
         let grads = y.sum_all().backward();
         grads[x].storage()[0] + grads[w].storage()[0] + grads[b].storage()[0]
     }
