@@ -85,8 +85,8 @@ fn fold_leading<E: Float>(
     inner: usize,
     combine: impl Fn(E, E) -> E + Sync,
 ) -> Vec<E> {
+    // `out` starts as row 0; rows 1.. fold into it.
     let fold_columns = |j0: usize, out: &mut [E]| {
-        out.copy_from_slice(&data[j0..j0 + out.len()]);
         for i in 1..outer {
             let row = &data[i * inner + j0..i * inner + j0 + out.len()];
             for (o, &x) in out.iter_mut().zip(row) {
@@ -94,7 +94,7 @@ fn fold_leading<E: Float>(
             }
         }
     };
-    let mut out = vec![E::ZERO; inner];
+    let mut out = data[..inner].to_vec();
     if outer * inner >= PARALLEL_THRESHOLD && inner >= 2 * COLUMN_BLOCK {
         out.par_chunks_mut(COLUMN_BLOCK)
             .enumerate()
