@@ -18,7 +18,7 @@ mod common;
 use common::{black_box, in_pool, print_load, ratio, time, time_pair, Table};
 use rand::SeedableRng;
 use tapegrad_autodiff::Tape;
-use tapegrad_tensor::Tensor;
+use tapegrad_tensor::{IndexTensor, Tensor};
 
 const CHAIN: usize = 10_000;
 
@@ -110,10 +110,7 @@ impl Mlp {
             }
         }
         let logp = h.log_softmax(-1);
-        let picked = logp.gather(
-            1,
-            &Tensor::from_vec(self.labels.iter().map(|&l| l as f32).collect(), &[128, 1]),
-        );
+        let picked = logp.gather(1, &IndexTensor::from_vec(self.labels.clone(), &[128, 1]));
         let loss = -picked.mean_all();
         let grads = loss.backward();
         for i in 0..3 {

@@ -9,7 +9,7 @@
 //! through `tape.grad` twice against `torch.autograd.grad(create_graph=True)`.
 
 use tapegrad::autodiff::{ConvParams, Tape, Var};
-use tapegrad::tensor::Tensor;
+use tapegrad::tensor::{IndexTensor, Tensor};
 
 /// One reference case: named inputs (shape and values), the loss, and the
 /// expected gradient (or Hessian-vector product) for some of the inputs.
@@ -86,7 +86,8 @@ fn check_case(case: &'static Case, f: impl for<'t> Fn(&Bound<'t>) -> Var<'t, f64
 fn cross_entropy_of_linear_layer() {
     check_case(&reference::CROSS_ENTROPY_LINEAR, |b| {
         let logits = b.get("x").matmul(b.get("w")) + b.get("b");
-        let labels = b.get("labels").value().reshape(&[4, 1]);
+        let classes = b.get("labels").value().to_vec();
+        let labels = IndexTensor::from_vec(classes.iter().map(|&c| c as usize).collect(), &[4, 1]);
         -logits.log_softmax(-1).gather(1, &labels).mean_all()
     });
 }

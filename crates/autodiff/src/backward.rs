@@ -4,8 +4,9 @@
 
 use crate::ops::{Ctx, DynOp, GradOps, Grads};
 use crate::tape::{NodeId, Tape};
-use crate::var::Var;
+use crate::var::{check_tape, Var};
 use smallvec::SmallVec;
+use std::collections::HashMap;
 use std::panic::Location;
 use tapegrad_tensor::{Float, Tensor};
 
@@ -15,6 +16,8 @@ use tapegrad_tensor::{Float, Tensor};
 pub struct Gradients<E: Float = f32> {
     tape_uid: u64,
     grads: Vec<Option<Tensor<E>>>,
+    /// The tape's keyed leaves ([`Tape::keyed_var`]) when backward ran.
+    keys: HashMap<u64, NodeId>,
 }
 
 impl<E: Float> Gradients<E> {
@@ -43,6 +46,13 @@ impl<E: Float> Gradients<E> {
     /// The gradient of node `id` (for tools that walk the tape).
     pub fn by_id(&self, id: NodeId) -> Option<&Tensor<E>> {
         self.grads.get(id).and_then(|g| g.as_ref())
+    }
+
+    /// The gradient of the leaf registered under `key` with
+    /// [`Tape::keyed_var`] (how a parameter that lives off the tape finds its
+    /// gradient), if it was bound on this tape and the output depends on it.
+    pub fn by_key(&self, key: u64) -> Option<&Tensor<E>> {
+        self.keys.get(&key).and_then(|&id| self.by_id(id))
     }
 
     /// Number of nodes that received a gradient.
@@ -259,6 +269,7 @@ impl<'t, E: Float> Var<'t, E> {
         Gradients {
             tape_uid: self.tape.uid(),
             grads,
+            keys: self.tape.keyed.borrow().clone(),
         }
     }
 }
@@ -281,9 +292,12 @@ impl<E: Float> Tape<E> {
     /// ```
     ///
     /// # Panics
-    /// If `y` has more than one element.
+    /// If `y` has more than one element, or `y` or one of `xs` lives on
+    /// another tape.
     #[track_caller]
     pub fn grad<'t>(&'t self, y: Var<'t, E>, xs: &[Var<'t, E>]) -> Vec<Var<'t, E>> {
+        check_tape(self, &[y], "grad (output y)");
+        check_tape(self, xs, "grad (inputs xs)");
         let shape = y.shape();
         if shape.iter().product::<usize>() != 1 {
             panic!(
@@ -299,7 +313,12 @@ impl<E: Float> Tape<E> {
         self.grad_with(y, xs, seed)
     }
 
-    /// Like [`grad`](Self::grad) for any `y`, seeded with `seed` (same shape as `y`).
+    /// Like [`grad`](Self::grad) for any `y`, seeded with `seed`: the
+    /// gradients of `Σ seed ⊙ y` (a vector-Jacobian product).
+    ///
+    /// # Panics
+    /// If `seed`'s shape differs from `y`'s, or `y`, `seed` or one of `xs`
+    /// lives on another tape.
     #[track_caller]
     pub fn grad_with<'t>(
         &'t self,
@@ -307,6 +326,13 @@ impl<E: Float> Tape<E> {
         xs: &[Var<'t, E>],
         seed: Var<'t, E>,
     ) -> Vec<Var<'t, E>> {
+        check_tape(self, &[y], "grad_with (output y)");
+        check_tape(self, &[seed], "grad_with (seed)");
+        check_tape(self, xs, "grad_with (inputs xs)");
+        let (ys, ss) = (y.shape(), seed.shape());
+        if ys != ss {
+            panic!("grad_with: seed of shape {ss:?} for an output of shape {ys:?}");
+        }
         let flows = self.depends_on(y.id, xs);
         let grads = reverse_walk(self, &VarMode(self), y.id, seed, &flows);
         xs.iter()

@@ -6,7 +6,7 @@ use crate::ops::index::index_add_zeros_tensor;
 use crate::ops::{ConvParams, GradOps};
 use crate::var::Var;
 use std::rc::Rc;
-use tapegrad_tensor::{Float, Shape, Tensor};
+use tapegrad_tensor::{Float, IndexTensor, Shape, Tensor};
 
 impl<E: Float> GradOps<E> for Tensor<E> {
     fn value(&self) -> Tensor<E> {
@@ -100,10 +100,10 @@ impl<E: Float> GradOps<E> for Tensor<E> {
     fn index_add_zeros(&self, axis: usize, indices: &Rc<[usize]>, size: usize) -> Self {
         index_add_zeros_tensor(self, axis, indices, size)
     }
-    fn gather(&self, axis: usize, index: &Tensor<E>) -> Self {
+    fn gather(&self, axis: usize, index: &IndexTensor) -> Self {
         Tensor::gather(self, axis as isize, index)
     }
-    fn scatter_add_zeros(&self, axis: usize, index: &Tensor<E>, shape: &[usize]) -> Self {
+    fn scatter_add_zeros(&self, axis: usize, index: &IndexTensor, shape: &[usize]) -> Self {
         Tensor::zeros(shape).scatter_add(axis as isize, index, self)
     }
     fn im2col(&self, p: &ConvParams) -> Self {
@@ -205,10 +205,10 @@ impl<'t, E: Float> GradOps<E> for Var<'t, E> {
     fn index_add_zeros(&self, axis: usize, indices: &Rc<[usize]>, size: usize) -> Self {
         Var::index_add_zeros(*self, axis as isize, indices, size)
     }
-    fn gather(&self, axis: usize, index: &Tensor<E>) -> Self {
+    fn gather(&self, axis: usize, index: &IndexTensor) -> Self {
         Var::gather(*self, axis as isize, index)
     }
-    fn scatter_add_zeros(&self, axis: usize, index: &Tensor<E>, shape: &[usize]) -> Self {
+    fn scatter_add_zeros(&self, axis: usize, index: &IndexTensor, shape: &[usize]) -> Self {
         self.tape
             .constant(Tensor::zeros(shape))
             .scatter_add(axis as isize, index, *self)

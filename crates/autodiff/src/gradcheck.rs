@@ -87,6 +87,12 @@ pub enum GradcheckError {
         /// What was not finite.
         what: String,
     },
+    /// The options (or inputs) would make the check meaningless: a NaN or
+    /// negative tolerance passes anything, zero projections compare nothing.
+    InvalidOptions {
+        /// Which option, and its value.
+        what: String,
+    },
 }
 
 impl fmt::Display for GradcheckError {
@@ -115,11 +121,38 @@ impl fmt::Display for GradcheckError {
                 write!(f, "gradcheck: input {input}: two backward passes differ at flat element {element}")
             }
             GradcheckError::NotFinite { what } => write!(f, "gradcheck: {what} is not finite"),
+            GradcheckError::InvalidOptions { what } => {
+                write!(f, "gradcheck: invalid options: {what}")
+            }
         }
     }
 }
 
 impl std::error::Error for GradcheckError {}
+
+impl GradcheckOptions {
+    /// Checks that the options make a meaningful test: `eps` finite and
+    /// positive, `atol` and `rtol` finite and non-negative, `projections`
+    /// at least 1.
+    ///
+    /// # Errors
+    /// [`GradcheckError::InvalidOptions`] naming the first bad option.
+    pub fn validate(&self) -> Result<(), GradcheckError> {
+        let bad = |what: String| Err(GradcheckError::InvalidOptions { what });
+        if !(self.eps.is_finite() && self.eps > 0.0) {
+            return bad(format!("eps {} must be finite and positive", self.eps));
+        }
+        for (name, v) in [("atol", self.atol), ("rtol", self.rtol)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(format!("{name} {v} must be finite and non-negative"));
+            }
+        }
+        if self.projections == 0 {
+            return bad("projections 0 would check large inputs along no direction".into());
+        }
+        Ok(())
+    }
+}
 
 /// A function under test: builds its output from input vars on a tape.
 ///
@@ -181,7 +214,9 @@ fn output_weights<F: CheckFn>(f: &F, inputs: &[Tensor<f64>], seed: u64) -> Optio
 ///
 /// # Errors
 /// [`GradcheckError::Mismatch`] naming the input, element, analytic and
-/// numeric values on the first disagreement.
+/// numeric values on the first disagreement; [`GradcheckError::InvalidOptions`]
+/// for options that would make the check meaningless (see
+/// [`GradcheckOptions::validate`]) or no inputs.
 pub fn gradcheck<F>(
     f: F,
     inputs: &[Tensor<f64>],
@@ -190,6 +225,8 @@ pub fn gradcheck<F>(
 where
     F: for<'t> Fn(&'t Tape<f64>, &[Var<'t, f64>]) -> Var<'t, f64>,
 {
+    opts.validate()?;
+    check_has_inputs(inputs)?;
     let weights = output_weights(&f, inputs, opts.seed);
     let (value, analytic) = eval(&f, inputs, &weights, true);
     if !value.is_finite() {
@@ -244,6 +281,16 @@ where
         }
     }
     Ok(report)
+}
+
+/// A check over no inputs compares nothing, and would pass anything.
+fn check_has_inputs(inputs: &[Tensor<f64>]) -> Result<(), GradcheckError> {
+    if inputs.is_empty() {
+        return Err(GradcheckError::InvalidOptions {
+            what: "no inputs to check".into(),
+        });
+    }
+    Ok(())
 }
 
 /// One analytic-vs-numeric comparison.
@@ -336,6 +383,8 @@ pub fn gradgradcheck<F>(
 where
     F: for<'t> Fn(&'t Tape<f64>, &[Var<'t, f64>]) -> Var<'t, f64>,
 {
+    opts.validate()?;
+    check_has_inputs(inputs)?;
     let r = output_weights(&f, inputs, opts.seed).expect("weights");
     let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed ^ 0x9e37_79b9);
     let ws: Vec<Tensor<f64>> = inputs

@@ -5,6 +5,7 @@ use crate::ops::DynOp;
 use crate::var::Var;
 use smallvec::SmallVec;
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::panic::Location;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -62,6 +63,8 @@ pub struct Tape<E: Float = f32> {
     uid: Cell<u64>,
     pub(crate) nodes: RefCell<Vec<Node<E>>>,
     pub(crate) anomaly: Cell<bool>,
+    /// Leaves registered under a caller's key ([`Tape::keyed_var`]).
+    pub(crate) keyed: RefCell<HashMap<u64, NodeId>>,
 }
 
 impl<E: Float> Default for Tape<E> {
@@ -77,6 +80,7 @@ impl<E: Float> Tape<E> {
             uid: Cell::new(NEXT_TAPE_UID.fetch_add(1, Ordering::Relaxed)),
             nodes: RefCell::new(Vec::new()),
             anomaly: Cell::new(false),
+            keyed: RefCell::new(HashMap::new()),
         }
     }
 
@@ -90,6 +94,42 @@ impl<E: Float> Tape<E> {
     #[track_caller]
     pub fn var(&self, value: Tensor<E>) -> Var<'_, E> {
         self.leaf(value, NodeKind::Var, Location::caller())
+    }
+
+    /// The trainable leaf registered under `key` on this tape: made from
+    /// `value()` the first time, the same var every time after.
+    ///
+    /// This is how a value that lives off the tape (a model parameter, see
+    /// `tapegrad_nn::Param`) is bound: one leaf per key per tape, so its
+    /// gradient is complete however often it is used, and binding it on
+    /// another tape (evaluating the model elsewhere mid-step) changes
+    /// nothing here. Find its gradient with [`Gradients::by_key`](crate::Gradients::by_key).
+    ///
+    /// ```
+    /// use tapegrad_autodiff::Tape;
+    /// use tapegrad_tensor::Tensor;
+    ///
+    /// let tape = Tape::<f64>::new();
+    /// let w = tape.keyed_var(7, || Tensor::scalar(3.0));
+    /// let again = tape.keyed_var(7, || unreachable!());
+    /// assert_eq!(w.id(), again.id());
+    /// let grads = (w * again).backward(); // w², d/dw = 2w
+    /// assert_eq!(grads.by_key(7).unwrap().item(), 6.0);
+    /// ```
+    #[track_caller]
+    pub fn keyed_var(&self, key: u64, value: impl FnOnce() -> Tensor<E>) -> Var<'_, E> {
+        if let Some(v) = self.keyed(key) {
+            return v;
+        }
+        let v = self.leaf(value(), NodeKind::Var, Location::caller());
+        self.keyed.borrow_mut().insert(key, v.id());
+        v
+    }
+
+    /// The leaf registered under `key` by [`keyed_var`](Self::keyed_var), if any.
+    pub fn keyed(&self, key: u64) -> Option<Var<'_, E>> {
+        let id = *self.keyed.borrow().get(&key)?;
+        Some(Var::new(self, id))
     }
 
     /// A constant leaf: no gradient flows to it.
@@ -193,6 +233,7 @@ impl<E: Float> Tape<E> {
     /// Takes `&mut self`, so no [`Var`] of the old step can outlive it.
     pub fn clear(&mut self) {
         self.nodes.get_mut().clear();
+        self.keyed.get_mut().clear();
         self.uid.set(NEXT_TAPE_UID.fetch_add(1, Ordering::Relaxed));
     }
 

@@ -98,6 +98,7 @@ impl<'t, E: Float> Var<'t, E> {
     }
 
     /// Records the built-in `op` with inputs `parents` and output `value`.
+    #[track_caller]
     pub(crate) fn record_op(
         tape: &'t Tape<E>,
         op: impl Op<E>,
@@ -109,6 +110,15 @@ impl<'t, E: Float> Var<'t, E> {
     }
 
     /// Records any op behind the tape's op interface.
+    ///
+    /// Every op, built-in or custom, is recorded here, so this is where the
+    /// tape identity of the inputs is checked: a var from another tape has
+    /// a node id that means nothing on this one, and would silently route
+    /// its gradient to an unrelated node.
+    ///
+    /// # Panics
+    /// If an input lives on another tape than `tape`.
+    #[track_caller]
     pub(crate) fn record_dyn(
         tape: &'t Tape<E>,
         op: Rc<dyn DynOp<E>>,
@@ -116,6 +126,7 @@ impl<'t, E: Float> Var<'t, E> {
         value: Tensor<E>,
         location: &'static Location<'static>,
     ) -> Var<'t, E> {
+        check_tape(tape, parents, op.name());
         let ids: smallvec::SmallVec<[NodeId; 3]> = parents.iter().map(|p| p.id).collect();
         tape.record(op, &ids, value, location)
     }
@@ -137,9 +148,27 @@ impl<'t, E: Float> Var<'t, E> {
     /// Panics unless both vars are on the same tape.
     #[track_caller]
     pub(crate) fn same_tape(self, other: Var<'t, E>, op: &str) {
-        if !std::ptr::eq(self.tape, other.tape) {
-            panic!("{op}: the two vars live on different tapes");
-        }
+        check_tape(self.tape, &[other], op);
+    }
+
+    /// True if this var lives on `tape`.
+    pub fn is_on(self, tape: &Tape<E>) -> bool {
+        std::ptr::eq(self.tape, tape)
+    }
+}
+
+/// Panics unless every var in `vars` lives on `tape`; the message names
+/// `op`, the position and node of the stray var, and both tapes.
+#[track_caller]
+pub(crate) fn check_tape<E: Float>(tape: &Tape<E>, vars: &[Var<'_, E>], op: &str) {
+    if let Some((k, v)) = vars.iter().enumerate().find(|(_, v)| !v.is_on(tape)) {
+        panic!(
+            "{op}: input {k} (node #{} of tape {}) lives on a different tape than the op (tape {}); \
+             vars from different tapes cannot be combined",
+            v.id,
+            v.tape.uid(),
+            tape.uid()
+        );
     }
 }
 

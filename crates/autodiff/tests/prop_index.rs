@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use tapegrad_autodiff::ConvParams;
-use tapegrad_tensor::Tensor;
+use tapegrad_tensor::{IndexTensor, Tensor};
 
 /// A tensor, an axis (either sign), and 1..=5 indices into it (repeats allowed).
 fn index_select_case() -> impl Strategy<Value = (Tensor<f64>, isize, Vec<usize>)> {
@@ -38,16 +38,15 @@ fn index_add_case() -> impl Strategy<Value = (Tensor<f64>, isize, Vec<usize>, us
     })
 }
 
-/// An index tensor shaped `ishape` with values in `0..bound`, as floats.
-fn index_tensor(ishape: Vec<usize>, bound: usize) -> impl Strategy<Value = Tensor<f64>> {
+/// An index tensor shaped `ishape` with values in `0..bound`.
+fn index_tensor(ishape: Vec<usize>, bound: usize) -> impl Strategy<Value = IndexTensor> {
     let n: usize = ishape.iter().product();
-    prop::collection::vec(0..bound, n)
-        .prop_map(move |v| Tensor::from_vec(v.into_iter().map(|i| i as f64).collect(), &ishape))
+    prop::collection::vec(0..bound, n).prop_map(move |v| IndexTensor::from_vec(v, &ishape))
 }
 
 /// For `gather`: a tensor, an axis, and an index tensor of the same rank,
 /// no larger outside the axis, of any length 1..=4 along it.
-fn gather_case() -> impl Strategy<Value = (Tensor<f64>, isize, Tensor<f64>)> {
+fn gather_case() -> impl Strategy<Value = (Tensor<f64>, isize, IndexTensor)> {
     shape_rank(1, 3, 4)
         .prop_flat_map(|s| {
             (Just(s.clone()), 0..s.len()).prop_flat_map(|(s, axis)| {
@@ -78,7 +77,7 @@ fn gather_case() -> impl Strategy<Value = (Tensor<f64>, isize, Tensor<f64>)> {
 /// For `scatter_add`: a destination, an axis, an index tensor, and a source
 /// at least as large as the index in every dim (one larger half of the time,
 /// which the docs allow: only the index-shaped leading block of `src` is used).
-fn scatter_case() -> impl Strategy<Value = (Tensor<f64>, isize, Tensor<f64>, Tensor<f64>)> {
+fn scatter_case() -> impl Strategy<Value = (Tensor<f64>, isize, IndexTensor, Tensor<f64>)> {
     gather_case()
         .prop_flat_map(|(dst, axis, index)| {
             let extra = prop::collection::vec(0..=1usize, index.ndim());
@@ -225,7 +224,7 @@ fn scatter_add_src_larger_than_index() {
     let tape = tapegrad_autodiff::Tape::<f64>::new();
     let dst = tape.var(Tensor::zeros(&[3]));
     let src = tape.var(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0], &[5]));
-    let index = Tensor::from_vec(vec![2.0, 2.0, 0.0], &[3]);
+    let index = IndexTensor::from_vec(vec![2, 2, 0], &[3]);
     let y = dst.scatter_add(0, &index, src);
     assert_eq!(y.value().to_vec(), vec![3.0, 0.0, 3.0]);
     // d/dsrc Σ w ⊙ y: src[j] lands on index[j] for j < 3; src[3], src[4] are unread.

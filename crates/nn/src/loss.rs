@@ -23,7 +23,7 @@
 //! ```
 
 use tapegrad_autodiff::Var;
-use tapegrad_tensor::{Float, Tensor};
+use tapegrad_tensor::{Float, IndexTensor};
 
 /// Mean squared error `mean((pred - target)²)` over all elements.
 ///
@@ -138,11 +138,12 @@ fn stable_log_softmax<'t, E: Float>(z: Var<'t, E>) -> Var<'t, E> {
     (z - z.max(&[1], true).detach()).log_softmax(1)
 }
 
-/// The mean over samples of `values[n, labels[n]]` (a 0-d var).
+/// The mean over samples of `values[n, labels[n]]` (a 0-d var). The labels
+/// stay integers all the way to the kernel (an `f32` holds class 16777217
+/// as 16777216).
 #[track_caller]
 fn pick<'t, E: Float>(values: Var<'t, E>, labels: &[usize]) -> Var<'t, E> {
-    let index: Vec<E> = labels.iter().map(|&y| E::from_usize(y)).collect();
-    let index = Tensor::from_vec(index, &[labels.len(), 1]);
+    let index = IndexTensor::from_vec(labels.to_vec(), &[labels.len(), 1]);
     values.gather(1, &index).mean_all()
 }
 

@@ -1,9 +1,8 @@
 //! `Param`: a trainable tensor that lives outside any tape and is bound to
 //! the tape of each step.
 
-use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tapegrad_autodiff::{Gradients, NodeId, Tape, Var};
+use tapegrad_autodiff::{Gradients, Tape, Var};
 use tapegrad_tensor::{Float, Tensor};
 
 static NEXT_PARAM_ID: AtomicU64 = AtomicU64::new(1);
@@ -29,8 +28,6 @@ static NEXT_PARAM_ID: AtomicU64 = AtomicU64::new(1);
 pub struct Param<E: Float = f32> {
     value: Tensor<E>,
     id: u64,
-    /// (tape uid, node id) of the most recent binding.
-    binding: Cell<Option<(u64, NodeId)>>,
 }
 
 impl<E: Float> Clone for Param<E> {
@@ -59,7 +56,6 @@ impl<E: Float> Param<E> {
         Param {
             value,
             id: NEXT_PARAM_ID.fetch_add(1, Ordering::Relaxed),
-            binding: Cell::new(None),
         }
     }
 
@@ -101,31 +97,24 @@ impl<E: Float> Param<E> {
 
     /// This parameter as a trainable var on `tape`: created on first use in
     /// a step, the same var afterwards.
+    ///
+    /// The binding belongs to the tape ([`Tape::keyed_var`], keyed by
+    /// [`id`](Self::id)), so binding the parameter on a second tape in the
+    /// middle of a step (evaluating the model elsewhere between forward
+    /// and backward) leaves the first tape's leaf, and its gradient, whole.
     #[track_caller]
     pub fn bind<'t>(&self, tape: &'t Tape<E>) -> Var<'t, E> {
-        if let Some((uid, node)) = self.binding.get() {
-            if uid == tape.uid() && node < tape.len() {
-                return tape.var_at(node);
-            }
-        }
-        let v = tape.var(self.value.clone());
-        self.binding.set(Some((tape.uid(), v.id())));
-        v
+        tape.keyed_var(self.id, || self.value.clone())
     }
 
     /// The var this parameter is bound to on `tape`, if it was bound this step.
     pub fn bound<'t>(&self, tape: &'t Tape<E>) -> Option<Var<'t, E>> {
-        let (uid, node) = self.binding.get()?;
-        (uid == tape.uid() && node < tape.len()).then(|| tape.var_at(node))
+        tape.keyed(self.id)
     }
 
     /// The gradient of this parameter in `grads`, if it was bound on the
     /// tape those gradients came from and the loss depends on it.
     pub fn grad<'g>(&self, grads: &'g Gradients<E>) -> Option<&'g Tensor<E>> {
-        let (uid, node) = self.binding.get()?;
-        if uid != grads.tape_uid() {
-            return None;
-        }
-        grads.by_id(node)
+        grads.by_key(self.id)
     }
 }

@@ -31,10 +31,11 @@ binary_ops! {
     div => |a, b| a / b;
     /// `a^b`, broadcasting.
     pow => |a, b| a.powf(b);
-    /// Elementwise larger value.
-    maximum => |a, b| if a >= b { a } else { b };
-    /// Elementwise smaller value.
-    minimum => |a, b| if a <= b { a } else { b };
+    /// Elementwise larger value; NaN on either side gives NaN (as PyTorch's
+    /// `maximum`, unlike IEEE `fmax`).
+    maximum => |a, b| if a >= b || a.is_nan() { a } else { b };
+    /// Elementwise smaller value; NaN on either side gives NaN.
+    minimum => |a, b| if a <= b || a.is_nan() { a } else { b };
     /// 1.0 where `a == b`, else 0.0.
     eq => |a, b| if a == b { E::ONE } else { E::ZERO };
     /// 1.0 where `a != b`, else 0.0.
@@ -73,19 +74,19 @@ impl<E: Float> Tensor<E> {
     /// 1.0 where the element is greater than the scalar `c`, else 0.0.
     pub fn gt_scalar(&self, c: f64) -> Tensor<E> {
         let c = E::from_f64(c);
-        self.map(|x| if x > c { E::ONE } else { E::ZERO })
+        self.map_op("gt_scalar", |x| if x > c { E::ONE } else { E::ZERO })
     }
 
     /// 1.0 where the element is less than the scalar `c`, else 0.0.
     pub fn lt_scalar(&self, c: f64) -> Tensor<E> {
         let c = E::from_f64(c);
-        self.map(|x| if x < c { E::ONE } else { E::ZERO })
+        self.map_op("lt_scalar", |x| if x < c { E::ONE } else { E::ZERO })
     }
 
     /// 1.0 where the element equals the scalar `c`, else 0.0.
     pub fn eq_scalar(&self, c: f64) -> Tensor<E> {
         let c = E::from_f64(c);
-        self.map(|x| if x == c { E::ONE } else { E::ZERO })
+        self.map_op("eq_scalar", |x| if x == c { E::ONE } else { E::ZERO })
     }
 }
 

@@ -21,8 +21,10 @@
 //! assert_eq!(boxed.to_vec(), vec![8.0, 12.0, 20.0, 24.0]);
 //! ```
 
+use crate::alloc;
 use crate::float::Float;
 use crate::index::for_each_row_mut;
+use crate::layout::try_numel;
 use crate::tensor::Tensor;
 use std::mem::MaybeUninit;
 
@@ -69,8 +71,10 @@ fn checked_output_size(
     if kernel == 0 || stride == 0 || dilation == 0 {
         return None;
     }
-    let span = dilation * (kernel - 1) + 1;
-    let padded = input + 2 * padding;
+    // Checked: a padding or dilation near usize::MAX must not wrap into a
+    // small, plausible size.
+    let span = dilation.checked_mul(kernel - 1)?.checked_add(1)?;
+    let padded = padding.checked_mul(2)?.checked_add(input)?;
     (padded >= span).then(|| (padded - span) / stride + 1)
 }
 
@@ -111,6 +115,22 @@ impl Geometry {
                 [n, c, h, w]
             );
         };
+        // Every size the kernels derive (columns, output image) is checked
+        // once here, so the index arithmetic below cannot overflow.
+        for shape in [
+            &[c, k.0, k.1][..],
+            &[oh, ow],
+            &[n, c, k.0, k.1, oh, ow],
+            &[n, c, h, w],
+        ] {
+            if try_numel(shape).is_none() {
+                panic!(
+                    "{op}: input {:?} with kernel {k:?}, stride {s:?}, padding {p:?} and dilation {d:?} \
+                     gives more elements than fit in memory",
+                    [n, c, h, w]
+                );
+            }
+        }
         Geometry {
             n,
             c,
@@ -190,18 +210,24 @@ impl<E: Float> Tensor<E> {
         };
         let g = Geometry::new("im2col", dims, kernel, stride, padding, dilation);
         let (rows, len) = (g.col_rows(), g.positions());
-        let total = g.n * rows * len;
-        // Not zero-filled first: `unfold_row` writes every element, padding
-        // included (a zero-fill was 7% of a Conv2d step).
-        let mut out: Vec<E> = Vec::with_capacity(total);
+        let total = g.n * rows * len; // checked by `Geometry::new`
+                                      // Not zero-filled first: `unfold_row` writes every element, padding
+                                      // included (a zero-fill was 7% of a Conv2d step).
+        let mut out: Vec<E> = alloc::with_capacity(total, "im2col");
         let taps = g.k.0 * g.k.1;
         for_each_row_mut(&mut out.spare_capacity_mut()[..total], len, |r, row| {
             let (image, tap) = (r / taps, r % taps);
             let (n, c) = (image / g.c, image % g.c);
             self.unfold_row(&g, n, c, (tap / g.k.1, tap % g.k.1), row);
         });
-        // SAFETY: the rows cover all `total` elements (`len` divides it) and
-        // `unfold_row` wrote every element of each.
+        // SAFETY: `out` has capacity `total` = rows x len per image (checked
+        // arithmetic in `Geometry::new`); `for_each_row_mut` hands out every
+        // `len`-element row of the first `total` exactly once (`len` divides
+        // `total`; with `len` or `total` 0 there is nothing to initialise),
+        // and `unfold_row` writes every element of its row: the valid range
+        // from `valid_range` lies within `0..oh` and `0..ow`, and the rest of
+        // the row is filled with zeros. Its reads are bounds-checked slice
+        // indexing.
         unsafe { out.set_len(total) };
         Tensor::from_vec(out, &[g.n, rows, len])
     }
@@ -281,7 +307,7 @@ impl<E: Float> Tensor<E> {
         dilation: (usize, usize),
     ) -> Tensor<E> {
         let shape = self.shape();
-        let taps = kernel.0 * kernel.1;
+        let taps = kernel.0.saturating_mul(kernel.1);
         let (n, c) = match shape {
             &[n, rows, _] if taps > 0 && rows % taps == 0 => (n, rows / taps),
             _ => panic!(
@@ -302,7 +328,7 @@ impl<E: Float> Tensor<E> {
         let cols = self.contiguous();
         let cols = cols.as_slice().expect("contiguous");
         let plane = g.h * g.w;
-        let mut out = vec![E::ZERO; n * c * plane];
+        let mut out = alloc::zeroed(n * c * plane, "col2im"); // checked by `Geometry::new`
         for_each_row_mut(&mut out, plane, |image, img| {
             let first_row = image * taps;
             for tap in 0..taps {

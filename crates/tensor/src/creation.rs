@@ -1,14 +1,28 @@
 //! Making tensors: constants, ranges, identity and seeded random tensors.
 
+use crate::alloc;
 use crate::float::Float;
+use crate::layout::{checked_numel, MAX_NUMEL};
 use crate::tensor::Tensor;
 use rand::Rng;
 use rand_distr::{Distribution, Normal, Uniform};
 
 impl<E: Float> Tensor<E> {
     /// A tensor of `shape` filled with `value`.
+    ///
+    /// # Panics
+    /// If the shape has more elements than fit in memory, or the buffer
+    /// cannot be allocated (the message names the size).
+    #[track_caller]
     pub fn full(shape: &[usize], value: E) -> Self {
-        Tensor::from_vec(vec![value; shape.iter().product()], shape)
+        Self::full_for(shape, value, "full")
+    }
+
+    /// [`full`](Self::full), with errors naming `op`.
+    #[track_caller]
+    pub(crate) fn full_for(shape: &[usize], value: E, op: &str) -> Self {
+        let n = checked_numel(shape, op);
+        Tensor::from_vec(alloc::filled(n, value, op), shape)
     }
 
     /// A tensor of zeros.
@@ -17,21 +31,31 @@ impl<E: Float> Tensor<E> {
     /// let z = tapegrad_tensor::Tensor::<f64>::zeros(&[2, 3]);
     /// assert_eq!(z.to_vec(), vec![0.0; 6]);
     /// ```
+    ///
+    /// # Panics
+    /// As [`full`](Self::full).
+    #[track_caller]
     pub fn zeros(shape: &[usize]) -> Self {
-        Self::full(shape, E::ZERO)
+        Self::full_for(shape, E::ZERO, "zeros")
     }
 
     /// A tensor of ones.
+    ///
+    /// # Panics
+    /// As [`full`](Self::full).
+    #[track_caller]
     pub fn ones(shape: &[usize]) -> Self {
-        Self::full(shape, E::ONE)
+        Self::full_for(shape, E::ONE, "ones")
     }
 
     /// A tensor of zeros with the same shape as `self`.
+    #[track_caller]
     pub fn zeros_like(&self) -> Self {
         Self::zeros(self.shape())
     }
 
     /// A tensor of ones with the same shape as `self`.
+    #[track_caller]
     pub fn ones_like(&self) -> Self {
         Self::ones(self.shape())
     }
@@ -44,22 +68,38 @@ impl<E: Float> Tensor<E> {
     /// ```
     ///
     /// # Panics
-    /// If `step` is zero or has the wrong sign to reach `end`.
+    /// If an argument is not finite (NaN or infinite), `step` is zero or has
+    /// the wrong sign to reach `end`, or the range has more elements than
+    /// fit in memory.
     #[track_caller]
     pub fn arange(start: f64, end: f64, step: f64) -> Self {
+        if !(start.is_finite() && end.is_finite() && step.is_finite()) {
+            panic!("arange: start {start}, end {end} and step {step} must be finite");
+        }
         if step == 0.0 || (end - start) * step < 0.0 {
             panic!("arange: step {step} cannot go from {start} to {end}");
         }
-        let n = ((end - start) / step).ceil().max(0.0) as usize;
-        let data = (0..n)
-            .map(|i| E::from_f64(start + i as f64 * step))
-            .collect();
+        let count = ((end - start) / step).ceil().max(0.0);
+        // `as usize` saturates; compare in f64 first so a huge count is an error.
+        if count >= MAX_NUMEL as f64 {
+            panic!("arange: {start}..{end} by {step} has more elements than fit in memory");
+        }
+        let n = count as usize;
+        let data = alloc::collect_n(
+            n,
+            (0..n).map(|i| E::from_f64(start + i as f64 * step)),
+            "arange",
+        );
         Tensor::from_vec(data, &[n])
     }
 
     /// The `n x n` identity matrix.
+    ///
+    /// # Panics
+    /// If `n * n` elements do not fit in memory.
+    #[track_caller]
     pub fn eye(n: usize) -> Self {
-        let mut data = vec![E::ZERO; n * n];
+        let mut data = alloc::zeroed(checked_numel(&[n, n], "eye"), "eye");
         for i in 0..n {
             data[i * n + i] = E::ONE;
         }
@@ -80,26 +120,49 @@ impl<E: Float> Tensor<E> {
     /// ```
     ///
     /// # Panics
-    /// If `low >= high` or either is not finite.
+    /// If `low >= high`, either is not finite, or the shape has more
+    /// elements than fit in memory.
     #[track_caller]
     pub fn rand_uniform(shape: &[usize], low: f64, high: f64, rng: &mut impl Rng) -> Self {
-        let dist = Uniform::new(low, high)
-            .unwrap_or_else(|e| panic!("rand_uniform: bad range [{low}, {high}): {e}"));
-        let n = shape.iter().product();
-        let data = (0..n).map(|_| E::from_f64(dist.sample(rng))).collect();
+        let dist = match Uniform::new(low, high) {
+            Ok(d) if low.is_finite() && high.is_finite() => d,
+            Ok(_) => panic!("rand_uniform: bad range [{low}, {high}): bounds must be finite"),
+            Err(e) => panic!("rand_uniform: bad range [{low}, {high}): {e}"),
+        };
+        let n = checked_numel(shape, "rand_uniform");
+        let data = alloc::collect_n(
+            n,
+            (0..n).map(|_| E::from_f64(dist.sample(rng))),
+            "rand_uniform",
+        );
         Tensor::from_vec(data, shape)
     }
 
     /// Independent samples from the normal distribution N(`mean`, `std`²).
     ///
     /// # Panics
-    /// If `std` is negative or not finite.
+    /// If `std` is negative or not finite, `mean` is not finite, or the
+    /// shape has more elements than fit in memory.
     #[track_caller]
     pub fn rand_normal(shape: &[usize], mean: f64, std: f64, rng: &mut impl Rng) -> Self {
-        let dist =
-            Normal::new(mean, std).unwrap_or_else(|e| panic!("rand_normal: bad std {std}: {e}"));
-        let n = shape.iter().product();
-        let data = (0..n).map(|_| E::from_f64(dist.sample(rng))).collect();
+        // `Normal::new` accepts a negative std (it samples mean - |std| z),
+        // so check here: a negative std is a caller's mistake.
+        if !(std >= 0.0 && std.is_finite()) {
+            panic!("rand_normal: std {std} must be finite and non-negative");
+        }
+        if !mean.is_finite() {
+            panic!("rand_normal: mean {mean} must be finite");
+        }
+        let dist = match Normal::new(mean, std) {
+            Ok(d) => d,
+            Err(e) => panic!("rand_normal: bad std {std}: {e}"),
+        };
+        let n = checked_numel(shape, "rand_normal");
+        let data = alloc::collect_n(
+            n,
+            (0..n).map(|_| E::from_f64(dist.sample(rng))),
+            "rand_normal",
+        );
         Tensor::from_vec(data, shape)
     }
 }

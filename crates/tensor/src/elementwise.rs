@@ -2,7 +2,7 @@
 //! walks in runs, serial below a size threshold and parallel (rayon) above it.
 
 use crate::float::Float;
-use crate::layout::{broadcast_shapes, RunWalker, Shape};
+use crate::layout::{broadcast_shapes, checked_numel, RunWalker, Shape};
 use crate::tensor::Tensor;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
@@ -33,11 +33,13 @@ pub const CHUNK: usize = 1 << 14;
 /// [`MaybeUninit::write`]. Every caller in this crate walks its whole range
 /// (a slice zip or [`RunWalker::for_each_run`] over `range`). If `fill`
 /// panics, the partly written vector is dropped as empty.
+#[track_caller]
 pub(crate) fn collect_chunks<E: Float>(
     n: usize,
+    op: &str,
     fill: impl Fn(std::ops::Range<usize>, &mut [MaybeUninit<E>]) + Sync,
 ) -> Vec<E> {
-    let mut out = Vec::with_capacity(n);
+    let mut out = crate::alloc::with_capacity(n, op);
     let spare = &mut out.spare_capacity_mut()[..n];
     if n >= PARALLEL_THRESHOLD && rayon::current_num_threads() > 1 {
         spare
@@ -50,23 +52,33 @@ pub(crate) fn collect_chunks<E: Float>(
     } else {
         fill(0..n, spare);
     }
-    // SAFETY: the chunks cover `0..n` and `fill` wrote each of their elements
-    // (its contract above), so the first `n` elements are initialised.
+    // SAFETY: `out` has capacity `n` (`with_capacity` reserved it exactly),
+    // the chunks cover `0..n`, and `fill` wrote each of their elements (its
+    // contract above), so the first `n` elements are initialised. The
+    // callers' fills hold for any shape and strides: a slice zip writes its
+    // whole chunk, and `RunWalker::for_each_run(range, ..)` visits runs
+    // whose lengths add up to exactly `range.len()`, each written in full.
+    // Reads go through bounds-checked slice indexing, so a bad stride could
+    // only panic, never read outside storage (and the layout invariant of
+    // `Layout::check_fits` rules that out too).
     unsafe { out.set_len(n) };
     out
 }
 
 /// `f` applied pairwise to two equal-length slices, as a tensor of `shape`.
+#[track_caller]
 fn zip_slices<E: Float>(
     x: &[E],
     y: &[E],
     shape: &[usize],
+    op: &str,
     f: impl Fn(E, E) -> E + Sync,
 ) -> Tensor<E> {
     if x.len() < PARALLEL_THRESHOLD {
-        return Tensor::from_vec(x.iter().zip(y).map(|(&a, &b)| f(a, b)).collect(), shape);
+        let out = crate::alloc::collect_n(x.len(), x.iter().zip(y).map(|(&a, &b)| f(a, b)), op);
+        return Tensor::from_vec(out, shape);
     }
-    let out = collect_chunks(x.len(), |r, o| {
+    let out = collect_chunks(x.len(), op, |r, o| {
         for ((o, &x), &y) in o.iter_mut().zip(&x[r.clone()]).zip(&y[r]) {
             o.write(f(x, y));
         }
@@ -81,16 +93,24 @@ impl<E: Float> Tensor<E> {
     /// let a = tapegrad_tensor::Tensor::<f32>::from_vec(vec![1.0, 2.0], &[2]);
     /// assert_eq!(a.map(|x| x * 10.0).to_vec(), vec![10.0, 20.0]);
     /// ```
+    #[track_caller]
     pub fn map(&self, f: impl Fn(E) -> E + Sync) -> Tensor<E> {
+        self.map_op("map", f)
+    }
+
+    /// [`map`](Self::map), with allocation errors naming `op`.
+    #[track_caller]
+    pub(crate) fn map_op(&self, op: &str, f: impl Fn(E) -> E + Sync) -> Tensor<E> {
         let n = self.numel();
         if n < PARALLEL_THRESHOLD {
             if let Some(src) = self.as_slice() {
                 // Small and contiguous: one pass, no zero-fill.
-                return Tensor::from_vec(src.iter().map(|&x| f(x)).collect(), self.shape());
+                let out = crate::alloc::collect_n(n, src.iter().map(|&x| f(x)), op);
+                return Tensor::from_vec(out, self.shape());
             }
         }
         let out = if let Some(src) = self.as_slice() {
-            collect_chunks(n, |r, o| {
+            collect_chunks(n, op, |r, o| {
                 for (o, &x) in o.iter_mut().zip(&src[r]) {
                     o.write(f(x));
                 }
@@ -100,7 +120,7 @@ impl<E: Float> Tensor<E> {
             let walker = RunWalker::new(&l.shape, [(&l.strides, l.offset)]);
             let [step] = walker.inner_strides();
             let data = &self.storage[..];
-            collect_chunks(n, |r, o| {
+            collect_chunks(n, op, |r, o| {
                 let base = r.start;
                 walker.for_each_run(r, |dst, [s], len| {
                     let o = &mut o[dst - base..dst - base + len];
@@ -121,13 +141,13 @@ impl<E: Float> Tensor<E> {
     pub fn zip_map(&self, rhs: &Tensor<E>, op: &str, f: impl Fn(E, E) -> E + Sync) -> Tensor<E> {
         if self.shape() == rhs.shape() {
             if let (Some(x), Some(y)) = (self.as_slice(), rhs.as_slice()) {
-                return zip_slices(x, y, self.shape(), f);
+                return zip_slices(x, y, self.shape(), op, f);
             }
         }
         let shape = self.broadcast_shape_with(rhs, op);
         let (a, b) = (self.broadcast_to(&shape), rhs.broadcast_to(&shape));
         if let (Some(x), Some(y)) = (a.as_slice(), b.as_slice()) {
-            return zip_slices(x, y, &shape, f);
+            return zip_slices(x, y, &shape, op, f);
         }
         let out = {
             let walker = RunWalker::new(
@@ -139,7 +159,7 @@ impl<E: Float> Tensor<E> {
             );
             let [sa, sb] = walker.inner_strides();
             let (da, db) = (&a.storage[..], &b.storage[..]);
-            collect_chunks(a.numel(), |r, o| {
+            collect_chunks(a.numel(), op, |r, o| {
                 let base = r.start;
                 walker.for_each_run(r, |dst, [pa, pb], len| {
                     let o = &mut o[dst - base..dst - base + len];
@@ -172,6 +192,7 @@ impl<E: Float> Tensor<E> {
                 c.shape()
             )
         };
+        checked_numel(&shape, op);
         let (x, y, z) = (
             self.broadcast_to(&shape),
             b.broadcast_to(&shape),
@@ -187,7 +208,7 @@ impl<E: Float> Tensor<E> {
         );
         let [sx, sy, sz] = walker.inner_strides();
         let (dx, dy, dz) = (&x.storage[..], &y.storage[..], &z.storage[..]);
-        let out = collect_chunks(x.numel(), |r, o| {
+        let out = collect_chunks(x.numel(), op, |r, o| {
             let base = r.start;
             walker.for_each_run(r, |dst, [px, py, pz], len| {
                 let o = &mut o[dst - base..dst - base + len];
@@ -202,11 +223,15 @@ impl<E: Float> Tensor<E> {
     /// The broadcast of this shape with `rhs`'s.
     ///
     /// # Panics
-    /// If they do not broadcast: `"{op}: shapes [..] and [..] do not broadcast"`.
+    /// If they do not broadcast: `"{op}: shapes [..] and [..] do not broadcast"`,
+    /// or the broadcast shape has more elements than fit in memory.
     #[track_caller]
     pub fn broadcast_shape_with(&self, rhs: &Tensor<E>, op: &str) -> Shape {
         match broadcast_shapes(self.shape(), rhs.shape()) {
-            Some(shape) => shape,
+            Some(shape) => {
+                checked_numel(&shape, op);
+                shape
+            }
             None => panic!(
                 "{op}: shapes {:?} and {:?} do not broadcast",
                 self.shape(),

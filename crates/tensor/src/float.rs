@@ -4,12 +4,45 @@ use std::fmt::{Debug, Display};
 use std::iter::Sum;
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
+/// The crate-private half of [`Float`]: it seals the trait (no type outside
+/// this crate can implement `Float`, so the kernels may rely on what `f32`
+/// and `f64` are, e.g. that all-zero bits are `0.0`) and carries the gemm
+/// kernel, which only this crate calls.
+pub(crate) mod private {
+    /// Implemented for `f32` and `f64` only.
+    pub trait Sealed {
+        /// `C = alpha * A B + beta * C` on raw strided buffers (`matrixmultiply`).
+        ///
+        /// # Safety
+        /// The pointers with their strides must address valid `m x k`, `k x n`
+        /// and `m x n` matrices, and `c` must not alias `a` or `b`.
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn gemm(
+            m: usize,
+            k: usize,
+            n: usize,
+            alpha: Self,
+            a: *const Self,
+            rsa: isize,
+            csa: isize,
+            b: *const Self,
+            rsb: isize,
+            csb: isize,
+            beta: Self,
+            c: *mut Self,
+            rsc: isize,
+            csc: isize,
+        );
+    }
+}
+
 /// A floating-point element type: `f32` (training) or `f64` (gradient checking).
 ///
-/// Besides arithmetic it carries the math functions the ops need and the
-/// general matrix multiply kernel (`sgemm` or `dgemm` from `matrixmultiply`).
+/// Besides arithmetic it carries the math functions the ops need. The trait
+/// is sealed: `f32` and `f64` are its only implementations.
 pub trait Float:
-    Copy
+    private::Sealed
+    + Copy
     + Send
     + Sync
     + 'static
@@ -83,29 +116,6 @@ pub trait Float:
     fn is_nan(self) -> bool;
     /// `self * a + b` with one rounding.
     fn mul_add(self, a: Self, b: Self) -> Self;
-
-    /// `C = alpha * A B + beta * C` on raw strided buffers (`matrixmultiply`).
-    ///
-    /// # Safety
-    /// The pointers with their strides must address valid `m x k`, `k x n`
-    /// and `m x n` matrices, and `c` must not alias `a` or `b`.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn gemm(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: Self,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        beta: Self,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-    );
 }
 
 macro_rules! impl_float {
@@ -185,6 +195,9 @@ macro_rules! impl_float {
             fn mul_add(self, a: Self, b: Self) -> Self {
                 $t::mul_add(self, a, b)
             }
+        }
+
+        impl private::Sealed for $t {
             #[inline]
             unsafe fn gemm(
                 m: usize,

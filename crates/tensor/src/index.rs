@@ -1,23 +1,25 @@
 //! Joining and indexing: `concat`, `stack`, `pad_axis`, `index_select` and its
 //! adjoint `index_add`, `gather` and its adjoint `scatter_add`, `one_hot`.
 //!
-//! Index tensors hold their indices as values of `E` (as `argmax` returns
-//! them); they must be whole numbers in range, or the op panics.
+//! Indices are integers ([`IndexTensor`] or `&[usize]`), never floats, and
+//! must be in range, or the op panics naming the index and the axis size.
 //!
 //! ```
-//! use tapegrad_tensor::Tensor;
+//! use tapegrad_tensor::{IndexTensor, Tensor};
 //! let a = Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]);
 //! let b = Tensor::<f32>::from_vec(vec![5.0, 6.0], &[1, 2]);
 //! let c = Tensor::concat(&[&a, &b], 0); // [3, 2]
 //! assert_eq!(c.to_vec(), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
 //! // Pick one column per row: out[i][0] = c[i][idx[i][0]].
-//! let idx = Tensor::from_vec(vec![1.0, 0.0, 1.0], &[3, 1]);
+//! let idx = IndexTensor::from_vec(vec![1, 0, 1], &[3, 1]);
 //! assert_eq!(c.gather(1, &idx).to_vec(), vec![2.0, 3.0, 6.0]);
 //! ```
 
+use crate::alloc;
 use crate::elementwise::{collect_chunks, CHUNK, PARALLEL_THRESHOLD};
 use crate::float::Float;
-use crate::layout::{contiguous_strides, normalize_axis, RunWalker, Shape, Strides};
+use crate::index_tensor::IndexTensor;
+use crate::layout::{checked_numel, contiguous_strides, normalize_axis, RunWalker, Shape, Strides};
 use crate::tensor::Tensor;
 use rayon::prelude::*;
 
@@ -52,25 +54,6 @@ fn split_at_axis(shape: &[usize], axis: usize) -> (usize, usize, usize) {
     let outer = shape[..axis].iter().product();
     let inner = shape[axis + 1..].iter().product();
     (outer, shape[axis], inner)
-}
-
-/// Reads an index tensor's values as `usize`, checking each is a whole
-/// number in `0..size`.
-#[track_caller]
-fn index_values<E: Float>(op: &str, index: &Tensor<E>, axis: usize, size: usize) -> Vec<usize> {
-    let values = index.to_vec();
-    let mut out = Vec::with_capacity(values.len());
-    for v in values {
-        let f = v.to_f64();
-        if f.fract() != 0.0 || f.is_nan() {
-            panic!("{op}: index {v} is not a whole number");
-        }
-        if f < 0.0 || f >= size as f64 {
-            panic!("{op}: index {v} is out of bounds for axis {axis} of size {size}");
-        }
-        out.push(f as usize);
-    }
-    out
 }
 
 /// Checks plain `usize` indices against the size of `axis`.
@@ -131,14 +114,21 @@ impl<E: Float> Tensor<E> {
             }
         }
         let mut shape: Shape = first.shape_vec();
-        shape[ax] = tensors.iter().map(|t| t.shape()[ax]).sum();
+        let total = tensors
+            .iter()
+            .try_fold(0usize, |acc, t| acc.checked_add(t.shape()[ax]));
+        shape[ax] = match total {
+            Some(total) => total,
+            None => panic!("concat: the sizes along axis {ax} add up to more than fit in memory"),
+        };
+        let n = checked_numel(&shape, "concat");
         let (_, _, inner) = split_at_axis(&shape, ax);
         let parts: Vec<Tensor<E>> = tensors.iter().map(|t| t.contiguous()).collect();
         let blocks: Vec<(&[E], usize)> = parts
             .iter()
             .map(|p| (p.as_slice().expect("contiguous"), p.shape()[ax] * inner))
             .collect();
-        let mut out = vec![E::ZERO; shape.iter().product()];
+        let mut out = alloc::zeroed(n, "concat");
         for_each_row_mut(&mut out, shape[ax] * inner, |o, row| {
             let mut at = 0;
             for &(src, len) in &blocks {
@@ -189,10 +179,19 @@ impl<E: Float> Tensor<E> {
     #[track_caller]
     pub fn pad_axis(&self, axis: isize, before: usize, after: usize, value: E) -> Tensor<E> {
         let ax = normalize_axis(axis, self.ndim(), "pad_axis");
+        let mut padded = self.shape_vec();
+        padded[ax] = match self.shape()[ax].checked_add(before).and_then(|n| n.checked_add(after)) {
+            Some(n) => n,
+            None => panic!(
+                "pad_axis: padding {before} + {after} on axis {ax} of {:?} has more elements than fit in memory",
+                self.shape()
+            ),
+        };
+        checked_numel(&padded, "pad_axis");
         let side = |n: usize| {
             let mut s = self.shape_vec();
             s[ax] = n;
-            Tensor::full(&s, value)
+            Tensor::full_for(&s, value, "pad_axis")
         };
         Tensor::concat(&[&side(before), self, &side(after)], ax as isize)
     }
@@ -215,9 +214,10 @@ impl<E: Float> Tensor<E> {
         check_indices("index_select", indices, ax, size);
         let mut shape = self.shape_vec();
         shape[ax] = indices.len();
+        let n = checked_numel(&shape, "index_select");
         let src = self.contiguous();
         let src = src.as_slice().expect("contiguous");
-        let mut out = vec![E::ZERO; shape.iter().product()];
+        let mut out = alloc::zeroed(n, "index_select");
         for_each_row_mut(&mut out, indices.len() * inner, |o, row| {
             for (j, &i) in indices.iter().enumerate() {
                 let from = (o * size + i) * inner;
@@ -279,19 +279,20 @@ impl<E: Float> Tensor<E> {
     ///
     /// # Panics
     /// If `index` has a different number of dimensions, is larger than `self`
-    /// outside `axis`, or holds a value that is not a whole number in
-    /// `0..self.dim(axis)`: `gather: index 7 is out of bounds for axis 1 of size 5`.
+    /// outside `axis`, or holds a value not in `0..self.dim(axis)`:
+    /// `gather: index 7 is out of bounds for axis 1 of size 5`.
     #[track_caller]
-    pub fn gather(&self, axis: isize, index: &Tensor<E>) -> Tensor<E> {
+    pub fn gather(&self, axis: isize, index: &IndexTensor) -> Tensor<E> {
         let ax = normalize_axis(axis, self.ndim(), "gather");
         check_index_shape("gather", self.shape(), index.shape(), ax);
-        let idx = index_values("gather", index, ax, self.shape()[ax]);
+        let idx = index.as_slice();
+        check_indices("gather", idx, ax, self.shape()[ax]);
         let base = strides_without(self.strides(), ax);
         let walker = RunWalker::new(index.shape(), [(&base, self.offset())]);
         let [step] = walker.inner_strides();
         let along = self.strides()[ax];
         let data = self.storage();
-        let out = collect_chunks(idx.len(), |r, o| {
+        let out = collect_chunks(idx.len(), "gather", |r, o| {
             let first = r.start;
             walker.for_each_run(r, |dst, [start], len| {
                 for j in 0..len {
@@ -311,9 +312,9 @@ impl<E: Float> Tensor<E> {
     /// `self` outside `axis`; only `src`'s leading block of `index`'s shape is used.
     ///
     /// ```
-    /// use tapegrad_tensor::Tensor;
-    /// let idx = Tensor::<f32>::from_vec(vec![2.0, 0.0, 2.0], &[1, 3]);
-    /// let src = Tensor::from_vec(vec![1.0, 2.0, 3.0], &[1, 3]);
+    /// use tapegrad_tensor::{IndexTensor, Tensor};
+    /// let idx = IndexTensor::from_vec(vec![2, 0, 2], &[1, 3]);
+    /// let src = Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0], &[1, 3]);
     /// let out = Tensor::zeros(&[1, 4]).scatter_add(1, &idx, &src);
     /// assert_eq!(out.to_vec(), vec![2.0, 0.0, 4.0, 0.0]);
     /// ```
@@ -322,14 +323,15 @@ impl<E: Float> Tensor<E> {
     /// On the shape and index errors of [`gather`](Self::gather), or if
     /// `index` is larger than `src`.
     #[track_caller]
-    pub fn scatter_add(&self, axis: isize, index: &Tensor<E>, src: &Tensor<E>) -> Tensor<E> {
+    pub fn scatter_add(&self, axis: isize, index: &IndexTensor, src: &Tensor<E>) -> Tensor<E> {
         let ax = normalize_axis(axis, self.ndim(), "scatter_add");
         check_index_shape("scatter_add", self.shape(), index.shape(), ax);
         let (ishape, sshape) = (index.shape(), src.shape());
         if ishape.len() != sshape.len() || ishape.iter().zip(sshape).any(|(i, s)| i > s) {
             panic!("scatter_add: index shape {ishape:?} is larger than src shape {sshape:?}");
         }
-        let idx = index_values("scatter_add", index, ax, self.shape()[ax]);
+        let idx = index.as_slice();
+        check_indices("scatter_add", idx, ax, self.shape()[ax]);
         let mut block = src.clone();
         for (d, &n) in ishape.iter().enumerate() {
             block = block.narrow(d as isize, 0, n);
@@ -361,7 +363,8 @@ impl<E: Float> Tensor<E> {
     /// If a label is not below `classes`: `one_hot: label 3 is out of range for 3 classes`.
     #[track_caller]
     pub fn one_hot(labels: &[usize], classes: usize) -> Tensor<E> {
-        let mut out = vec![E::ZERO; labels.len() * classes];
+        let n = checked_numel(&[labels.len(), classes], "one_hot");
+        let mut out = alloc::zeroed(n, "one_hot");
         for (i, &label) in labels.iter().enumerate() {
             if label >= classes {
                 panic!("one_hot: label {label} is out of range for {classes} classes");
@@ -381,7 +384,7 @@ mod tests {
         // a = [[0, 1, 2], [3, 4, 5]]; t = a^T = [[0, 3], [1, 4], [2, 5]].
         let a = Tensor::<f64>::arange(0.0, 6.0, 1.0).reshape(&[2, 3]);
         let t = a.t();
-        let idx = Tensor::from_vec(vec![1.0, 0.0, 1.0], &[3, 1]);
+        let idx = IndexTensor::from_vec(vec![1, 0, 1], &[3, 1]);
         // Row i takes column idx[i]: t[0][1] = 3, t[1][0] = 1, t[2][1] = 5.
         assert_eq!(t.gather(1, &idx).to_vec(), vec![3.0, 1.0, 5.0]);
     }
@@ -395,10 +398,12 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "gather: index 2.5 is not a whole number")]
-    fn gather_rejects_fractional_index() {
-        let idx = Tensor::from_vec(vec![2.5], &[1]);
-        Tensor::<f32>::zeros(&[4]).gather(0, &idx);
+    fn gather_reads_indices_past_f32_precision_exactly() {
+        // 2^24 + 1 is not an f32; as an integer index it picks element 2^24 + 1.
+        let n = (1 << 24) + 2;
+        let x = Tensor::<f64>::arange(0.0, n as f64, 1.0);
+        let idx = IndexTensor::from_vec(vec![(1 << 24) + 1], &[1]);
+        assert_eq!(x.gather(0, &idx).item(), 16_777_217.0);
     }
 
     #[test]

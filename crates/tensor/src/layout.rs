@@ -41,8 +41,49 @@ impl Layout {
     }
 
     /// Number of elements.
+    ///
+    /// A tensor's layout always has a representable element count (every
+    /// constructor checks it with [`checked_numel`]), so this cannot overflow.
     pub fn numel(&self) -> usize {
         self.shape.iter().product()
+    }
+
+    /// The largest storage index any element maps to, or `None` if the
+    /// layout is empty (no element) or the index overflows `usize`.
+    ///
+    /// `offset + Σ (shape[d] - 1) * strides[d]`, in checked arithmetic.
+    pub fn max_index(&self) -> Option<usize> {
+        let mut max = self.offset;
+        for (&size, &stride) in self.shape.iter().zip(&self.strides) {
+            if size == 0 {
+                return None;
+            }
+            max = max.checked_add((size - 1).checked_mul(stride)?)?;
+        }
+        Some(max)
+    }
+
+    /// Checks that this layout is a valid view of a buffer of `len`
+    /// elements: its element count is representable and every element's
+    /// storage index is below `len`. Every tensor's layout passes it, which
+    /// is what lets the kernels index storage (and hand raw pointers to the
+    /// gemm kernel) without further checks.
+    ///
+    /// # Panics
+    /// If not; the message names `op`, the shape, strides and offset.
+    #[track_caller]
+    pub fn check_fits(&self, len: usize, op: &str) {
+        let n = checked_numel(&self.shape, op);
+        if n == 0 {
+            return;
+        }
+        match self.max_index() {
+            Some(max) if max < len => {}
+            _ => panic!(
+                "{op}: a view of shape {:?} with strides {:?} at offset {} reaches past the end of its storage of {len} elements",
+                self.shape, self.strides, self.offset
+            ),
+        }
     }
 
     /// True if the elements are laid out row-major with no gaps (any offset).
@@ -54,13 +95,13 @@ impl Layout {
             }
             // As in `contiguous_strides`: a size-0 dimension steps like size 1,
             // so an empty tensor made by `from_vec` counts as contiguous.
-            expected *= size.max(1);
+            expected = expected.saturating_mul(size.max(1));
         }
         true
     }
 
     /// Storage index of a multi-index (no bounds check beyond debug asserts).
-    pub fn index_of(&self, index: &[usize]) -> usize {
+    pub(crate) fn index_of(&self, index: &[usize]) -> usize {
         debug_assert_eq!(index.len(), self.shape.len());
         self.offset
             + index
@@ -71,13 +112,46 @@ impl Layout {
     }
 }
 
+/// The most elements a tensor may have: `isize::MAX`, the most a Rust
+/// buffer (or PyTorch's int64 `numel`) can index.
+pub const MAX_NUMEL: usize = isize::MAX as usize;
+
+/// The number of elements of `shape`, or `None` if it exceeds [`MAX_NUMEL`]
+/// (or overflows `usize`). A zero anywhere makes it 0, whatever the rest.
+pub fn try_numel(shape: &[usize]) -> Option<usize> {
+    if shape.contains(&0) {
+        return Some(0);
+    }
+    shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .filter(|&n| n <= MAX_NUMEL)
+}
+
+/// The number of elements of `shape`, checked.
+///
+/// # Panics
+/// If it exceeds [`MAX_NUMEL`]:
+/// `"zeros: shape [4294967296, 4294967296] has more elements than fit in memory"`.
+#[track_caller]
+pub fn checked_numel(shape: &[usize], op: &str) -> usize {
+    match try_numel(shape) {
+        Some(n) => n,
+        None => panic!("{op}: shape {shape:?} has more elements than fit in memory"),
+    }
+}
+
 /// Row-major strides of `shape`.
+///
+/// A size-0 dimension steps like size 1. Products saturate instead of
+/// wrapping; they can only overflow for an empty shape (a zero elsewhere),
+/// whose strides are never used to reach an element.
 pub fn contiguous_strides(shape: &[usize]) -> Strides {
     let mut strides: Strides = smallvec::smallvec![0; shape.len()];
-    let mut acc = 1;
+    let mut acc: usize = 1;
     for d in (0..shape.len()).rev() {
         strides[d] = acc;
-        acc *= shape[d].max(1);
+        acc = acc.saturating_mul(shape[d].max(1));
     }
     strides
 }

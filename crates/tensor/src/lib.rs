@@ -23,6 +23,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod alloc;
 mod binary;
 mod conv;
 mod creation;
@@ -31,6 +32,7 @@ mod elementwise;
 mod fast_math;
 mod float;
 mod index;
+mod index_tensor;
 mod layout;
 mod matmul;
 mod reduce;
@@ -41,8 +43,10 @@ mod view;
 pub use conv::conv_output_size;
 pub use elementwise::{CHUNK, PARALLEL_THRESHOLD};
 pub use float::Float;
+pub use index_tensor::IndexTensor;
 pub use layout::{
-    broadcast_shapes, contiguous_strides, normalize_axis, Layout, RunWalker, Shape, Strides,
+    broadcast_shapes, checked_numel, contiguous_strides, normalize_axis, try_numel, Layout,
+    RunWalker, Shape, Strides, MAX_NUMEL,
 };
 pub use matmul::MATMUL_PARALLEL_FLOPS;
 pub use reduce::sum_slice;

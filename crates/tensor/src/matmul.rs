@@ -22,7 +22,7 @@
 //! any number of threads.
 
 use crate::float::Float;
-use crate::layout::{broadcast_shapes, Shape};
+use crate::layout::{broadcast_shapes, try_numel, Shape};
 use crate::tensor::Tensor;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -125,21 +125,21 @@ impl<E: Float> Tensor<E> {
         let full = |batch: &[usize], r: usize, c: usize| -> Shape {
             batch.iter().copied().chain([r, c]).collect()
         };
-        let (out, batch) = if a_batch == b_batch {
-            // Same batch dimensions (2-D x 2-D included): no broadcast views.
-            let batch = Shape::from_slice(a_batch);
-            (matmul_strided(&a, &b, &batch, parallel_flops), batch)
+        let same_batch = a_batch == b_batch;
+        let batch = if same_batch {
+            Shape::from_slice(a_batch)
         } else {
-            let Some(batch) = broadcast_shapes(a_batch, b_batch) else {
-                panic!(
+            match broadcast_shapes(a_batch, b_batch) {
+                Some(batch) => batch,
+                None => panic!(
                     "matmul: {:?} x {:?}: batch dimensions do not broadcast",
                     a_shape, b_shape
-                )
-            };
-            let a = a.broadcast_to(&full(&batch, m, k));
-            let b = b.broadcast_to(&full(&batch, k, n));
-            (matmul_strided(&a, &b, &batch, parallel_flops), batch)
+                ),
+            }
         };
+        // Every element count in checked arithmetic before any memory is
+        // touched: the output's (the kernel writes `batch * m * n` elements)
+        // and the broadcast operands'.
         let mut out_shape = full(&batch, m, n);
         if rhs.ndim() == 1 {
             out_shape.pop();
@@ -147,6 +147,31 @@ impl<E: Float> Tensor<E> {
         if self.ndim() == 1 {
             out_shape.remove(out_shape.len() - if rhs.ndim() == 1 { 1 } else { 2 });
         }
+        let too_big = |shape: &[usize]| -> ! {
+            panic!(
+                "matmul: {:?} x {:?}: shape {:?} has more elements than fit in memory",
+                a_shape, b_shape, shape
+            )
+        };
+        match try_numel(&out_shape) {
+            None => too_big(&full(&batch, m, n)),
+            // Nothing to compute: no operand needs broadcasting.
+            Some(0) => return Tensor::from_vec(vec![], &out_shape),
+            Some(_) => {}
+        }
+        for shape in [full(&batch, m, k), full(&batch, k, n)] {
+            if try_numel(&shape).is_none() {
+                too_big(&shape);
+            }
+        }
+        let out = if same_batch {
+            // Same batch dimensions (2-D x 2-D included): no broadcast views.
+            matmul_strided(&a, &b, &batch, parallel_flops)
+        } else {
+            let a = a.broadcast_to(&full(&batch, m, k));
+            let b = b.broadcast_to(&full(&batch, k, n));
+            matmul_strided(&a, &b, &batch, parallel_flops)
+        };
         Tensor::from_vec(out, &out_shape)
     }
 }
@@ -163,7 +188,9 @@ fn batch_offset<E: Float>(t: &Tensor<E>, batch: &[usize], mut index: usize) -> u
 }
 
 /// Multiplies broadcast, strided `[batch.., m, k]` and `[batch.., k, n]` views
-/// into a fresh contiguous buffer.
+/// into a fresh contiguous buffer. The caller has checked that
+/// `batch * m * n` is representable.
+#[track_caller]
 fn matmul_strided<E: Float>(
     a: &Tensor<E>,
     b: &Tensor<E>,
@@ -172,16 +199,24 @@ fn matmul_strided<E: Float>(
 ) -> Vec<E> {
     let nd = a.ndim();
     let (m, k, n) = (a.shape()[nd - 2], a.shape()[nd - 1], b.shape()[nd - 1]);
-    let nb: usize = batch.iter().product();
-    let len = nb * m * n;
+    let nb = try_numel(batch).expect("checked by matmul");
+    let len = try_numel(&[nb, m, n]).expect("checked by matmul");
     if len == 0 {
         return Vec::new();
     }
+    if k == 0 {
+        // An empty sum: all zeros. Handled here so that the kernel only
+        // ever sees non-empty operands, whose layouts are bounded by their
+        // storage (see `gemm_block`).
+        return crate::alloc::zeroed(len, "matmul");
+    }
     let plan = plan::<E>([nb, m, k, n], rayon::current_num_threads(), parallel_flops);
-    let mut out: Vec<E> = Vec::with_capacity(len);
+    let mut out: Vec<E> = crate::alloc::with_capacity(len, "matmul");
     let dst = SendPtr(out.as_mut_ptr());
-    // SAFETY: `dst` has room for the `nb` m x n outputs, and each index is
-    // run exactly once, so no two calls write the same block.
+    // SAFETY: `dst` has room for the `nb` m x n outputs (capacity `len`),
+    // `a` and `b` are non-empty (m, k, n >= 1), and each block index is run
+    // exactly once, so no two calls write the same block: `gemm_block`'s
+    // contract.
     let run = |index: usize| unsafe { gemm_block(a, b, batch, &plan, index, dst.get()) };
     if plan.parallel {
         run_parallel(plan.blocks(), run);
@@ -189,8 +224,8 @@ fn matmul_strided<E: Float>(
         (0..plan.blocks()).for_each(run);
     }
     // SAFETY: the blocks tile every batch's m x n output exactly once and
-    // each gemm call has written all of its block (k = 0 included: it then
-    // writes zeros), so all `len` elements are initialised.
+    // each gemm call (beta = 0, k >= 1) has written all of its block, so all
+    // `len` elements are initialised.
     unsafe { out.set_len(len) };
     out
 }
@@ -200,8 +235,9 @@ fn matmul_strided<E: Float>(
 /// batch matrix in `out` (contiguous `[batch.., m, n]`).
 ///
 /// # Safety
-/// `out` must have room for every batch's m x n output, and no other thread
-/// may access this block of it during the call. It may be uninitialised.
+/// `a` and `b` must be non-empty; `out` must have room for every batch's
+/// m x n output, and no other thread may access this block of it during the
+/// call. It may be uninitialised.
 unsafe fn gemm_block<E: Float>(
     a: &Tensor<E>,
     b: &Tensor<E>,
@@ -211,19 +247,35 @@ unsafe fn gemm_block<E: Float>(
     out: *mut E,
 ) {
     let nd = a.ndim();
-    let (rsa, csa) = (a.strides()[nd - 2], a.strides()[nd - 1]);
-    let (rsb, csb) = (b.strides()[nd - 2], b.strides()[nd - 1]);
-    let (k, n) = (a.shape()[nd - 1], plan.n);
+    let (m, k, n) = (plan.m, a.shape()[nd - 1], plan.n);
+    // A size-1 dimension's stride is never multiplied by a non-zero index,
+    // and may be anything (even saturated at usize::MAX by `unsqueeze`):
+    // pass 0 there, so the kernel's pointer arithmetic never sees it.
+    let stride = |size: usize, s: usize| if size > 1 { s as isize } else { 0 };
+    let (rsa, csa) = (
+        stride(m, a.strides()[nd - 2]),
+        stride(k, a.strides()[nd - 1]),
+    );
+    let (rsb, csb) = (
+        stride(k, b.strides()[nd - 2]),
+        stride(n, b.strides()[nd - 1]),
+    );
     let blk = plan.block(index);
     let (r0, c0) = (blk.row * plan.row_step, blk.col * plan.col_step);
-    let a_off = batch_offset(a, batch, blk.batch) + r0 * rsa;
-    let b_off = batch_offset(b, batch, blk.batch) + c0 * csb;
-    let c_off = (blk.batch * plan.m + r0) * n + c0;
-    // SAFETY: offsets and strides come from valid layouts of `a` and `b`, so
-    // every element of rows r0.. of A and columns c0.. of B is in storage;
-    // the block's window of `out` (row stride `n`) is in bounds and ours
-    // alone (the caller's contract). With beta = 0 the kernel writes C
-    // without reading it.
+    let a_off = batch_offset(a, batch, blk.batch) + r0 * rsa as usize;
+    let b_off = batch_offset(b, batch, blk.batch) + c0 * csb as usize;
+    let c_off = (blk.batch * m + r0) * n + c0;
+    // SAFETY: `a` and `b` are non-empty tensors, so their layouts passed
+    // `Layout::check_fits`: for every index in range, offset + Σ i_d s_d is
+    // below the storage length, with no overflow (the maximum is bounded
+    // and every term is non-negative). The block's batch, rows r0..r0+rows
+    // and columns c0..c0+cols are in range, so `a_off`, `b_off` and every
+    // element the kernel reads from them are inside storage; each stride of
+    // a dimension longer than 1 is at most that maximum index, below
+    // `isize::MAX` (a `Vec` holds at most `isize::MAX` bytes), so the casts
+    // are exact. The block's window of `out` (row stride `n`, `c_off` plus
+    // at most (rows-1) n + cols - 1 < len) is in bounds and ours alone (the
+    // caller's contract). With beta = 0 the kernel writes C without reading it.
     unsafe {
         E::gemm(
             blk.rows,
@@ -231,11 +283,11 @@ unsafe fn gemm_block<E: Float>(
             blk.cols,
             E::ONE,
             a.storage().as_ptr().add(a_off),
-            rsa as isize,
-            csa as isize,
+            rsa,
+            csa,
             b.storage().as_ptr().add(b_off),
-            rsb as isize,
-            csb as isize,
+            rsb,
+            csb,
             E::ZERO,
             out.add(c_off),
             n as isize,

@@ -9,7 +9,8 @@
 
 use crate::elementwise::{CHUNK, PARALLEL_THRESHOLD};
 use crate::float::Float;
-use crate::layout::{normalize_axis, Shape};
+use crate::index_tensor::IndexTensor;
+use crate::layout::{checked_numel, normalize_axis, Shape};
 use crate::tensor::Tensor;
 use rayon::prelude::*;
 
@@ -152,7 +153,8 @@ impl<E: Float> Tensor<E> {
                 self.shape()
             );
         }
-        let rows = out_shape.iter().product::<usize>();
+        // Not bounded by the input's size when a reduced axis is empty.
+        let rows = checked_numel(&out_shape, op);
         let leading = axes.iter().enumerate().all(|(i, &d)| i == d);
         if let (Some(combine), true, Some(data)) = (fold.combine, leading, self.as_slice()) {
             // Whole rows of at least a vector's width, and when parallel,
@@ -174,7 +176,7 @@ impl<E: Float> Tensor<E> {
         let data = moved.as_slice().expect("contiguous");
         let f = &fold.f;
         let out: Vec<E> = if row == 0 {
-            vec![f(&[]); rows]
+            crate::alloc::filled(rows, f(&[]), op)
         } else if rows == 1 && fold.combine.is_some() && row >= PARALLEL_THRESHOLD {
             let partials: Vec<E> = data.par_chunks(CHUNK).map(f).collect();
             vec![f(&partials)]
@@ -270,38 +272,72 @@ impl<E: Float> Tensor<E> {
         )
     }
 
-    /// Index of the first maximum along `axis`, as values of `E`.
+    /// Index of the first maximum along `axis` (a NaN counts as the
+    /// maximum, as in PyTorch), as integers.
     ///
     /// ```
     /// let a = tapegrad_tensor::Tensor::<f32>::from_vec(vec![1.0, 9.0, 3.0, 7.0, 2.0, 7.0], &[2, 3]);
-    /// assert_eq!(a.argmax(1, false).to_vec(), vec![1.0, 0.0]);
+    /// assert_eq!(a.argmax(1, false).to_vec(), vec![1, 0]);
     /// ```
+    ///
+    /// # Panics
+    /// If the axis is out of range or has size 0.
     #[track_caller]
-    pub fn argmax(&self, axis: isize, keepdim: bool) -> Tensor<E> {
-        let fold = |xs: &[E]| {
+    pub fn argmax(&self, axis: isize, keepdim: bool) -> IndexTensor {
+        self.arg_extremum(axis, keepdim, "argmax", |x, best| {
+            x > best || (x.is_nan() && !best.is_nan())
+        })
+    }
+
+    /// Index of the first minimum along `axis` (a NaN counts as the
+    /// minimum, as in PyTorch), as integers.
+    ///
+    /// # Panics
+    /// If the axis is out of range or has size 0.
+    #[track_caller]
+    pub fn argmin(&self, axis: isize, keepdim: bool) -> IndexTensor {
+        self.arg_extremum(axis, keepdim, "argmin", |x, best| {
+            x < best || (x.is_nan() && !best.is_nan())
+        })
+    }
+
+    /// The first position along `axis` that no later element `beats`.
+    #[track_caller]
+    fn arg_extremum(
+        &self,
+        axis: isize,
+        keepdim: bool,
+        op: &str,
+        beats: impl Fn(E, E) -> bool + Sync,
+    ) -> IndexTensor {
+        let ax = normalize_axis(axis, self.ndim(), op);
+        let size = self.shape()[ax];
+        if size == 0 {
+            panic!(
+                "{op}: cannot reduce over an empty axis of {:?}",
+                self.shape()
+            );
+        }
+        let out_shape = self.reduced_shape(&[ax], keepdim);
+        let kept = (0..self.ndim()).filter(|&d| d != ax);
+        let perm: Vec<usize> = kept.chain([ax]).collect();
+        let moved = self.permute(&perm).contiguous();
+        let data = moved.as_slice().expect("contiguous");
+        let first = |xs: &[E]| {
             let mut best = 0;
             for (i, &x) in xs.iter().enumerate() {
-                if x > xs[best] || (x.is_nan() && !xs[best].is_nan()) {
+                if beats(x, xs[best]) {
                     best = i;
                 }
             }
-            E::from_usize(best)
+            best
         };
-        self.reduce_rows(
-            &[axis],
-            keepdim,
-            "argmax",
-            RowFold {
-                f: fold,
-                combine: None,
-            },
-        )
-    }
-
-    /// Index of the first minimum along `axis`, as values of `E`.
-    #[track_caller]
-    pub fn argmin(&self, axis: isize, keepdim: bool) -> Tensor<E> {
-        self.neg().argmax(axis, keepdim)
+        let out: Vec<usize> = if data.len() >= PARALLEL_THRESHOLD {
+            data.par_chunks(size).map(first).collect()
+        } else {
+            data.chunks(size).map(first).collect()
+        };
+        IndexTensor::from_vec(out, &out_shape)
     }
 
     /// `ln Σ e^x` over `axes`, computed as `m + ln Σ e^(x - m)` with `m` the

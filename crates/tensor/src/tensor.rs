@@ -1,7 +1,7 @@
 //! The `Tensor` type: a strided view over shared, immutable storage.
 
 use crate::float::Float;
-use crate::layout::{Layout, RunWalker, Shape};
+use crate::layout::{checked_numel, Layout, RunWalker, Shape};
 use std::sync::Arc;
 
 /// An n-dimensional array of `E` (`f32` by default, `f64` for gradient checks).
@@ -28,10 +28,11 @@ impl<E: Float> Tensor<E> {
     /// Wraps a row-major buffer as a tensor of `shape`.
     ///
     /// # Panics
-    /// If `data.len()` is not the product of `shape`.
+    /// If `data.len()` is not the product of `shape`, or that product does
+    /// not fit in memory.
     #[track_caller]
     pub fn from_vec(data: Vec<E>, shape: &[usize]) -> Self {
-        let n: usize = shape.iter().product();
+        let n = checked_numel(shape, "from_vec");
         if data.len() != n {
             panic!(
                 "from_vec: {} elements cannot have shape {:?} ({} elements)",
@@ -46,8 +47,12 @@ impl<E: Float> Tensor<E> {
         }
     }
 
-    /// Builds a tensor from storage and a layout (crate-internal).
-    pub(crate) fn from_parts(storage: Arc<Vec<E>>, layout: Layout) -> Self {
+    /// Builds a tensor from storage and a layout (crate-internal), after
+    /// checking that the layout stays inside the storage
+    /// ([`Layout::check_fits`]): the invariant every kernel relies on.
+    #[track_caller]
+    pub(crate) fn from_parts(storage: Arc<Vec<E>>, layout: Layout, op: &str) -> Self {
+        layout.check_fits(storage.len(), op);
         Tensor { storage, layout }
     }
 
@@ -127,7 +132,7 @@ impl<E: Float> Tensor<E> {
             return s.to_vec();
         }
         let n = self.numel();
-        let mut out = Vec::with_capacity(n);
+        let mut out = crate::alloc::with_capacity(n, "to_vec");
         let walker = RunWalker::new(
             &self.layout.shape,
             [(&self.layout.strides, self.layout.offset)],
@@ -183,13 +188,13 @@ impl<E: Float> Tensor<E> {
 
     /// Converts the element type (`f32` <-> `f64`).
     pub fn cast<F: Float>(&self) -> Tensor<F> {
-        Tensor::from_vec(
-            self.to_vec()
-                .into_iter()
-                .map(|x| F::from_f64(x.to_f64()))
-                .collect(),
-            self.shape(),
-        )
+        let data = self.to_vec();
+        let out = crate::alloc::collect_n(
+            data.len(),
+            data.iter().map(|x| F::from_f64(x.to_f64())),
+            "cast",
+        );
+        Tensor::from_vec(out, self.shape())
     }
 
     /// The elements as `f64`, in logical order (handy in tests and reports).

@@ -28,8 +28,9 @@ macro_rules! unary_ops {
         impl<E: Float> Tensor<E> {
             $(
                 $(#[$doc])*
+                #[track_caller]
                 pub fn $name(&self) -> Tensor<E> {
-                    self.map(|$x: E| $body)
+                    self.map_op(stringify!($name), |$x: E| $body)
                 }
             )*
         }
@@ -62,10 +63,11 @@ unary_ops! {
     sigmoid => |x| stable_sigmoid(x);
     /// Softplus `ln(1 + e^x)`, stable for large |x|.
     softplus => |x| stable_softplus(x);
-    /// `max(x, 0)`.
-    relu => |x| if x > E::ZERO { x } else { E::ZERO };
-    /// Sign: -1, 0 or 1.
-    signum => |x| if x > E::ZERO { E::ONE } else if x < E::ZERO { -E::ONE } else { E::ZERO };
+    /// `max(x, 0)`; NaN stays NaN (as in PyTorch), so a NaN before a relu
+    /// still shows in the loss.
+    relu => |x| if x > E::ZERO || x.is_nan() { x } else { E::ZERO };
+    /// Sign: -1, 0 or 1 (NaN for NaN, as in PyTorch).
+    signum => |x| if x > E::ZERO { E::ONE } else if x < E::ZERO { -E::ONE } else if x.is_nan() { x } else { E::ZERO };
     /// Exact GELU `x Φ(x) = x/2 (1 + erf(x / √2))`.
     gelu => |x| {
         let half = E::from_f64(0.5);
@@ -84,31 +86,35 @@ impl<E: Float> Tensor<E> {
     /// `x^p` for a real exponent.
     pub fn powf(&self, p: f64) -> Tensor<E> {
         let p = E::from_f64(p);
-        self.map(|x| x.powf(p))
+        self.map_op("powf", |x| x.powf(p))
     }
 
     /// `x^n` for an integer exponent.
     pub fn powi(&self, n: i32) -> Tensor<E> {
-        self.map(|x| x.powi(n))
+        self.map_op("powi", |x| x.powi(n))
     }
 
     /// Leaky ReLU: `x` if `x > 0`, else `slope * x`.
     pub fn leaky_relu(&self, slope: f64) -> Tensor<E> {
         let s = E::from_f64(slope);
-        self.map(|x| if x > E::ZERO { x } else { s * x })
+        self.map_op("leaky_relu", |x| if x > E::ZERO { x } else { s * x })
     }
 
-    /// Clamps every element into `[min, max]`.
+    /// Clamps every element into `[min, max]` (NaN stays NaN). Either bound
+    /// may be infinite, for a one-sided clamp.
     ///
     /// # Panics
-    /// If `min > max`.
+    /// If a bound is NaN or `min > max`.
     #[track_caller]
     pub fn clamp(&self, min: f64, max: f64) -> Tensor<E> {
+        if min.is_nan() || max.is_nan() {
+            panic!("clamp: bounds [{min}, {max}] must not be NaN");
+        }
         if min > max {
             panic!("clamp: min {min} is greater than max {max}");
         }
         let (lo, hi) = (E::from_f64(min), E::from_f64(max));
-        self.map(|x| {
+        self.map_op("clamp", |x| {
             if x < lo {
                 lo
             } else if x > hi {
@@ -122,13 +128,13 @@ impl<E: Float> Tensor<E> {
     /// `x + c` for a scalar `c`.
     pub fn add_scalar(&self, c: f64) -> Tensor<E> {
         let c = E::from_f64(c);
-        self.map(|x| x + c)
+        self.map_op("add_scalar", |x| x + c)
     }
 
     /// `x * c` for a scalar `c`.
     pub fn mul_scalar(&self, c: f64) -> Tensor<E> {
         let c = E::from_f64(c);
-        self.map(|x| x * c)
+        self.map_op("mul_scalar", |x| x * c)
     }
 
     /// True if no element is NaN or ±Inf.

@@ -1,12 +1,16 @@
 //! View ops: new shapes and strides over the same storage, no copy where possible.
 
 use crate::float::Float;
-use crate::layout::{broadcast_shapes, contiguous_strides, normalize_axis, Layout, Shape, Strides};
+use crate::layout::{
+    broadcast_shapes, checked_numel, contiguous_strides, normalize_axis, try_numel, Layout, Shape,
+    Strides,
+};
 use crate::tensor::Tensor;
 
 impl<E: Float> Tensor<E> {
-    fn with_layout(&self, layout: Layout) -> Tensor<E> {
-        Tensor::from_parts(self.storage.clone(), layout)
+    #[track_caller]
+    fn with_layout(&self, layout: Layout, op: &str) -> Tensor<E> {
+        Tensor::from_parts(self.storage.clone(), layout, op)
     }
 
     /// The same elements with a new shape (see [`reshape_infer`](Self::reshape_infer) for `-1`).
@@ -17,7 +21,7 @@ impl<E: Float> Tensor<E> {
     /// If the element counts differ.
     #[track_caller]
     pub fn reshape(&self, shape: &[usize]) -> Tensor<E> {
-        let n: usize = shape.iter().product();
+        let n = checked_numel(shape, "reshape");
         if n != self.numel() {
             panic!(
                 "reshape: cannot reshape {:?} ({} elements) to {:?} ({} elements)",
@@ -28,11 +32,14 @@ impl<E: Float> Tensor<E> {
             );
         }
         if self.is_contiguous() {
-            self.with_layout(Layout {
-                shape: shape.into(),
-                strides: contiguous_strides(shape),
-                offset: self.layout.offset,
-            })
+            self.with_layout(
+                Layout {
+                    shape: shape.into(),
+                    strides: contiguous_strides(shape),
+                    offset: self.layout.offset,
+                },
+                "reshape",
+            )
         } else {
             Tensor::from_vec(self.to_vec(), shape)
         }
@@ -47,15 +54,22 @@ impl<E: Float> Tensor<E> {
     /// ```
     ///
     /// # Panics
-    /// If more than one size is `-1` or the counts cannot match.
+    /// If a size is negative other than `-1`, more than one size is `-1`,
+    /// or the counts cannot match.
     #[track_caller]
     pub fn reshape_infer(&self, shape: &[isize]) -> Tensor<E> {
-        let known: usize = shape
+        if let Some(bad) = shape.iter().find(|&&s| s < -1) {
+            panic!("reshape: size {bad} in {shape:?} is negative (only -1, inferred, may be)");
+        }
+        let unknown = shape.iter().filter(|&&s| s == -1).count();
+        let known: Vec<usize> = shape
             .iter()
             .filter(|&&s| s >= 0)
             .map(|&s| s as usize)
-            .product();
-        let unknown = shape.iter().filter(|&&s| s < 0).count();
+            .collect();
+        let Some(known) = try_numel(&known) else {
+            panic!("reshape: shape {shape:?} has more elements than fit in memory");
+        };
         if unknown > 1 || (unknown == 1 && (known == 0 || !self.numel().is_multiple_of(known))) {
             panic!("reshape: cannot reshape {:?} to {:?}", self.shape(), shape);
         }
@@ -94,11 +108,14 @@ impl<E: Float> Tensor<E> {
         }
         let shape = perm.iter().map(|&p| self.layout.shape[p]).collect();
         let strides = perm.iter().map(|&p| self.layout.strides[p]).collect();
-        self.with_layout(Layout {
-            shape,
-            strides,
-            offset: self.layout.offset,
-        })
+        self.with_layout(
+            Layout {
+                shape,
+                strides,
+                offset: self.layout.offset,
+            },
+            "permute",
+        )
     }
 
     /// Swaps two dimensions (negative axes count from the end). A view.
@@ -143,6 +160,7 @@ impl<E: Float> Tensor<E> {
         if !ok {
             panic!("broadcast_to: cannot broadcast {:?} to {:?}", own, shape);
         }
+        checked_numel(shape, "broadcast_to");
         let lead = nd - own.len();
         let strides: Strides = (0..nd)
             .map(|d| {
@@ -153,11 +171,14 @@ impl<E: Float> Tensor<E> {
                 }
             })
             .collect();
-        self.with_layout(Layout {
-            shape: shape.into(),
-            strides,
-            offset: self.layout.offset,
-        })
+        self.with_layout(
+            Layout {
+                shape: shape.into(),
+                strides,
+                offset: self.layout.offset,
+            },
+            "broadcast_to",
+        )
     }
 
     /// Elements `start..start + len` along `axis`. A view.
@@ -172,19 +193,27 @@ impl<E: Float> Tensor<E> {
     #[track_caller]
     pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Tensor<E> {
         let d = normalize_axis(axis, self.ndim(), "narrow");
-        if start + len > self.layout.shape[d] {
-            panic!(
-                "narrow: range {}..{} is out of bounds for axis {} of {:?}",
-                start,
-                start + len,
-                d,
+        let size = self.layout.shape[d];
+        // `start + len` in checked arithmetic: with `start = usize::MAX` it
+        // would wrap to a small number and pass.
+        match start.checked_add(len) {
+            Some(end) if end <= size => {}
+            Some(end) => panic!(
+                "narrow: range {start}..{end} is out of bounds for axis {d} of {:?}",
                 self.shape()
-            );
+            ),
+            None => panic!(
+                "narrow: range of {len} from {start} is out of bounds for axis {d} of {:?} (the end overflows)",
+                self.shape()
+            ),
         }
         let mut layout = self.layout.clone();
-        layout.offset += start * layout.strides[d];
+        if len > 0 {
+            // In bounds: start < size, so start * stride <= the largest index.
+            layout.offset += start * layout.strides[d];
+        }
         layout.shape[d] = len;
-        self.with_layout(layout)
+        self.with_layout(layout, "narrow")
     }
 
     /// Removes dimension `axis`, which must have size 1. A view.
@@ -202,7 +231,7 @@ impl<E: Float> Tensor<E> {
         let mut layout = self.layout.clone();
         layout.shape.remove(d);
         layout.strides.remove(d);
-        self.with_layout(layout)
+        self.with_layout(layout, "squeeze")
     }
 
     /// Removes every size-1 dimension. A view.
@@ -212,11 +241,14 @@ impl<E: Float> Tensor<E> {
             .collect();
         let shape = keep.iter().map(|&d| self.layout.shape[d]).collect();
         let strides = keep.iter().map(|&d| self.layout.strides[d]).collect();
-        self.with_layout(Layout {
-            shape,
-            strides,
-            offset: self.layout.offset,
-        })
+        self.with_layout(
+            Layout {
+                shape,
+                strides,
+                offset: self.layout.offset,
+            },
+            "squeeze_all",
+        )
     }
 
     /// Inserts a size-1 dimension at `axis` (`0..=ndim`; negative counts from the end). A view.
@@ -224,14 +256,16 @@ impl<E: Float> Tensor<E> {
     pub fn unsqueeze(&self, axis: isize) -> Tensor<E> {
         let d = normalize_axis(axis, self.ndim() + 1, "unsqueeze");
         let mut layout = self.layout.clone();
+        // Any stride is valid for a size-1 dimension; this one keeps
+        // contiguous tensors contiguous, and saturates rather than wraps.
         let stride = if d < self.ndim() {
-            layout.strides[d] * layout.shape[d]
+            layout.strides[d].saturating_mul(layout.shape[d])
         } else {
             1
         };
         layout.shape.insert(d, 1);
         layout.strides.insert(d, stride);
-        self.with_layout(layout)
+        self.with_layout(layout, "unsqueeze")
     }
 
     /// Flattens to one dimension (a view when contiguous).

@@ -9,7 +9,7 @@ use common::*;
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tapegrad_tensor::Tensor;
+use tapegrad_tensor::{IndexTensor, Tensor};
 
 /// `n` random indices in `0..size` (repeats likely).
 fn indices(n: usize, size: usize, seed: u64) -> Vec<usize> {
@@ -150,16 +150,16 @@ proptest! {
         (s, axis, seed) in shape_axis(), k in kind(), ki in kind(),
     ) {
         let is = index_shape(&s, axis, seed);
-        let idx: Vec<f64> = indices(numel(&is), s[axis], seed + 1).into_iter().map(|i| i as f64).collect();
+        let idx: Vec<usize> = indices(numel(&is), s[axis], seed + 1);
         let x = values(numel(&s), seed + 2);
         // out[p] = x[p with axis replaced by idx[p]].
         let at = |lin: usize| {
             let mut p = unravel(lin, &is);
-            p[axis] = idx[lin] as usize;
+            p[axis] = idx[lin];
             ravel(&p, &s)
         };
         let want: Vec<f64> = (0..numel(&is)).map(|lin| x[at(lin)]).collect();
-        let index = view::<f64>(&idx, &is, ki);
+        let index = IndexTensor::from_vec(idx.clone(), &is);
         let got = view::<f64>(&x, &s, k).gather(axis as isize, &index);
         prop_assert_eq!(got.shape(), is.as_slice());
         prop_assert_eq!(got.to_vec(), want.clone());
@@ -222,10 +222,8 @@ fn large_index_ops_match_loops() {
         }
     }
     assert_close(&added.to_vec(), &want, 1e-15, "index_add");
-    let cols: Vec<f64> = indices(r * c, c, 3).into_iter().map(|v| v as f64).collect();
-    let g = t.gather(1, &Tensor::from_vec(cols.clone(), &[r, c]));
-    let want: Vec<f64> = (0..r * c)
-        .map(|lin| x[lin / c * c + cols[lin] as usize])
-        .collect();
+    let cols: Vec<usize> = indices(r * c, c, 3);
+    let g = t.gather(1, &IndexTensor::from_vec(cols.clone(), &[r, c]));
+    let want: Vec<f64> = (0..r * c).map(|lin| x[lin / c * c + cols[lin]]).collect();
     assert_eq!(g.to_vec(), want);
 }

@@ -51,7 +51,7 @@ fn shape_errors_report_the_callers_line() {
     install_hook();
     let z = |s: &[usize]| Tensor::<f32>::zeros(s);
     let (a, b) = (z(&[2, 3]), z(&[4, 5]));
-    let idx = Tensor::from_vec(vec![9.0], &[1, 1]);
+    let idx = tapegrad_tensor::IndexTensor::from_vec(vec![9], &[1, 1]);
     let mut wrong = Vec::new();
     at_caller!(wrong, "matmul", a.matmul(&b));
     at_caller!(wrong, "matmul batch", z(&[2, 1, 1]).matmul(&z(&[3, 1, 1])));
@@ -63,7 +63,7 @@ fn shape_errors_report_the_callers_line() {
     at_caller!(wrong, "stack", Tensor::stack(&[&a, &b], 0));
     at_caller!(wrong, "index_select", a.index_select(0, &[9]));
     at_caller!(wrong, "gather", a.gather(1, &idx));
-    at_caller!(wrong, "scatter_add", a.scatter_add(1, &idx, &idx));
+    at_caller!(wrong, "scatter_add", a.scatter_add(1, &idx, &a));
     at_caller!(wrong, "index_add", a.index_add(0, &[0], &b));
     at_caller!(wrong, "pad_axis", a.pad_axis(4, 1, 1, 0.0));
     at_caller!(wrong, "one_hot", Tensor::<f32>::one_hot(&[3], 2));

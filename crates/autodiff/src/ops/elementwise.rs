@@ -309,8 +309,10 @@ impl<'t, E: Float> Var<'t, E> {
         let (a, b) = if sa == sb {
             (self, rhs)
         } else {
-            let shape = tapegrad_tensor::broadcast_shapes(&sa, &sb)
-                .unwrap_or_else(|| panic!("{name}: shapes {:?} and {:?} do not broadcast", sa, sb));
+            let Some(shape) = tapegrad_tensor::broadcast_shapes(&sa, &sb) else {
+                panic!("{name}: shapes {:?} and {:?} do not broadcast", sa, sb)
+            };
+            tapegrad_tensor::checked_numel(&shape, name);
             (self.broadcast_to(&shape), rhs.broadcast_to(&shape))
         };
         let value = {

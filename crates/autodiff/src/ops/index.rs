@@ -6,7 +6,7 @@ use crate::var::Var;
 use smallvec::smallvec;
 use std::panic::Location;
 use std::rc::Rc;
-use tapegrad_tensor::{normalize_axis, Float, Shape, Tensor};
+use tapegrad_tensor::{normalize_axis, Float, IndexTensor, Shape, Tensor};
 
 /// `x[.., indices, ..]` along `axis`. Gradient: rows of `g` added back at `indices`.
 pub struct IndexSelect {
@@ -26,19 +26,19 @@ pub struct IndexAddZeros {
     pub size: usize,
 }
 /// `torch.gather`. Gradient: `g` scattered (added) back at `index`.
-pub struct Gather<E: Float> {
+pub struct Gather {
     /// The axis.
     pub axis: usize,
     /// Index tensor (values are positions along `axis`).
-    pub index: Tensor<E>,
+    pub index: IndexTensor,
 }
 /// `x` plus `src` scattered (added) at `index` along `axis`.
 /// Gradients: `g` for `x`, `gather(g)` for `src`.
-pub struct ScatterAdd<E: Float> {
+pub struct ScatterAdd {
     /// The axis.
     pub axis: usize,
     /// Index tensor, shaped like `src`.
-    pub index: Tensor<E>,
+    pub index: IndexTensor,
 }
 /// Image patches to columns. Gradient: `col2im` of `g`.
 pub struct Im2col {
@@ -72,7 +72,7 @@ impl<E: Float> Op<E> for IndexAddZeros {
     }
 }
 
-impl<E: Float> Op<E> for Gather<E> {
+impl<E: Float> Op<E> for Gather {
     fn name(&self) -> &'static str {
         "gather"
     }
@@ -85,7 +85,7 @@ impl<E: Float> Op<E> for Gather<E> {
     }
 }
 
-impl<E: Float> Op<E> for ScatterAdd<E> {
+impl<E: Float> Op<E> for ScatterAdd {
     fn name(&self) -> &'static str {
         "scatter_add"
     }
@@ -167,7 +167,7 @@ impl<'t, E: Float> Var<'t, E> {
 
     /// `torch.gather` along `axis`: `out[.., j, ..] = x[.., index[.., j, ..], ..]`.
     #[track_caller]
-    pub fn gather(self, axis: isize, index: &Tensor<E>) -> Var<'t, E> {
+    pub fn gather(self, axis: isize, index: &IndexTensor) -> Var<'t, E> {
         let axis_n = normalize_axis(axis, self.ndim(), "gather");
         let op = Gather {
             axis: axis_n,
@@ -178,7 +178,7 @@ impl<'t, E: Float> Var<'t, E> {
 
     /// `x` with `src` added at `index` along `axis` (`torch.scatter_add`).
     #[track_caller]
-    pub fn scatter_add(self, axis: isize, index: &Tensor<E>, src: Var<'t, E>) -> Var<'t, E> {
+    pub fn scatter_add(self, axis: isize, index: &IndexTensor, src: Var<'t, E>) -> Var<'t, E> {
         self.same_tape(src, "scatter_add");
         let axis_n = normalize_axis(axis, self.ndim(), "scatter_add");
         let value = self.value().scatter_add(axis, index, &src.value());

@@ -15,7 +15,7 @@ pub mod shape;
 
 use crate::var::Var;
 use smallvec::SmallVec;
-use tapegrad_tensor::{Float, Shape, Tensor};
+use tapegrad_tensor::{Float, IndexTensor, Shape, Tensor};
 
 /// Gradients a rule returns, one per input (`None`: no gradient needed there).
 pub type Grads<V> = SmallVec<[Option<V>; 3]>;
@@ -144,9 +144,9 @@ pub trait GradOps<E: Float>: Clone + Sized {
     /// Zeros of length `size` along `axis`, with the rows of `self` added at `indices`.
     fn index_add_zeros(&self, axis: usize, indices: &std::rc::Rc<[usize]>, size: usize) -> Self;
     /// `torch.gather` along `axis` with an index tensor.
-    fn gather(&self, axis: usize, index: &Tensor<E>) -> Self;
+    fn gather(&self, axis: usize, index: &IndexTensor) -> Self;
     /// Zeros of `shape` with `self` scattered (added) at `index` along `axis`.
-    fn scatter_add_zeros(&self, axis: usize, index: &Tensor<E>, shape: &[usize]) -> Self;
+    fn scatter_add_zeros(&self, axis: usize, index: &IndexTensor, shape: &[usize]) -> Self;
     /// Unfold image patches into columns (see `Tensor::im2col`).
     fn im2col(&self, p: &ConvParams) -> Self;
     /// Fold columns back into an image, summing overlaps (adjoint of `im2col`).

@@ -212,10 +212,14 @@ impl<'t, E: Float> Var<'t, E> {
     /// Concatenates vars along `axis`.
     ///
     /// # Panics
-    /// If `parts` is empty or the shapes differ outside `axis`.
+    /// If `parts` is empty, the shapes differ outside `axis`, or the parts
+    /// live on different tapes.
     #[track_caller]
     pub fn concat(parts: &[Var<'t, E>], axis: isize) -> Var<'t, E> {
-        let first = *parts.first().unwrap_or_else(|| panic!("concat: no inputs"));
+        let Some(&first) = parts.first() else {
+            panic!("concat: needs at least one var");
+        };
+        crate::var::check_tape(first.tape, parts, "concat");
         let axis_n = normalize_axis(axis, first.ndim(), "concat");
         let values: Vec<Tensor<E>> = parts.iter().map(|p| p.value()).collect();
         let refs: Vec<&Tensor<E>> = values.iter().collect();
@@ -224,8 +228,23 @@ impl<'t, E: Float> Var<'t, E> {
     }
 
     /// Stacks same-shape vars along a new axis.
+    ///
+    /// # Panics
+    /// If `parts` is empty, the shapes differ, or the parts live on
+    /// different tapes.
     #[track_caller]
     pub fn stack(parts: &[Var<'t, E>], axis: isize) -> Var<'t, E> {
+        let Some(&first) = parts.first() else {
+            panic!("stack: needs at least one var");
+        };
+        crate::var::check_tape(first.tape, parts, "stack");
+        if let Some(p) = parts.iter().find(|p| p.shape() != first.shape()) {
+            panic!(
+                "stack: shapes {:?} and {:?} differ",
+                first.shape(),
+                p.shape()
+            );
+        }
         let lifted: Vec<Var<'t, E>> = parts.iter().map(|p| p.unsqueeze(axis)).collect();
         Var::concat(&lifted, axis)
     }
