@@ -214,7 +214,8 @@ impl<E: Float> Tape<E> {
             needs: &needs,
         };
         let result = op.backward_tensor(&ctx);
-        result.iter().flatten().find_map(describe_bad)
+        let bad = result.iter().flatten().find_map(describe_bad);
+        bad
     }
 
     /// Nodes `0..=root` that `root` depends on (itself included).

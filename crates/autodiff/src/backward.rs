@@ -184,14 +184,7 @@ fn reverse_walk<E: Float, M: WalkMode<E>>(
             let result = mode.run_rule(op.as_ref(), &ctx);
             for (k, &p) in parents.iter().enumerate() {
                 if needs[k] {
-                    let gp = checked_grad(
-                        tape,
-                        id,
-                        op.as_ref(),
-                        k,
-                        result.get(k).cloned().flatten(),
-                        &x[k],
-                    );
+                    let gp = checked_grad(tape, id, op.as_ref(), k, result.get(k).cloned(), &x[k]);
                     if tape.anomaly.get() {
                         crate::anomaly::check_backward(tape, id, &gp.value());
                     }

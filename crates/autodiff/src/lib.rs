@@ -13,7 +13,9 @@
 //! - Each op's backward rule is written once ([`ops`]), in [`GradOps`]
 //!   operations, and serves both.
 //! - [`gradcheck`] and [`gradgradcheck`] compare against finite differences.
-//! - [`CustomOp`] adds an op with a hand-written derivative.
+//! - [`Var::apply`] records any [`Op`]: a user's op with hand-written
+//!   rules gets the same fast first-order path, higher orders and forward
+//!   mode as the built-in ones.
 //! - Seeing inside backprop: [`Var::label`], [`Var::register_hook`],
 //!   [`Tape::summary`] (a table), [`Tape::to_dot`] (Graphviz) and anomaly
 //!   mode ([`Tape::detect_anomaly`], [`Var::try_backward`]).
@@ -50,21 +52,22 @@
 
 mod anomaly;
 mod backward;
-mod custom;
+mod forward;
 mod grad_ops;
 mod gradcheck;
 mod inspect;
 pub mod ops;
 mod tape;
+mod transforms;
 mod var;
 
 pub use anomaly::{Anomaly, AnomalyInput, Phase};
 pub use backward::Gradients;
-pub use custom::CustomOp;
 pub use gradcheck::{
     check_fn, gradcheck, gradgradcheck, CheckFn, GradcheckError, GradcheckOptions, GradcheckReport,
 };
 pub use inspect::{SummaryRow, TapeSummary};
-pub use ops::{ConvParams, GradOps, Op};
+pub use ops::{ConvParams, Ctx, GradOps, Grads, JvpCtx, Op};
 pub use tape::{Hook, NodeId, NodeKind, Tape};
+pub use transforms::{check_jvp, check_jvp_vjp, hessian, hvp, jacfwd, jacrev, jvp, vjp, Pullback};
 pub use var::Var;

@@ -39,6 +39,9 @@ pub(crate) struct Node<E: Float> {
     pub location: &'static Location<'static>,
     pub label: Option<Rc<str>>,
     pub hooks: Vec<Hook<E>>,
+    /// The forward-mode tangent of this value, if forward mode is on and
+    /// it depends on a seeded var ([`Tape::seed_tangent`]).
+    pub tangent: Option<crate::forward::Tangent<E>>,
 }
 
 static NEXT_TAPE_UID: AtomicU64 = AtomicU64::new(1);
@@ -63,6 +66,8 @@ pub struct Tape<E: Float = f32> {
     uid: Cell<u64>,
     pub(crate) nodes: RefCell<Vec<Node<E>>>,
     pub(crate) anomaly: Cell<bool>,
+    /// Whether ops compute forward-mode tangents as they are recorded.
+    pub(crate) forward: Cell<crate::forward::Mode>,
     /// Leaves registered under a caller's key ([`Tape::keyed_var`]).
     pub(crate) keyed: RefCell<HashMap<u64, NodeId>>,
 }
@@ -80,6 +85,7 @@ impl<E: Float> Tape<E> {
             uid: Cell::new(NEXT_TAPE_UID.fetch_add(1, Ordering::Relaxed)),
             nodes: RefCell::new(Vec::new()),
             anomaly: Cell::new(false),
+            forward: Cell::new(crate::forward::Mode::Off),
             keyed: RefCell::new(HashMap::new()),
         }
     }
@@ -153,6 +159,7 @@ impl<E: Float> Tape<E> {
             location,
             label: None,
             hooks: Vec::new(),
+            tangent: None,
         };
         self.push(node)
     }
@@ -178,11 +185,16 @@ impl<E: Float> Tape<E> {
             location,
             label: None,
             hooks: Vec::new(),
+            tangent: None,
         };
         if self.anomaly.get() {
             crate::anomaly::check_forward(self, &node);
         }
-        self.push(node)
+        let var = self.push(node);
+        if self.forward.get() != crate::forward::Mode::Off {
+            crate::forward::propagate(self, var.id());
+        }
+        var
     }
 
     fn push(&self, node: Node<E>) -> Var<'_, E> {
@@ -234,6 +246,7 @@ impl<E: Float> Tape<E> {
     pub fn clear(&mut self) {
         self.nodes.get_mut().clear();
         self.keyed.get_mut().clear();
+        self.forward.set(crate::forward::Mode::Off);
         self.uid.set(NEXT_TAPE_UID.fetch_add(1, Ordering::Relaxed));
     }
 

@@ -97,16 +97,28 @@ impl<'t, E: Float> Var<'t, E> {
         self.tape.constant(value)
     }
 
-    /// Records the built-in `op` with inputs `parents` and output `value`.
+    /// Applies `op` to `inputs` and records it: the one way every op, built
+    /// in or a user's, enters the tape. The output is `op.forward` of the
+    /// inputs' values; gradients flow back through `op.backward` (first
+    /// order on tensors, higher order on vars) and forward-mode tangents
+    /// through `op.jvp`. See [`Op`] for an example.
+    ///
+    /// # Panics
+    /// If `inputs` is empty or the inputs live on different tapes.
     #[track_caller]
-    pub(crate) fn record_op(
-        tape: &'t Tape<E>,
-        op: impl Op<E>,
-        parents: &[Var<'t, E>],
-        value: Tensor<E>,
-        location: &'static Location<'static>,
-    ) -> Var<'t, E> {
-        Var::record_dyn(tape, Rc::new(Rule(op)), parents, value, location)
+    pub fn apply(op: impl Op<E>, inputs: &[Var<'t, E>]) -> Var<'t, E> {
+        let Some(first) = inputs.first() else {
+            panic!("{}: Var::apply needs at least one input", op.name());
+        };
+        let tape = first.tape;
+        check_tape(tape, inputs, op.name());
+        let value = {
+            let nodes = tape.nodes.borrow();
+            let xs: smallvec::SmallVec<[&Tensor<E>; 3]> =
+                inputs.iter().map(|v| &nodes[v.id].value).collect();
+            op.forward(&xs)
+        };
+        Var::record_dyn(tape, Rc::new(Rule(op)), inputs, value, Location::caller())
     }
 
     /// Records any op behind the tape's op interface.
@@ -129,20 +141,6 @@ impl<'t, E: Float> Var<'t, E> {
         check_tape(tape, parents, op.name());
         let ids: smallvec::SmallVec<[NodeId; 3]> = parents.iter().map(|p| p.id).collect();
         tape.record(op, &ids, value, location)
-    }
-
-    /// Applies a one-input op: `value = f(self.value())`.
-    pub(crate) fn unary(
-        self,
-        op: impl Op<E>,
-        location: &'static Location<'static>,
-        f: impl FnOnce(&Tensor<E>) -> Tensor<E>,
-    ) -> Var<'t, E> {
-        let value = {
-            let nodes = self.tape.nodes.borrow();
-            f(&nodes[self.id].value)
-        };
-        Var::record_op(self.tape, op, &[self], value, location)
     }
 
     /// Panics unless both vars are on the same tape.

@@ -5,21 +5,22 @@
 //! relu'(0) = 0, abs'(0) = 0, clamp passes the gradient at its bounds,
 //! `maximum`/`minimum` give half to each side at a tie.
 
-use super::{Ctx, GradOps, Grads, Op};
+use super::{Ctx, GradOps, Grads, JvpCtx, Op};
 use crate::var::Var;
-use smallvec::smallvec;
-use std::panic::Location;
 use tapegrad_tensor::{Float, Tensor};
 
 /// `2 / sqrt(pi)`: the derivative of erf at 0.
 const TWO_OVER_SQRT_PI: f64 = std::f64::consts::FRAC_2_SQRT_PI;
 
+/// Defines elementwise unary ops. Each gives its forward on tensors and one
+/// rule `|x, out, v| ..`: `v` times the derivative `f'(x)`. The Jacobian is
+/// diagonal, so the same expression is the backward rule (`v = g`, the
+/// incoming gradient) and the forward-mode rule (`v = t`, the tangent).
 macro_rules! unary_ops {
     ($(
         $(#[$doc:meta])*
         $op:ident, $name:literal, $method:ident, |$t:ident| $forward:expr,
-        // The rule: gradient of the input from x, out and g.
-        |$x:ident, $out:ident, $g:ident| $rule:expr;
+        |$x:ident, $out:ident, $v:ident| $rule:expr;
     )*) => {
         $(
             #[doc = concat!("The `", $name, "` op.")]
@@ -29,10 +30,19 @@ macro_rules! unary_ops {
                 fn name(&self) -> &'static str {
                     $name
                 }
+                fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
+                    let $t = x[0];
+                    $forward
+                }
                 #[allow(unused_variables)]
                 fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
-                    let ($x, $out, $g) = (&c.x[0], c.out, c.g);
-                    smallvec![Some($rule)]
+                    let ($x, $out, $v) = (&c.x[0], c.out, c.g);
+                    [Some($rule)].into()
+                }
+                #[allow(unused_variables)]
+                fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
+                    let ($x, $out, $v) = (&c.x[0], c.out, c.tangent(0)?);
+                    Some($rule)
                 }
             }
         )*
@@ -43,7 +53,7 @@ macro_rules! unary_ops {
                 #[track_caller]
                 #[allow(clippy::should_implement_trait)] // `Neg` is implemented too; this is the named form
                 pub fn $method(self) -> Var<'t, E> {
-                    self.unary($op, Location::caller(), |$t| $forward)
+                    Var::apply($op, &[self])
                 }
             )*
         }
@@ -53,157 +63,167 @@ macro_rules! unary_ops {
 unary_ops! {
     /// `-x`. Derivative: `-1`.
     Neg, "neg", neg, |t| t.neg(),
-    |x, out, g| g.neg();
+    |x, out, v| v.neg();
     /// `e^x`. Derivative: `e^x` (the output).
     Exp, "exp", exp, |t| t.exp(),
-    |x, out, g| g.mul(out);
+    |x, out, v| v.mul(out);
     /// `ln x`. Derivative: `1 / x`.
     Ln, "ln", ln, |t| t.ln(),
-    |x, out, g| g.div(x);
+    |x, out, v| v.div(x);
     /// `sqrt x`. Derivative: `1 / (2 sqrt x)` (infinite at 0).
     Sqrt, "sqrt", sqrt, |t| t.sqrt(),
-    |x, out, g| g.div(out).mul_scalar(0.5);
+    |x, out, v| v.div(out).mul_scalar(0.5);
     /// `sin x`. Derivative: `cos x`.
     Sin, "sin", sin, |t| t.sin(),
-    |x, out, g| g.mul(&x.cos());
+    |x, out, v| v.mul(&x.cos());
     /// `cos x`. Derivative: `-sin x`.
     Cos, "cos", cos, |t| t.cos(),
-    |x, out, g| g.mul(&x.sin()).neg();
+    |x, out, v| v.mul(&x.sin()).neg();
     /// `tanh x`. Derivative: `1 - tanh² x`.
     Tanh, "tanh", tanh, |t| t.tanh(),
-    |x, out, g| g.mul(&out.mul(out).neg().add_scalar(1.0));
+    |x, out, v| v.mul(&out.mul(out).neg().add_scalar(1.0));
     /// Logistic sigmoid `σ(x) = 1 / (1 + e^-x)` (stable). Derivative: `σ(x)(1 - σ(x))`.
     Sigmoid, "sigmoid", sigmoid, |t| t.sigmoid(),
-    |x, out, g| g.mul(&out.mul(&out.neg().add_scalar(1.0)));
+    |x, out, v| v.mul(&out.mul(&out.neg().add_scalar(1.0)));
     /// `erf x`. Derivative: `2/√π e^(-x²)`.
     Erf, "erf", erf, |t| t.map(|v| v.erf()),
-    |x, out, g| g.mul(&x.mul(x).neg().exp().mul_scalar(TWO_OVER_SQRT_PI));
+    |x, out, v| v.mul(&x.mul(x).neg().exp().mul_scalar(TWO_OVER_SQRT_PI));
     /// Softplus `ln(1 + e^x)` (stable). Derivative: `σ(x)`.
     Softplus, "softplus", softplus, |t| t.softplus(),
-    |x, out, g| g.mul(&x.sigmoid());
+    |x, out, v| v.mul(&x.sigmoid());
     /// `1 / x`. Derivative: `-1 / x²`.
     Recip, "recip", recip, |t| t.recip(),
-    |x, out, g| g.mul(&out.mul(out)).neg();
+    |x, out, v| v.mul(&out.mul(out)).neg();
     /// `x²`. Derivative: `2x`.
     Square, "square", square, |t| t.square(),
-    |x, out, g| g.mul(x).mul_scalar(2.0);
+    |x, out, v| v.mul(x).mul_scalar(2.0);
     /// Exact GELU `x Φ(x)`. Derivative: `Φ(x) + x φ(x)` with φ the normal density.
     Gelu, "gelu", gelu, |t| t.gelu(),
-    |x, out, g| {
+    |x, out, v| {
         let cdf = x.mul_scalar(std::f64::consts::FRAC_1_SQRT_2).erf().add_scalar(1.0).mul_scalar(0.5);
         let pdf = x.mul(x).mul_scalar(-0.5).exp().mul_scalar(1.0 / (2.0 * std::f64::consts::PI).sqrt());
-        g.mul(&cdf.add(&x.mul(&pdf)))
+        v.mul(&cdf.add(&x.mul(&pdf)))
     };
     /// `max(x, 0)`. Derivative: 1 where `x > 0`, else 0 (so relu'(0) = 0).
     Relu, "relu", relu, |t| t.relu(),
-    |x, out, g| g.mul(&x.lift(x.value().step()));
+    |x, out, v| v.mul(&x.lift(x.value().step()));
     /// `|x|`. Derivative: `sign x` (so abs'(0) = 0).
     Abs, "abs", abs, |t| t.abs(),
-    |x, out, g| g.mul(&x.lift(x.value().signum()));
+    |x, out, v| v.mul(&x.lift(x.value().signum()));
 }
 
-/// `x * c` for a scalar `c`. Derivative: `c`.
-pub struct MulScalar(pub f64);
-/// `x + c` for a scalar `c`. Derivative: `1`.
-pub struct AddScalar(pub f64);
-/// `x^p` for a real exponent `p`. Derivative: `p x^(p-1)`.
-pub struct Powf(pub f64);
-/// Leaky ReLU with negative slope `s`. Derivative: 1 where `x > 0`, else `s`.
-pub struct LeakyRelu(pub f64);
-/// `clamp(x, lo, hi)`. Derivative: 1 where `lo <= x <= hi` (bounds included), else 0.
-pub struct Clamp(pub f64, pub f64);
+/// Defines elementwise ops with scalar parameters, as [`unary_ops`]: a
+/// forward and one rule `|op, x, out, v| ..` (`v` times the derivative),
+/// shared by backward (`v = g`) and forward mode (`v = t`).
+macro_rules! scalar_ops {
+    ($(
+        $(#[$doc:meta])*
+        $op:ident($($field:ident: $ty:ty),*), $name:literal,
+        |$s:ident, $t:ident| $forward:expr,
+        |$s2:ident, $x:ident, $out:ident, $v:ident| $rule:expr;
+    )*) => {
+        $(
+            $(#[$doc])*
+            pub struct $op { $(
+                #[doc = concat!("The `", stringify!($field), "` parameter.")]
+                pub $field: $ty,
+            )* }
 
-impl<E: Float> Op<E> for MulScalar {
-    fn name(&self) -> &'static str {
-        "mul_scalar"
-    }
-    fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
-        smallvec![Some(c.g.mul_scalar(self.0))]
-    }
+            impl<E: Float> Op<E> for $op {
+                fn name(&self) -> &'static str {
+                    $name
+                }
+                fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
+                    let ($s, $t) = (self, x[0]);
+                    $forward
+                }
+                #[allow(unused_variables)]
+                fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
+                    let ($s2, $x, $out, $v) = (self, &c.x[0], c.out, c.g);
+                    [Some($rule)].into()
+                }
+                #[allow(unused_variables)]
+                fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
+                    let ($s2, $x, $out, $v) = (self, &c.x[0], c.out, c.tangent(0)?);
+                    Some($rule)
+                }
+            }
+        )*
+    };
 }
 
-impl<E: Float> Op<E> for AddScalar {
-    fn name(&self) -> &'static str {
-        "add_scalar"
-    }
-    fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
-        smallvec![Some(c.g.clone())]
-    }
-}
-
-impl<E: Float> Op<E> for Powf {
-    fn name(&self) -> &'static str {
-        "powf"
-    }
-    fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
-        // d/dx x^p = p x^(p-1)
-        smallvec![Some(c.g.mul(&c.x[0].powf(self.0 - 1.0)).mul_scalar(self.0))]
-    }
-}
-
-impl<E: Float> Op<E> for LeakyRelu {
-    fn name(&self) -> &'static str {
-        "leaky_relu"
-    }
-    fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
-        let s = E::from_f64(self.0);
-        let slope = c.x[0].value().map(|v| if v > E::ZERO { E::ONE } else { s });
-        smallvec![Some(c.g.mul(&c.x[0].lift(slope)))]
-    }
-}
-
-impl<E: Float> Op<E> for Clamp {
-    fn name(&self) -> &'static str {
-        "clamp"
-    }
-    fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
-        let (lo, hi) = (E::from_f64(self.0), E::from_f64(self.1));
-        let inside = c.x[0]
-            .value()
-            .map(|v| if v >= lo && v <= hi { E::ONE } else { E::ZERO });
-        smallvec![Some(c.g.mul(&c.x[0].lift(inside)))]
-    }
+scalar_ops! {
+    /// `x * c` for a scalar `c`. Derivative: `c`.
+    MulScalar(c: f64), "mul_scalar", |s, t| t.mul_scalar(s.c),
+    |s, x, out, v| v.mul_scalar(s.c);
+    /// `x + c` for a scalar `c`. Derivative: `1`.
+    AddScalar(c: f64), "add_scalar", |s, t| t.add_scalar(s.c),
+    |s, x, out, v| v.clone();
+    /// `x^p` for a real exponent `p`. Derivative: `p x^(p-1)`, taken as 0
+    /// where `p = 0` (as the tensor `pow` rule, and PyTorch: `x^0 = 1` is
+    /// constant even at `x = 0`, where `0 · 0^-1` would be NaN).
+    Powf(p: f64), "powf", |s, t| t.powf(s.p),
+    |s, x, out, v| if s.p == 0.0 { v.mul_scalar(0.0) } else { v.mul(&x.powf(s.p - 1.0)).mul_scalar(s.p) };
+    /// Leaky ReLU with negative slope `slope`. Derivative: 1 where `x > 0`, else `slope`.
+    LeakyRelu(slope: f64), "leaky_relu", |s, t| t.leaky_relu(s.slope),
+    |s, x, out, v| {
+        let slope = E::from_f64(s.slope);
+        v.mul(&x.lift(x.value().map(|e| if e > E::ZERO { E::ONE } else { slope })))
+    };
+    /// `clamp(x, min, max)`. Derivative: 1 where `min <= x <= max` (bounds
+    /// included), else 0.
+    Clamp(min: f64, max: f64), "clamp", |s, t| t.clamp(s.min, s.max),
+    |s, x, out, v| {
+        let (lo, hi) = (E::from_f64(s.min), E::from_f64(s.max));
+        v.mul(&x.lift(x.value().map(|e| if e >= lo && e <= hi { E::ONE } else { E::ZERO })))
+    };
 }
 
 impl<'t, E: Float> Var<'t, E> {
     /// `x * c` for a scalar `c`.
     #[track_caller]
     pub fn mul_scalar(self, c: f64) -> Var<'t, E> {
-        self.unary(MulScalar(c), Location::caller(), |t| t.mul_scalar(c))
+        Var::apply(MulScalar { c }, &[self])
     }
 
     /// `x + c` for a scalar `c`.
     #[track_caller]
     pub fn add_scalar(self, c: f64) -> Var<'t, E> {
-        self.unary(AddScalar(c), Location::caller(), |t| t.add_scalar(c))
+        Var::apply(AddScalar { c }, &[self])
     }
 
     /// `x^p` for a real exponent.
     #[track_caller]
     pub fn powf(self, p: f64) -> Var<'t, E> {
-        self.unary(Powf(p), Location::caller(), |t| t.powf(p))
+        Var::apply(Powf { p }, &[self])
     }
 
     /// Leaky ReLU: `x` if `x > 0`, else `slope * x`.
     #[track_caller]
     pub fn leaky_relu(self, slope: f64) -> Var<'t, E> {
-        self.unary(LeakyRelu(slope), Location::caller(), |t| {
-            t.leaky_relu(slope)
-        })
+        Var::apply(LeakyRelu { slope }, &[self])
     }
 
     /// Clamps into `[min, max]`; the gradient passes where `min <= x <= max`.
+    ///
+    /// # Panics
+    /// If a bound is NaN or `min > max`.
     #[track_caller]
     pub fn clamp(self, min: f64, max: f64) -> Var<'t, E> {
-        self.unary(Clamp(min, max), Location::caller(), |t| t.clamp(min, max))
+        Var::apply(Clamp { min, max }, &[self])
     }
 }
 
+/// Defines elementwise binary ops (inputs of equal shape: broadcasting is
+/// recorded first as `broadcast_to` nodes). Each gives its forward and two
+/// partial rules, `v` times `∂f/∂a` and `v` times `∂f/∂b`: the backward
+/// rule applies them to `g`, the forward-mode rule to the tangents and adds
+/// (`ṫ = ∂f/∂a · ȧ + ∂f/∂b · ḃ`).
 macro_rules! binary_ops {
     ($(
         $(#[$doc:meta])*
         $op:ident, $name:literal, $method:ident,
-        |$a:ident, $b:ident, $out:ident, $g:ident| ($ga:expr, $gb:expr);
+        |$a:ident, $b:ident, $out:ident, $v:ident| ($ga:expr, $gb:expr);
     )*) => {
         $(
             #[doc = concat!("The `", $name, "` op (inputs of equal shape).")]
@@ -213,10 +233,23 @@ macro_rules! binary_ops {
                 fn name(&self) -> &'static str {
                     $name
                 }
+                fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
+                    x[0].$method(x[1])
+                }
                 #[allow(unused_variables)]
                 fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
-                    let ($a, $b, $out, $g) = (&c.x[0], &c.x[1], c.out, c.g);
-                    smallvec![c.needs(0).then(|| $ga), c.needs(1).then(|| $gb)]
+                    let ($a, $b, $out, $v) = (&c.x[0], &c.x[1], c.out, c.g);
+                    [c.needs(0).then(|| $ga), c.needs(1).then(|| $gb)].into()
+                }
+                #[allow(unused_variables)]
+                fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
+                    let ($a, $b, $out) = (&c.x[0], &c.x[1], c.out);
+                    let da = c.tangent(0).map(|$v| $ga);
+                    let db = c.tangent(1).map(|$v| $gb);
+                    match (da, db) {
+                        (Some(da), Some(db)) => Some(da.add(&db)),
+                        (da, db) => da.or(db),
+                    }
                 }
             }
         )*
@@ -228,11 +261,11 @@ macro_rules! binary_ops {
                 /// Shapes broadcast as in NumPy.
                 ///
                 /// # Panics
-                /// If the shapes do not broadcast.
+                /// If the shapes do not broadcast, or the vars live on different tapes.
                 #[track_caller]
                 #[allow(clippy::should_implement_trait)] // the `std::ops` traits are implemented too
                 pub fn $method(self, rhs: Var<'t, E>) -> Var<'t, E> {
-                    self.binary(rhs, $op, $name, |a, b| a.$method(b))
+                    self.binary(rhs, $op, $name)
                 }
             )*
         }
@@ -241,23 +274,25 @@ macro_rules! binary_ops {
 
 binary_ops! {
     /// `a + b`.
-    Add, "add", add, |a, b, out, g| (g.clone(), g.clone());
+    Add, "add", add, |a, b, out, v| (v.clone(), v.clone());
     /// `a - b`.
-    Sub, "sub", sub, |a, b, out, g| (g.clone(), g.neg());
+    Sub, "sub", sub, |a, b, out, v| (v.clone(), v.neg());
     /// `a * b`.
-    Mul, "mul", mul, |a, b, out, g| (g.mul(b), g.mul(a));
-    /// `a / b`. Derivatives: `1/b` and `-a/b²`.
-    Div, "div", div, |a, b, out, g| (g.div(b), g.mul(out).div(b).neg());
+    Mul, "mul", mul, |a, b, out, v| (v.mul(b), v.mul(a));
+    /// `a / b`. Derivatives: `1/b` and `-a/b² = -out/b`.
+    Div, "div", div, |a, b, out, v| (v.div(b), v.mul(out).div(b).neg());
     /// `a^b`. Derivatives: `b a^(b-1)` (0 where b = 0) and `a^b ln a`
     /// (0 where a = 0 and b >= 0), as PyTorch.
     Pow, "pow", pow,
-    |a, b, out, g| (pow_grad_base(a, b, g), pow_grad_exponent(a, b, out, g));
-    /// Elementwise maximum; at a tie each side gets half the gradient.
+    |a, b, out, v| (pow_grad_base(a, b, v), pow_grad_exponent(a, b, out, v));
+    /// Elementwise maximum (NaN on either side wins); at a tie each side
+    /// gets half the gradient.
     Maximum, "maximum", maximum,
-    |a, b, out, g| (g.mul(&a.lift(tie_weights(&a.value(), &b.value()))), g.mul(&b.lift(tie_weights(&b.value(), &a.value()))));
-    /// Elementwise minimum; at a tie each side gets half the gradient.
+    |a, b, out, v| (v.mul(&a.lift(tie_weights(&a.value(), &b.value()))), v.mul(&b.lift(tie_weights(&b.value(), &a.value()))));
+    /// Elementwise minimum (NaN on either side wins); at a tie each side
+    /// gets half the gradient.
     Minimum, "minimum", minimum,
-    |a, b, out, g| (g.mul(&a.lift(tie_weights(&b.value(), &a.value()))), g.mul(&b.lift(tie_weights(&a.value(), &b.value()))));
+    |a, b, out, v| (v.mul(&a.lift(tie_weights(&b.value(), &a.value()))), v.mul(&b.lift(tie_weights(&a.value(), &b.value()))));
 }
 
 /// `∂(a^b)/∂a · g = g b a^(b-1)`, taken as 0 where `b = 0` (PyTorch's
@@ -297,13 +332,7 @@ impl<'t, E: Float> Var<'t, E> {
     /// Broadcasts both operands to a common shape (recording `broadcast_to`
     /// nodes only where a shape changes), then records `op`.
     #[track_caller]
-    pub(crate) fn binary(
-        self,
-        rhs: Var<'t, E>,
-        op: impl Op<E>,
-        name: &str,
-        f: impl FnOnce(&Tensor<E>, &Tensor<E>) -> Tensor<E>,
-    ) -> Var<'t, E> {
+    pub(crate) fn binary(self, rhs: Var<'t, E>, op: impl Op<E>, name: &str) -> Var<'t, E> {
         self.same_tape(rhs, name);
         let (sa, sb) = (self.shape(), rhs.shape());
         let (a, b) = if sa == sb {
@@ -315,11 +344,7 @@ impl<'t, E: Float> Var<'t, E> {
             tapegrad_tensor::checked_numel(&shape, name);
             (self.broadcast_to(&shape), rhs.broadcast_to(&shape))
         };
-        let value = {
-            let nodes = a.tape.nodes.borrow();
-            f(&nodes[a.id].value, &nodes[b.id].value)
-        };
-        Var::record_op(a.tape, op, &[a, b], value, Location::caller())
+        Var::apply(op, &[a, b])
     }
 }
 
@@ -335,14 +360,36 @@ impl<E: Float> Op<E> for WhereCond<E> {
     fn name(&self) -> &'static str {
         "where"
     }
+    fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
+        self.mask.where_cond(x[0], x[1])
+    }
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
         // d/da = mask, d/db = 1 - mask
-        let g = c.g;
-        let g_a = c.needs(0).then(|| g.mul(&g.lift(self.mask.clone())));
-        let g_b = c
-            .needs(1)
-            .then(|| g.mul(&g.lift(self.mask.neg().add_scalar(1.0))));
-        smallvec![g_a, g_b]
+        [
+            c.needs(0).then(|| self.pick(c.g, true)),
+            c.needs(1).then(|| self.pick(c.g, false)),
+        ]
+        .into()
+    }
+    fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
+        let da = c.tangent(0).map(|t| self.pick(t, true));
+        let db = c.tangent(1).map(|t| self.pick(t, false));
+        match (da, db) {
+            (Some(da), Some(db)) => Some(da.add(&db)),
+            (da, db) => da.or(db),
+        }
+    }
+}
+
+impl<E: Float> WhereCond<E> {
+    /// `v` where the condition holds (`on_true`), else where it does not.
+    fn pick<V: GradOps<E>>(&self, v: &V, on_true: bool) -> V {
+        let mask = if on_true {
+            self.mask.clone()
+        } else {
+            self.mask.neg().add_scalar(1.0)
+        };
+        v.mul(&v.lift(mask))
     }
 }
 
@@ -387,14 +434,7 @@ impl<'t, E: Float> Var<'t, E> {
             .ne(&Tensor::scalar(E::ZERO))
             .broadcast_to(&shape)
             .contiguous();
-        let value = mask.where_cond(&a.value(), &b.value());
-        Var::record_op(
-            a.tape,
-            WhereCond { mask },
-            &[a, b],
-            value,
-            Location::caller(),
-        )
+        Var::apply(WhereCond { mask }, &[a, b])
     }
 }
 

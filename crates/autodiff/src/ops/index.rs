@@ -1,10 +1,8 @@
 //! Indexing ops and their adjoint pairs: index_select / index_add,
 //! gather / scatter_add, im2col / col2im. Each is the other's gradient.
 
-use super::{ConvParams, Ctx, GradOps, Grads, Op};
+use super::{ConvParams, Ctx, GradOps, Grads, JvpCtx, Op};
 use crate::var::Var;
-use smallvec::smallvec;
-use std::panic::Location;
 use std::rc::Rc;
 use tapegrad_tensor::{normalize_axis, Float, IndexTensor, Shape, Tensor};
 
@@ -57,9 +55,15 @@ impl<E: Float> Op<E> for IndexSelect {
     fn name(&self) -> &'static str {
         "index_select"
     }
+    fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
+        x[0].index_select(self.axis as isize, &self.indices)
+    }
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
         let size = c.x[0].shape()[self.axis];
-        smallvec![Some(c.g.index_add_zeros(self.axis, &self.indices, size))]
+        [Some(c.g.index_add_zeros(self.axis, &self.indices, size))].into()
+    }
+    fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
+        Some(c.tangent(0)?.index_select(self.axis, &self.indices))
     }
 }
 
@@ -67,8 +71,17 @@ impl<E: Float> Op<E> for IndexAddZeros {
     fn name(&self) -> &'static str {
         "index_add"
     }
+    fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
+        index_add_zeros_tensor(x[0], self.axis, &self.indices, self.size)
+    }
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
-        smallvec![Some(c.g.index_select(self.axis, &self.indices))]
+        [Some(c.g.index_select(self.axis, &self.indices))].into()
+    }
+    fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
+        Some(
+            c.tangent(0)?
+                .index_add_zeros(self.axis, &self.indices, self.size),
+        )
     }
 }
 
@@ -76,18 +89,24 @@ impl<E: Float> Op<E> for Gather {
     fn name(&self) -> &'static str {
         "gather"
     }
+    fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
+        x[0].gather(self.axis as isize, &self.index)
+    }
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
-        smallvec![Some(c.g.scatter_add_zeros(
-            self.axis,
-            &self.index,
-            &c.x[0].shape()
-        ))]
+        let shape = c.x[0].shape();
+        [Some(c.g.scatter_add_zeros(self.axis, &self.index, &shape))].into()
+    }
+    fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
+        Some(c.tangent(0)?.gather(self.axis, &self.index))
     }
 }
 
 impl<E: Float> Op<E> for ScatterAdd {
     fn name(&self) -> &'static str {
         "scatter_add"
+    }
+    fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
+        x[0].scatter_add(self.axis as isize, &self.index, x[1])
     }
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
         // `src` may be larger than `index` in any dim; only its leading
@@ -101,7 +120,18 @@ impl<E: Float> Op<E> for ScatterAdd {
             }
             gs
         });
-        smallvec![c.needs(0).then(|| c.g.clone()), g_src]
+        [c.needs(0).then(|| c.g.clone()), g_src].into()
+    }
+    fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
+        // Linear in both inputs: ṫ = ẋ + scatter_add(0, index, ṡ).
+        let shape = c.out.shape();
+        let from_src = c
+            .tangent(1)
+            .map(|ts| ts.scatter_add_zeros(self.axis, &self.index, &shape));
+        match (c.tangent(0).cloned(), from_src) {
+            (Some(tx), Some(ts)) => Some(tx.add(&ts)),
+            (tx, ts) => tx.or(ts),
+        }
     }
 }
 
@@ -109,9 +139,16 @@ impl<E: Float> Op<E> for Im2col {
     fn name(&self) -> &'static str {
         "im2col"
     }
+    fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
+        let p = &self.p;
+        x[0].im2col(p.kernel, p.stride, p.padding, p.dilation)
+    }
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
         let s = c.x[0].shape();
-        smallvec![Some(c.g.col2im(&self.p, (s[2], s[3])))]
+        [Some(c.g.col2im(&self.p, (s[2], s[3])))].into()
+    }
+    fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
+        Some(c.tangent(0)?.im2col(&self.p))
     }
 }
 
@@ -119,8 +156,15 @@ impl<E: Float> Op<E> for Col2im {
     fn name(&self) -> &'static str {
         "col2im"
     }
+    fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
+        let p = &self.p;
+        x[0].col2im(self.hw, p.kernel, p.stride, p.padding, p.dilation)
+    }
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
-        smallvec![Some(c.g.im2col(&self.p))]
+        [Some(c.g.im2col(&self.p))].into()
+    }
+    fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
+        Some(c.tangent(0)?.col2im(&self.p, self.hw))
     }
 }
 
@@ -146,9 +190,7 @@ impl<'t, E: Float> Var<'t, E> {
             axis,
             indices: indices.into(),
         };
-        self.unary(op, Location::caller(), |t| {
-            t.index_select(axis as isize, indices)
-        })
+        Var::apply(op, &[self])
     }
 
     /// Zeros of length `size` along `axis`, with this var's rows added at `indices`.
@@ -160,9 +202,7 @@ impl<'t, E: Float> Var<'t, E> {
             indices: indices.into(),
             size,
         };
-        self.unary(op, Location::caller(), |t| {
-            index_add_zeros_tensor(t, axis, indices, size)
-        })
+        Var::apply(op, &[self])
     }
 
     /// `torch.gather` along `axis`: `out[.., j, ..] = x[.., index[.., j, ..], ..]`.
@@ -173,7 +213,7 @@ impl<'t, E: Float> Var<'t, E> {
             axis: axis_n,
             index: index.clone(),
         };
-        self.unary(op, Location::caller(), |t| t.gather(axis, index))
+        Var::apply(op, &[self])
     }
 
     /// `x` with `src` added at `index` along `axis` (`torch.scatter_add`).
@@ -181,27 +221,22 @@ impl<'t, E: Float> Var<'t, E> {
     pub fn scatter_add(self, axis: isize, index: &IndexTensor, src: Var<'t, E>) -> Var<'t, E> {
         self.same_tape(src, "scatter_add");
         let axis_n = normalize_axis(axis, self.ndim(), "scatter_add");
-        let value = self.value().scatter_add(axis, index, &src.value());
         let op = ScatterAdd {
             axis: axis_n,
             index: index.clone(),
         };
-        Var::record_op(self.tape, op, &[self, src], value, Location::caller())
+        Var::apply(op, &[self, src])
     }
 
     /// Unfolds `[N, C, H, W]` into `[N, C·kh·kw, L]` columns (`F.unfold`).
     #[track_caller]
     pub fn im2col(self, p: ConvParams) -> Var<'t, E> {
-        self.unary(Im2col { p }, Location::caller(), |t| {
-            t.im2col(p.kernel, p.stride, p.padding, p.dilation)
-        })
+        Var::apply(Im2col { p }, &[self])
     }
 
     /// Folds `[N, C·kh·kw, L]` columns into `[N, C, H, W]`, summing overlaps (`F.fold`).
     #[track_caller]
     pub fn col2im(self, p: ConvParams, hw: (usize, usize)) -> Var<'t, E> {
-        self.unary(Col2im { p, hw }, Location::caller(), |t| {
-            t.col2im(hw, p.kernel, p.stride, p.padding, p.dilation)
-        })
+        Var::apply(Col2im { p, hw }, &[self])
     }
 }

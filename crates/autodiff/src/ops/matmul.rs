@@ -1,30 +1,43 @@
 //! Matrix product, 2-D and batched: `g_lhs = g rhsᵀ`, `g_rhs = lhsᵀ g`.
 
-use super::{Ctx, GradOps, Grads, Op};
+use super::{Ctx, GradOps, Grads, JvpCtx, Op};
 use crate::var::Var;
-use smallvec::smallvec;
-use std::panic::Location;
-use tapegrad_tensor::{broadcast_shapes, Float, Shape};
+use tapegrad_tensor::{broadcast_shapes, Float, Shape, Tensor};
 
 /// `[.., m, k] x [.., k, n] -> [.., m, n]` with equal batch dimensions
 /// (broadcast batch dims and 1-D operands are made explicit first).
 pub struct Matmul;
 
+/// The transpose of the last two dimensions, in rule vocabulary.
+fn t<E: Float, V: GradOps<E>>(v: &V) -> V {
+    let nd = v.shape().len();
+    let mut perm: Vec<usize> = (0..nd).collect();
+    perm.swap(nd - 2, nd - 1);
+    v.permute(&perm)
+}
+
 impl<E: Float> Op<E> for Matmul {
     fn name(&self) -> &'static str {
         "matmul"
     }
+    fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
+        x[0].matmul(x[1])
+    }
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
         let (lhs, rhs, g) = (&c.x[0], &c.x[1], c.g);
-        let t = |v: &V| {
-            let nd = v.shape().len();
-            let mut perm: Vec<usize> = (0..nd).collect();
-            perm.swap(nd - 2, nd - 1);
-            v.permute(&perm)
-        };
         let g_lhs = c.needs(0).then(|| g.matmul(&t(rhs)));
         let g_rhs = c.needs(1).then(|| t(lhs).matmul(g));
-        smallvec![g_lhs, g_rhs]
+        [g_lhs, g_rhs].into()
+    }
+    fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
+        // d(A B) = dA B + A dB
+        let (lhs, rhs) = (&c.x[0], &c.x[1]);
+        let da = c.tangent(0).map(|ta| ta.matmul(rhs));
+        let db = c.tangent(1).map(|tb| lhs.matmul(tb));
+        match (da, db) {
+            (Some(da), Some(db)) => Some(da.add(&db)),
+            (da, db) => da.or(db),
+        }
     }
 }
 
@@ -72,11 +85,7 @@ impl<'t, E: Float> Var<'t, E> {
             f
         };
         let (a, b) = (a.broadcast_to(&full(&ash)), b.broadcast_to(&full(&bsh)));
-        let value = {
-            let nodes = a.tape.nodes.borrow();
-            nodes[a.id].value.matmul(&nodes[b.id].value)
-        };
-        let mut out = Var::record_op(a.tape, Matmul, &[a, b], value, Location::caller());
+        let mut out = Var::apply(Matmul, &[a, b]);
         if sb.len() == 1 {
             out = out.squeeze(-1);
         }

@@ -17,11 +17,63 @@ use crate::var::Var;
 use smallvec::SmallVec;
 use tapegrad_tensor::{Float, IndexTensor, Shape, Tensor};
 
-/// Gradients a rule returns, one per input (`None`: no gradient needed there).
-pub type Grads<V> = SmallVec<[Option<V>; 3]>;
+/// The gradients a backward rule returns, one per input, in order (`None`
+/// where no gradient is needed). Built from an array:
+/// `[Some(g_lhs), g_rhs].into()`, or collected from an iterator.
+#[derive(Clone, Debug)]
+pub struct Grads<V>(SmallVec<[Option<V>; 3]>);
 
-/// What a backward rule sees: inputs `x`, output `out`, incoming gradient `g`,
-/// and which inputs need a gradient.
+impl<V> Grads<V> {
+    /// No gradients yet.
+    pub fn new() -> Self {
+        Grads(SmallVec::new())
+    }
+    /// Appends the gradient of the next input.
+    pub fn push(&mut self, g: Option<V>) {
+        self.0.push(g);
+    }
+    /// The gradient of input `i`, if the rule gave one.
+    pub fn get(&self, i: usize) -> Option<&V> {
+        self.0.get(i).and_then(|g| g.as_ref())
+    }
+    /// Takes the gradient of input `i` out, if the rule gave one.
+    pub fn take(&mut self, i: usize) -> Option<V> {
+        self.0.get_mut(i).and_then(|g| g.take())
+    }
+    /// The entries in input order (`None` where the rule gave no gradient).
+    pub fn iter(&self) -> impl Iterator<Item = Option<&V>> {
+        self.0.iter().map(|g| g.as_ref())
+    }
+    /// Number of entries (inputs the rule answered for).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    /// True if the rule returned no entries.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<V> Default for Grads<V> {
+    fn default() -> Self {
+        Grads::new()
+    }
+}
+
+impl<V, const N: usize> From<[Option<V>; N]> for Grads<V> {
+    fn from(gs: [Option<V>; N]) -> Self {
+        Grads(gs.into_iter().collect())
+    }
+}
+
+impl<V> FromIterator<Option<V>> for Grads<V> {
+    fn from_iter<I: IntoIterator<Item = Option<V>>>(iter: I) -> Self {
+        Grads(iter.into_iter().collect())
+    }
+}
+
+/// What a backward rule (a vector-Jacobian product) sees: inputs `x`,
+/// output `out`, incoming gradient `g`, and which inputs need a gradient.
 pub struct Ctx<'a, V> {
     /// The op's inputs, in order.
     pub x: &'a [V],
@@ -39,41 +91,130 @@ impl<V> Ctx<'_, V> {
     }
 }
 
-/// A primitive differentiable op: a name and a backward rule.
+/// What a forward-mode rule (a Jacobian-vector product) sees: inputs `x`,
+/// output `out`, and the tangent of each input (`None` where it is zero).
+pub struct JvpCtx<'a, V> {
+    /// The op's inputs, in order.
+    pub x: &'a [V],
+    /// The op's output.
+    pub out: &'a V,
+    /// The tangent of each input, shaped like it; `None` is a zero tangent.
+    /// At least one is `Some` whenever a rule runs.
+    pub t: &'a [Option<V>],
+}
+
+impl<V> JvpCtx<'_, V> {
+    /// The tangent of input `i`, if it is not zero.
+    pub fn tangent(&self, i: usize) -> Option<&V> {
+        self.t[i].as_ref()
+    }
+}
+
+/// A differentiable op: its name, its forward computation, its backward
+/// rule (vector-Jacobian product) and, optionally, its forward-mode rule
+/// (Jacobian-vector product). Every built-in op is one, and so is a user's:
+/// record it with [`Var::apply`].
 ///
-/// The forward pass is computed by the `Var` method that records the op.
+/// The rules are written once, generically over [`GradOps`]: the engine runs
+/// them on [`Tensor`]s for first-order `backward()` and `jvp` (nothing is
+/// recorded) and on [`Var`]s under [`Tape::grad`](crate::Tape::grad) or
+/// differentiable forward mode, where their own operations are recorded and
+/// can be differentiated again. So an op with these two rules has
+/// derivatives of every order.
+///
+/// ```
+/// use tapegrad_autodiff::ops::{Ctx, GradOps, Grads, JvpCtx, Op};
+/// use tapegrad_autodiff::{gradcheck, gradgradcheck, GradcheckOptions, Var};
+/// use tapegrad_tensor::{Float, Tensor};
+///
+/// /// softsign(x) = x / (1 + |x|); d/dx = 1 / (1 + |x|)².
+/// struct Softsign;
+///
+/// impl<E: Float> Op<E> for Softsign {
+///     fn name(&self) -> &'static str {
+///         "softsign"
+///     }
+///     fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
+///         x[0].div(&x[0].abs().add_scalar(1.0))
+///     }
+///     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
+///         let x = &c.x[0];
+///         // g / (1 + |x|)², with |x| = x · sign(x) (sign is a constant)
+///         let abs = x.mul(&x.lift(x.value().signum()));
+///         [Some(c.g.div(&abs.add_scalar(1.0).powf(2.0)))].into()
+///     }
+///     fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
+///         let x = &c.x[0];
+///         let abs = x.mul(&x.lift(x.value().signum()));
+///         Some(c.tangent(0)?.div(&abs.add_scalar(1.0).powf(2.0)))
+///     }
+/// }
+///
+/// let x = Tensor::from_vec(vec![-1.5, 0.3, 2.0], &[3]);
+/// let opts = GradcheckOptions::default();
+/// assert!(gradcheck(|_, v| Var::apply(Softsign, &[v[0]]), &[x.clone()], &opts).is_ok());
+/// assert!(gradgradcheck(|_, v| Var::apply(Softsign, &[v[0]]), &[x], &opts).is_ok());
+/// ```
 pub trait Op<E: Float>: 'static {
     /// Short name, shown in tape summaries and errors (`"matmul"`).
     fn name(&self) -> &'static str;
+    /// The output from the inputs' values.
+    fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E>;
     /// The vector-Jacobian product: gradients of the inputs from `ctx.g`.
     ///
     /// Must return, for every input `i` with `ctx.needs(i)`, a gradient of
     /// exactly that input's shape.
     fn backward<V: GradOps<E>>(&self, ctx: &Ctx<V>) -> Grads<V>;
+    /// The Jacobian-vector product: the output's tangent from the inputs'
+    /// tangents `ctx.t`, shaped like the output.
+    ///
+    /// `None` (the default) means the op has no forward-mode rule; forward
+    /// mode then falls back to the double-VJP identity `J v = ∂/∂u ⟨Jᵀu, v⟩`,
+    /// which runs the backward rule on vars (two recorded passes: correct,
+    /// and slower).
+    fn jvp<V: GradOps<E>>(&self, ctx: &JvpCtx<V>) -> Option<V> {
+        let _ = ctx;
+        None
+    }
 }
 
 /// The object-safe face of [`Op`], which the tape stores.
-pub trait DynOp<E: Float> {
+pub(crate) trait DynOp<E: Float> {
     /// See [`Op::name`].
     fn name(&self) -> &'static str;
-    /// The rule on plain tensors (first order, nothing recorded).
+    /// See [`Op::forward`].
+    fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E>;
+    /// The backward rule on plain tensors (first order, nothing recorded).
     fn backward_tensor(&self, ctx: &Ctx<Tensor<E>>) -> Grads<Tensor<E>>;
-    /// The rule on vars (recorded, for higher-order gradients).
+    /// The backward rule on vars (recorded, for higher-order gradients).
     fn backward_var<'t>(&self, ctx: &Ctx<Var<'t, E>>) -> Grads<Var<'t, E>>;
+    /// The forward-mode rule on tensors, if the op has one.
+    fn jvp_tensor(&self, ctx: &JvpCtx<Tensor<E>>) -> Option<Tensor<E>>;
+    /// The forward-mode rule on vars, if the op has one.
+    fn jvp_var<'t>(&self, ctx: &JvpCtx<Var<'t, E>>) -> Option<Var<'t, E>>;
 }
 
-/// Stores a built-in [`Op`] on the tape behind [`DynOp`].
+/// Stores an [`Op`] on the tape behind [`DynOp`].
 pub(crate) struct Rule<T>(pub T);
 
 impl<E: Float, T: Op<E>> DynOp<E> for Rule<T> {
     fn name(&self) -> &'static str {
         self.0.name()
     }
+    fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
+        self.0.forward(x)
+    }
     fn backward_tensor(&self, ctx: &Ctx<Tensor<E>>) -> Grads<Tensor<E>> {
         self.0.backward(ctx)
     }
     fn backward_var<'t>(&self, ctx: &Ctx<Var<'t, E>>) -> Grads<Var<'t, E>> {
         self.0.backward(ctx)
+    }
+    fn jvp_tensor(&self, ctx: &JvpCtx<Tensor<E>>) -> Option<Tensor<E>> {
+        self.0.jvp(ctx)
+    }
+    fn jvp_var<'t>(&self, ctx: &JvpCtx<Var<'t, E>>) -> Option<Var<'t, E>> {
+        self.0.jvp(ctx)
     }
 }
 

@@ -2,11 +2,9 @@
 //! softmax and log_softmax composed from them) over chosen axes, `keepdim`
 //! or not.
 
-use super::{Ctx, GradOps, Grads, Op};
+use super::{Ctx, GradOps, Grads, JvpCtx, Op};
 use crate::var::Var;
-use smallvec::smallvec;
-use std::panic::Location;
-use tapegrad_tensor::{Float, Shape};
+use tapegrad_tensor::{Float, Shape, Tensor};
 
 /// Sum over `axes` (normalised). Gradient: `g` broadcast back over the axes.
 pub struct Sum {
@@ -50,8 +48,25 @@ impl<E: Float> Op<E> for Sum {
     fn name(&self) -> &'static str {
         "sum"
     }
+    fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
+        x[0].sum(&isize_axes(&self.axes), self.keepdim)
+    }
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
-        smallvec![Some(expand(c.g, &c.x[0].shape(), &self.axes))]
+        // ∂(Σ x)/∂x = 1: g broadcast back over the summed axes.
+        [Some(expand(c.g, &c.x[0].shape(), &self.axes))].into()
+    }
+    fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
+        Some(c.tangent(0)?.sum(&isize_axes(&self.axes), self.keepdim))
+    }
+}
+
+impl Extremum {
+    /// Weights 1/k on the k elements of `x` equal to the extremum `out`, 0
+    /// elsewhere: the derivative of max/min (ties split evenly).
+    fn weights<E: Float>(&self, x: &Tensor<E>, out: &Tensor<E>) -> Tensor<E> {
+        let out = out.reshape(&keepdim_shape(x.shape(), &self.axes));
+        let hit = x.eq(&out);
+        hit.div(&hit.sum(&isize_axes(&self.axes), true))
     }
 }
 
@@ -59,15 +74,27 @@ impl<E: Float> Op<E> for Extremum {
     fn name(&self) -> &'static str {
         self.name
     }
+    fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
+        let axes = isize_axes(&self.axes);
+        if self.name == "max" {
+            x[0].max(&axes, self.keepdim)
+        } else {
+            x[0].min(&axes, self.keepdim)
+        }
+    }
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
         let x = &c.x[0];
-        let shape = x.shape();
-        // Weights 1/k on the k elements equal to the extremum, 0 elsewhere.
-        let out = c.out.value().reshape(&keepdim_shape(&shape, &self.axes));
-        let hit = x.value().eq(&out);
-        let axes: Vec<isize> = self.axes.iter().map(|&a| a as isize).collect();
-        let weights = hit.div(&hit.sum(&axes, true));
-        smallvec![Some(expand(c.g, &shape, &self.axes).mul(&x.lift(weights)))]
+        let w = x.lift(self.weights(&x.value(), &c.out.value()));
+        [Some(expand(c.g, &x.shape(), &self.axes).mul(&w))].into()
+    }
+    fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
+        let x = &c.x[0];
+        let w = x.lift(self.weights(&x.value(), &c.out.value()));
+        Some(
+            c.tangent(0)?
+                .mul(&w)
+                .sum(&isize_axes(&self.axes), self.keepdim),
+        )
     }
 }
 
@@ -75,12 +102,30 @@ impl<E: Float> Op<E> for LogSumExp {
     fn name(&self) -> &'static str {
         "logsumexp"
     }
+    fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
+        x[0].logsumexp(&isize_axes(&self.axes), self.keepdim)
+    }
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
+        // ∂ logsumexp(x)/∂x = softmax(x) = e^(x - out)
         let x = &c.x[0];
         let shape = x.shape();
         let softmax = x.sub(&expand(c.out, &shape, &self.axes)).exp();
-        smallvec![Some(expand(c.g, &shape, &self.axes).mul(&softmax))]
+        [Some(expand(c.g, &shape, &self.axes).mul(&softmax))].into()
     }
+    fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
+        let x = &c.x[0];
+        let softmax = x.sub(&expand(c.out, &x.shape(), &self.axes)).exp();
+        Some(
+            c.tangent(0)?
+                .mul(&softmax)
+                .sum(&isize_axes(&self.axes), self.keepdim),
+        )
+    }
+}
+
+/// Normalised axes as the `isize` the reductions take.
+fn isize_axes(axes: &[usize]) -> Vec<isize> {
+    axes.iter().map(|&a| a as isize).collect()
 }
 
 impl<'t, E: Float> Var<'t, E> {
@@ -91,10 +136,8 @@ impl<'t, E: Float> Var<'t, E> {
     /// Sum over `axes` (all when empty).
     #[track_caller]
     pub fn sum(self, axes: &[isize], keepdim: bool) -> Var<'t, E> {
-        let ax = self.axes_of(axes, "sum");
-        self.unary(Sum { axes: ax, keepdim }, Location::caller(), |t| {
-            t.sum(axes, keepdim)
-        })
+        let axes = self.axes_of(axes, "sum");
+        Var::apply(Sum { axes, keepdim }, &[self])
     }
 
     /// Sum of every element (a 0-d var).
@@ -119,34 +162,30 @@ impl<'t, E: Float> Var<'t, E> {
     /// Maximum over `axes`; the gradient is split evenly among ties.
     #[track_caller]
     pub fn max(self, axes: &[isize], keepdim: bool) -> Var<'t, E> {
-        let ax = self.axes_of(axes, "max");
         let op = Extremum {
-            axes: ax,
+            axes: self.axes_of(axes, "max"),
             keepdim,
             name: "max",
         };
-        self.unary(op, Location::caller(), |t| t.max(axes, keepdim))
+        Var::apply(op, &[self])
     }
 
     /// Minimum over `axes`; the gradient is split evenly among ties.
     #[track_caller]
     pub fn min(self, axes: &[isize], keepdim: bool) -> Var<'t, E> {
-        let ax = self.axes_of(axes, "min");
         let op = Extremum {
-            axes: ax,
+            axes: self.axes_of(axes, "min"),
             keepdim,
             name: "min",
         };
-        self.unary(op, Location::caller(), |t| t.min(axes, keepdim))
+        Var::apply(op, &[self])
     }
 
     /// `ln Σ e^x` over `axes`, computed stably (max-shifted).
     #[track_caller]
     pub fn logsumexp(self, axes: &[isize], keepdim: bool) -> Var<'t, E> {
-        let ax = self.axes_of(axes, "logsumexp");
-        self.unary(LogSumExp { axes: ax, keepdim }, Location::caller(), |t| {
-            t.logsumexp(axes, keepdim)
-        })
+        let axes = self.axes_of(axes, "logsumexp");
+        Var::apply(LogSumExp { axes, keepdim }, &[self])
     }
 
     /// Variance over `axes`: `Σ (x - mean)² / (N - correction)`.

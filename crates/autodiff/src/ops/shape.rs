@@ -2,19 +2,18 @@
 //! reshape, permute, narrow / pad_axis, concat, and composites built on
 //! them (transpose, squeeze, unsqueeze, flatten, stack).
 
-use super::{Ctx, GradOps, Grads, Op};
+use super::{Ctx, GradOps, Grads, JvpCtx, Op};
 use crate::var::Var;
-use smallvec::smallvec;
-use std::panic::Location;
-use tapegrad_tensor::{normalize_axis, Float, Tensor};
+use tapegrad_tensor::{normalize_axis, Float, Shape, Tensor};
 
 /// Broadcast to a larger shape. Gradient: `sum_to` the input shape.
-pub struct BroadcastTo;
+pub struct BroadcastTo(pub Shape);
 /// Sum a broadcast shape back down. Gradient: `broadcast_to` the input shape.
-pub struct SumTo;
+pub struct SumTo(pub Shape);
 /// Same elements, new shape. Gradient: reshape back.
-pub struct Reshape;
-/// Reorder dimensions. Gradient: the inverse permutation.
+pub struct Reshape(pub Shape);
+/// Reorder dimensions: output dimension `i` is input dimension `perm[i]`.
+/// Gradient: the inverse permutation.
 pub struct Permute(pub Vec<usize>);
 /// A slice along one axis. Gradient: zero-pad back to the input's size.
 pub struct Narrow {
@@ -22,6 +21,8 @@ pub struct Narrow {
     pub axis: usize,
     /// First element kept.
     pub start: usize,
+    /// Number of elements kept.
+    pub len: usize,
 }
 /// Zero padding along one axis. Gradient: narrow back to the input.
 pub struct PadAxis {
@@ -29,16 +30,45 @@ pub struct PadAxis {
     pub axis: usize,
     /// Zeros before the input.
     pub before: usize,
+    /// Zeros after the input.
+    pub after: usize,
 }
 /// Concatenation along an axis. Gradient: each input's slice of `g`.
 pub struct Concat(pub usize);
+
+/// Linear shape ops: the forward-mode rule is the op itself applied to the
+/// tangent (`d f(x) = f(dx)` for linear `f`).
+macro_rules! linear_jvp {
+    () => {
+        fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
+            let t = c.tangent(0)?;
+            Some(self.apply_to(t))
+        }
+    };
+}
+
+impl BroadcastTo {
+    fn apply_to<E: Float, V: GradOps<E>>(&self, v: &V) -> V {
+        v.broadcast_to(&self.0)
+    }
+}
 
 impl<E: Float> Op<E> for BroadcastTo {
     fn name(&self) -> &'static str {
         "broadcast_to"
     }
+    fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
+        x[0].broadcast_to(&self.0)
+    }
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
-        smallvec![Some(c.g.sum_to(&c.x[0].shape()))]
+        [Some(c.g.sum_to(&c.x[0].shape()))].into()
+    }
+    linear_jvp!();
+}
+
+impl SumTo {
+    fn apply_to<E: Float, V: GradOps<E>>(&self, v: &V) -> V {
+        v.sum_to(&self.0)
     }
 }
 
@@ -46,8 +76,18 @@ impl<E: Float> Op<E> for SumTo {
     fn name(&self) -> &'static str {
         "sum_to"
     }
+    fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
+        x[0].sum_to(&self.0)
+    }
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
-        smallvec![Some(c.g.broadcast_to(&c.x[0].shape()))]
+        [Some(c.g.broadcast_to(&c.x[0].shape()))].into()
+    }
+    linear_jvp!();
+}
+
+impl Reshape {
+    fn apply_to<E: Float, V: GradOps<E>>(&self, v: &V) -> V {
+        v.reshape(&self.0)
     }
 }
 
@@ -55,8 +95,18 @@ impl<E: Float> Op<E> for Reshape {
     fn name(&self) -> &'static str {
         "reshape"
     }
+    fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
+        x[0].reshape(&self.0)
+    }
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
-        smallvec![Some(c.g.reshape(&c.x[0].shape()))]
+        [Some(c.g.reshape(&c.x[0].shape()))].into()
+    }
+    linear_jvp!();
+}
+
+impl Permute {
+    fn apply_to<E: Float, V: GradOps<E>>(&self, v: &V) -> V {
+        v.permute(&self.0)
     }
 }
 
@@ -64,12 +114,22 @@ impl<E: Float> Op<E> for Permute {
     fn name(&self) -> &'static str {
         "permute"
     }
+    fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
+        x[0].permute(&self.0)
+    }
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
         let mut inverse = vec![0; self.0.len()];
         for (i, &p) in self.0.iter().enumerate() {
             inverse[p] = i;
         }
-        smallvec![Some(c.g.permute(&inverse))]
+        [Some(c.g.permute(&inverse))].into()
+    }
+    linear_jvp!();
+}
+
+impl Narrow {
+    fn apply_to<E: Float, V: GradOps<E>>(&self, v: &V) -> V {
+        v.narrow(self.axis, self.start, self.len)
     }
 }
 
@@ -77,14 +137,20 @@ impl<E: Float> Op<E> for Narrow {
     fn name(&self) -> &'static str {
         "narrow"
     }
+    fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
+        x[0].narrow(self.axis as isize, self.start, self.len)
+    }
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
         let size = c.x[0].shape()[self.axis];
-        let len = c.g.shape()[self.axis];
-        smallvec![Some(c.g.pad_axis(
-            self.axis,
-            self.start,
-            size - self.start - len
-        ))]
+        let after = size - self.start - self.len;
+        [Some(c.g.pad_axis(self.axis, self.start, after))].into()
+    }
+    linear_jvp!();
+}
+
+impl PadAxis {
+    fn apply_to<E: Float, V: GradOps<E>>(&self, v: &V) -> V {
+        v.pad_axis(self.axis, self.before, self.after)
     }
 }
 
@@ -92,15 +158,22 @@ impl<E: Float> Op<E> for PadAxis {
     fn name(&self) -> &'static str {
         "pad_axis"
     }
+    fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
+        x[0].pad_axis(self.axis as isize, self.before, self.after, E::ZERO)
+    }
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
         let len = c.x[0].shape()[self.axis];
-        smallvec![Some(c.g.narrow(self.axis, self.before, len))]
+        [Some(c.g.narrow(self.axis, self.before, len))].into()
     }
+    linear_jvp!();
 }
 
 impl<E: Float> Op<E> for Concat {
     fn name(&self) -> &'static str {
         "concat"
+    }
+    fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
+        Tensor::concat(x, self.0 as isize)
     }
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
         let mut start = 0;
@@ -111,6 +184,18 @@ impl<E: Float> Op<E> for Concat {
             start += len;
         }
         grads
+    }
+    fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
+        // The concatenation of the tangents, zeros where an input has none.
+        let parts: Vec<V> =
+            c.x.iter()
+                .zip(c.t)
+                .map(|(x, t)| {
+                    t.clone()
+                        .unwrap_or_else(|| x.lift(Tensor::zeros(&x.shape())))
+                })
+                .collect();
+        Some(V::concat(&parts, self.0))
     }
 }
 
@@ -124,7 +209,7 @@ impl<'t, E: Float> Var<'t, E> {
         if self.shape().as_slice() == shape {
             return self;
         }
-        self.unary(BroadcastTo, Location::caller(), |t| t.broadcast_to(shape))
+        Var::apply(BroadcastTo(shape.into()), &[self])
     }
 
     /// Sums down to `shape`, the reverse of [`broadcast_to`](Self::broadcast_to).
@@ -133,21 +218,19 @@ impl<'t, E: Float> Var<'t, E> {
         if self.shape().as_slice() == shape {
             return self;
         }
-        self.unary(SumTo, Location::caller(), |t| t.sum_to(shape))
+        Var::apply(SumTo(shape.into()), &[self])
     }
 
     /// Same elements, new shape.
     #[track_caller]
     pub fn reshape(self, shape: &[usize]) -> Var<'t, E> {
-        self.unary(Reshape, Location::caller(), |t| t.reshape(shape))
+        Var::apply(Reshape(shape.into()), &[self])
     }
 
     /// Reorders dimensions: output dim `i` is input dim `perm[i]`.
     #[track_caller]
     pub fn permute(self, perm: &[usize]) -> Var<'t, E> {
-        self.unary(Permute(perm.to_vec()), Location::caller(), |t| {
-            t.permute(perm)
-        })
+        Var::apply(Permute(perm.to_vec()), &[self])
     }
 
     /// Swaps two dimensions.
@@ -195,18 +278,21 @@ impl<'t, E: Float> Var<'t, E> {
     #[track_caller]
     pub fn narrow(self, axis: isize, start: usize, len: usize) -> Var<'t, E> {
         let axis = normalize_axis(axis, self.ndim(), "narrow");
-        self.unary(Narrow { axis, start }, Location::caller(), |t| {
-            t.narrow(axis as isize, start, len)
-        })
+        Var::apply(Narrow { axis, start, len }, &[self])
     }
 
     /// Pads with `before` and `after` zeros along `axis`.
     #[track_caller]
     pub fn pad_axis(self, axis: isize, before: usize, after: usize) -> Var<'t, E> {
         let axis = normalize_axis(axis, self.ndim(), "pad_axis");
-        self.unary(PadAxis { axis, before }, Location::caller(), |t| {
-            t.pad_axis(axis as isize, before, after, E::ZERO)
-        })
+        Var::apply(
+            PadAxis {
+                axis,
+                before,
+                after,
+            },
+            &[self],
+        )
     }
 
     /// Concatenates vars along `axis`.
@@ -220,11 +306,8 @@ impl<'t, E: Float> Var<'t, E> {
             panic!("concat: needs at least one var");
         };
         crate::var::check_tape(first.tape, parts, "concat");
-        let axis_n = normalize_axis(axis, first.ndim(), "concat");
-        let values: Vec<Tensor<E>> = parts.iter().map(|p| p.value()).collect();
-        let refs: Vec<&Tensor<E>> = values.iter().collect();
-        let value = Tensor::concat(&refs, axis);
-        Var::record_op(first.tape, Concat(axis_n), parts, value, Location::caller())
+        let axis = normalize_axis(axis, first.ndim(), "concat");
+        Var::apply(Concat(axis), parts)
     }
 
     /// Stacks same-shape vars along a new axis.

@@ -6,7 +6,10 @@
 #![allow(dead_code)]
 
 use proptest::prelude::*;
-use tapegrad_autodiff::{gradcheck, gradgradcheck, GradcheckOptions, Tape, Var};
+use rand::SeedableRng;
+use tapegrad_autodiff::{
+    check_jvp, check_jvp_vjp, gradcheck, gradgradcheck, GradcheckOptions, Tape, Var,
+};
 use tapegrad_tensor::Tensor;
 
 /// Proptest configuration shared by the property tests: few, small cases.
@@ -183,24 +186,54 @@ pub fn norm_axes(axes: &[isize], rank: usize) -> Vec<usize> {
     a
 }
 
-/// Fails the property with gradcheck's own message when the check fails.
+/// First-order checks of `f` at `inputs`, failing the property with the
+/// check's own message: reverse mode against finite differences
+/// (`gradcheck`), forward mode against finite differences (`check_jvp`),
+/// and forward against reverse (the dot-product test `check_jvp_vjp`).
 pub fn check1<F>(f: F, inputs: &[Tensor<f64>]) -> Result<(), TestCaseError>
 where
     F: for<'t> Fn(&'t Tape<f64>, &[Var<'t, f64>]) -> Var<'t, f64>,
 {
-    gradcheck(f, inputs, &GradcheckOptions::default())
-        .map(|_| ())
-        .map_err(|e| TestCaseError::fail(format!("{e} (inputs {:?})", shapes(inputs))))
+    let opts = GradcheckOptions::default();
+    let fail = |what: &str, e: tapegrad_autodiff::GradcheckError| {
+        TestCaseError::fail(format!("{what}: {e} (inputs {:?})", shapes(inputs)))
+    };
+    gradcheck(&f, inputs, &opts).map_err(|e| fail("gradcheck", e))?;
+    check_jvp(&f, inputs, &opts).map_err(|e| fail("check_jvp", e))?;
+    check_jvp_vjp(&f, inputs, &opts).map_err(|e| fail("check_jvp_vjp", e))?;
+    Ok(())
 }
 
-/// Fails the property when the second-order check fails.
+/// Second-order checks: `gradgradcheck` (reverse over reverse), and the
+/// gradient of a forward-mode tangent computed on vars (reverse over
+/// forward), both against finite differences.
 pub fn check2<F>(f: F, inputs: &[Tensor<f64>]) -> Result<(), TestCaseError>
 where
     F: for<'t> Fn(&'t Tape<f64>, &[Var<'t, f64>]) -> Var<'t, f64>,
 {
-    gradgradcheck(f, inputs, &GradcheckOptions::default())
-        .map(|_| ())
-        .map_err(|e| TestCaseError::fail(format!("gradgrad: {e} (inputs {:?})", shapes(inputs))))
+    let opts = GradcheckOptions::default();
+    gradgradcheck(&f, inputs, &opts)
+        .map_err(|e| TestCaseError::fail(format!("gradgrad: {e} (inputs {:?})", shapes(inputs))))?;
+    // x ↦ J(x) v for fixed random v, with tangents recorded as vars.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x7a9);
+    let vs: Vec<Tensor<f64>> = inputs
+        .iter()
+        .map(|x| Tensor::rand_normal(x.shape(), 0.0, 1.0, &mut rng))
+        .collect();
+    let tangent_of_f = tapegrad_autodiff::check_fn(|tape, xs| {
+        for (x, v) in xs.iter().zip(&vs) {
+            tape.seed_tangent_var(*x, tape.constant(v.clone()));
+        }
+        let y = f(tape, xs);
+        tape.tangent_var(y).unwrap_or_else(|| y * 0.0)
+    });
+    gradcheck(tangent_of_f, inputs, &opts).map_err(|e| {
+        TestCaseError::fail(format!(
+            "reverse-over-forward: {e} (inputs {:?})",
+            shapes(inputs)
+        ))
+    })?;
+    Ok(())
 }
 
 fn shapes(inputs: &[Tensor<f64>]) -> Vec<Vec<usize>> {
