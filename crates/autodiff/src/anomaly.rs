@@ -245,7 +245,8 @@ impl<'t, E: Float> Var<'t, E> {
     /// instead of gradients holding NaN or Inf: first a forward one (a value
     /// this output depends on, see [`Tape::check_finite`]), then a backward
     /// one (see [`Tape::check_gradients`]). Anomaly mode is paused while it
-    /// runs, so it never panics over non-finite values.
+    /// runs, so it never panics over non-finite values. It keeps every
+    /// node's gradient, as [`backward_retain_all`](Self::backward_retain_all).
     ///
     /// ```
     /// use tapegrad_autodiff::{Phase, Tape};
@@ -265,7 +266,7 @@ impl<'t, E: Float> Var<'t, E> {
         let tape = self.tape;
         tape.first_bad_value(&tape.ancestors(self.id))?;
         let was_on = tape.anomaly.replace(false);
-        let grads = self.backward();
+        let grads = self.backward_retain_all();
         tape.anomaly.set(was_on);
         tape.check_gradients(&grads)?;
         Ok(grads)

@@ -13,18 +13,27 @@ use tapegrad_tensor::{Float, Tensor};
 /// Gradients of a loss with respect to the nodes of one tape.
 ///
 /// Look one up with [`wrt`](Gradients::wrt) or by indexing with the var.
+/// [`Var::backward`] keeps the gradients of trainable leaves and of vars
+/// marked [`retain_grad`](Var::retain_grad); [`Var::backward_retain_all`]
+/// keeps every node's (what the inspection tools show).
 pub struct Gradients<E: Float = f32> {
     tape_uid: u64,
     grads: Vec<Option<Tensor<E>>>,
+    /// Nodes a gradient reached, kept or not.
+    reached: Vec<bool>,
+    /// Whether every reached node's gradient was kept.
+    all_kept: bool,
     /// The tape's keyed leaves ([`Tape::keyed_var`]) when backward ran.
     keys: HashMap<u64, NodeId>,
 }
 
 impl<E: Float> Gradients<E> {
-    /// The gradient with respect to `var`, if one flowed to it.
+    /// The gradient with respect to `var`, if one flowed to it (`None` if
+    /// `var` does not require grad or does not affect the output).
     ///
     /// # Panics
-    /// If `var` belongs to another tape.
+    /// If `var` belongs to another tape, or a gradient reached it but was
+    /// freed by the lean backward (the message says how to keep it).
     #[track_caller]
     pub fn wrt(&self, var: Var<'_, E>) -> Option<&Tensor<E>> {
         if var.tape.uid() != self.tape_uid {
@@ -33,7 +42,26 @@ impl<E: Float> Gradients<E> {
                 var
             );
         }
-        self.grads.get(var.id).and_then(|g| g.as_ref())
+        let g = self.grads.get(var.id).and_then(|g| g.as_ref());
+        if g.is_none() && self.was_freed(var.id) {
+            panic!(
+                "the gradient of {var:?} was freed during backward: backward() keeps only the \
+                 gradients of trainable leaves; call .retain_grad() on the var before backward, \
+                 or use backward_retain_all()"
+            );
+        }
+        g
+    }
+
+    /// True if a gradient reached node `id` and was freed (not kept).
+    pub fn was_freed(&self, id: NodeId) -> bool {
+        self.reached.get(id).copied().unwrap_or(false)
+            && self.grads.get(id).is_some_and(|g| g.is_none())
+    }
+
+    /// True if every node's gradient was kept ([`Var::backward_retain_all`]).
+    pub fn has_all(&self) -> bool {
+        self.all_kept
     }
 
     /// The gradient with respect to `var`, or zeros of its shape if none flowed.
@@ -43,7 +71,8 @@ impl<E: Float> Gradients<E> {
             .unwrap_or_else(|| Tensor::zeros(&var.shape()))
     }
 
-    /// The gradient of node `id` (for tools that walk the tape).
+    /// The gradient of node `id` (for tools that walk the tape), if it was
+    /// kept.
     pub fn by_id(&self, id: NodeId) -> Option<&Tensor<E>> {
         self.grads.get(id).and_then(|g| g.as_ref())
     }
@@ -55,9 +84,20 @@ impl<E: Float> Gradients<E> {
         self.keys.get(&key).and_then(|&id| self.by_id(id))
     }
 
-    /// Number of nodes that received a gradient.
+    /// Number of nodes whose gradient is held.
     pub fn count(&self) -> usize {
         self.grads.iter().filter(|g| g.is_some()).count()
+    }
+
+    /// Bytes of gradient storage held (each buffer counted once).
+    pub fn bytes(&self) -> usize {
+        let mut seen = std::collections::HashSet::new();
+        self.grads
+            .iter()
+            .flatten()
+            .filter(|g| seen.insert(g.storage().as_ptr() as usize))
+            .map(|g| g.storage_bytes())
+            .sum()
     }
 
     /// Id of the tape these gradients belong to.
@@ -80,6 +120,8 @@ impl<E: Float> std::fmt::Debug for Gradients<E> {
 
 impl<'t, E: Float> std::ops::Index<Var<'t, E>> for Gradients<E> {
     type Output = Tensor<E>;
+    /// # Panics
+    /// If no gradient flowed to `var`, or it was freed (see [`Gradients::wrt`]).
     #[track_caller]
     fn index(&self, var: Var<'t, E>) -> &Tensor<E> {
         self.wrt(var).unwrap_or_else(|| {
@@ -150,54 +192,108 @@ impl<'t, E: Float> WalkMode<E> for VarMode<'t, E> {
     }
 }
 
+/// What a walk keeps and frees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct WalkPolicy {
+    /// Keep the gradient of every node (else only trainable leaves and
+    /// vars marked `retain_grad`).
+    pub keep_all: bool,
+    /// Release each node's value once no remaining rule needs it.
+    pub release_values: bool,
+}
+
 /// Walks the tape backwards from `root`, seeding it with `seed` and sending
-/// gradients only into nodes with `flows[id]`. Returns every node's gradient.
+/// gradients only into nodes with `flows[id]`. Returns each node's
+/// gradient (where `policy` keeps it) and which nodes a gradient reached.
 fn reverse_walk<E: Float, M: WalkMode<E>>(
     tape: &Tape<E>,
     mode: &M,
     root: NodeId,
     seed: M::V,
     flows: &[bool],
-) -> Vec<Option<M::V>> {
+    policy: WalkPolicy,
+) -> (Vec<Option<M::V>>, Vec<bool>) {
     let mut grads: Vec<Option<M::V>> = vec![None; root + 1];
+    let mut reached = vec![false; root + 1];
     grads[root] = Some(seed);
+    // Checkpointed blocks to drop again once the walk has passed below them.
+    let block_starts: Vec<(NodeId, usize)> = tape
+        .segments
+        .borrow()
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.start <= root)
+        .map(|(i, s)| (s.start, i))
+        .collect();
     for id in (0..=root).rev() {
-        let Some(g) = grads[id].take() else { continue };
-        let g = mode.run_hooks(id, g);
-        let (op, parents) = {
-            let nodes = tape.nodes.borrow();
-            (
-                nodes[id].op.clone(),
-                SmallVec::<[NodeId; 3]>::from_slice(&nodes[id].parents),
-            )
-        };
-        let needs: SmallVec<[bool; 3]> = parents.iter().map(|&p| flows[p]).collect();
-        if let (Some(op), true) = (op, needs.iter().any(|&n| n)) {
-            let x: SmallVec<[M::V; 3]> = parents.iter().map(|&p| mode.node_value(p)).collect();
-            let out = mode.node_value(id);
-            let ctx = Ctx {
-                x: &x,
-                out: &out,
-                g: &g,
-                needs: &needs,
-            };
-            let result = mode.run_rule(op.as_ref(), &ctx);
-            for (k, &p) in parents.iter().enumerate() {
-                if needs[k] {
-                    let gp = checked_grad(tape, id, op.as_ref(), k, result.get(k).cloned(), &x[k]);
-                    if tape.anomaly.get() {
-                        crate::anomaly::check_backward(tape, id, &gp.value());
-                    }
-                    grads[p] = Some(match grads[p].take() {
-                        None => gp,
-                        Some(prev) => prev.add(&gp),
-                    });
-                }
+        if let Some(g) = grads[id].take() {
+            reached[id] = true;
+            let g = mode.run_hooks(id, g);
+            run_node_rule(tape, mode, id, &g, flows, &mut grads);
+            if policy.keep_all || keeps_grad(tape, id) {
+                grads[id] = Some(g);
             }
         }
-        grads[id] = Some(g);
+        if policy.release_values {
+            crate::memory::release_value(tape, id);
+        }
+        for &(_, s) in block_starts.iter().filter(|(start, _)| *start == id) {
+            crate::memory::release_segment(tape, s);
+        }
     }
-    grads
+    (grads, reached)
+}
+
+/// True if node `id`'s gradient outlives the walk by default: trainable
+/// leaves and vars marked `retain_grad`.
+fn keeps_grad<E: Float>(tape: &Tape<E>, id: NodeId) -> bool {
+    let nodes = tape.nodes.borrow();
+    nodes[id].kind == crate::tape::NodeKind::Var || nodes[id].retain_grad
+}
+
+/// Runs node `id`'s backward rule on its incoming gradient `g` and adds
+/// the results into its parents' gradients.
+fn run_node_rule<E: Float, M: WalkMode<E>>(
+    tape: &Tape<E>,
+    mode: &M,
+    id: NodeId,
+    g: &M::V,
+    flows: &[bool],
+    grads: &mut [Option<M::V>],
+) {
+    let (op, parents) = {
+        let nodes = tape.nodes.borrow();
+        (
+            nodes[id].op.clone(),
+            SmallVec::<[NodeId; 3]>::from_slice(&nodes[id].parents),
+        )
+    };
+    let needs: SmallVec<[bool; 3]> = parents.iter().map(|&p| flows[p]).collect();
+    let Some(op) = op else { return };
+    if !needs.iter().any(|&n| n) {
+        return;
+    }
+    let x: SmallVec<[M::V; 3]> = parents.iter().map(|&p| mode.node_value(p)).collect();
+    let out = mode.node_value(id);
+    let ctx = Ctx {
+        x: &x,
+        out: &out,
+        g,
+        needs: &needs,
+    };
+    let result = mode.run_rule(op.as_ref(), &ctx);
+    for (k, &p) in parents.iter().enumerate() {
+        if needs[k] {
+            let gp = checked_grad(tape, id, op.as_ref(), k, result.get(k).cloned(), &x[k]);
+            if tape.anomaly.get() {
+                crate::anomaly::check_backward(tape, id, &gp.value());
+            }
+            grads[p] = Some(match grads[p].take() {
+                None => gp,
+                Some(prev) => prev.add(&gp),
+            });
+        }
+    }
 }
 
 /// A rule's gradient for input `k`, checked to exist and to match the input's shape.
@@ -226,27 +322,83 @@ fn checked_grad<E: Float, V: GradOps<E>>(
 }
 
 impl<'t, E: Float> Var<'t, E> {
-    /// Gradients of this scalar with respect to every node that needs one.
+    /// Gradients of this scalar with respect to every trainable leaf it
+    /// depends on (and every var marked [`retain_grad`](Self::retain_grad)).
     ///
-    /// Runs each backward rule on plain tensors: no graph is recorded.
+    /// Runs each backward rule on plain tensors: no graph is recorded. The
+    /// gradient of every other node is freed as soon as its rule has used
+    /// it, so the walk holds no more gradients than it must; use
+    /// [`backward_retain_all`](Self::backward_retain_all) to keep them all.
     ///
     /// # Panics
     /// If this var has more than one element (use [`backward_with`](Self::backward_with)).
     #[track_caller]
     pub fn backward(self) -> Gradients<E> {
-        let shape = self.shape();
-        if shape.iter().product::<usize>() != 1 {
-            panic!("backward: output has shape {:?}; backward() needs a single element (use backward_with(seed))", shape);
-        }
-        self.backward_with(Tensor::ones(&shape))
+        let seed = self.unit_seed("backward");
+        self.backward_policy(seed, LEAN)
     }
 
-    /// Gradients of `Σ seed ⊙ self` (a vector-Jacobian product with `seed`).
+    /// Like [`backward`](Self::backward), keeping the gradient of every
+    /// node: what [`Tape::summary_with`], [`Tape::to_dot_with`] and
+    /// [`Tape::check_gradients`] show.
+    ///
+    /// # Panics
+    /// As [`backward`](Self::backward).
+    #[track_caller]
+    pub fn backward_retain_all(self) -> Gradients<E> {
+        let seed = self.unit_seed("backward_retain_all");
+        self.backward_policy(
+            seed,
+            WalkPolicy {
+                keep_all: true,
+                release_values: false,
+            },
+        )
+    }
+
+    /// Like [`backward`](Self::backward), also releasing each node's value
+    /// as soon as no remaining backward rule needs it: for a training loop
+    /// that does not look at the tape afterwards, the step's memory falls as
+    /// backward proceeds. Reading a released value afterwards
+    /// (`var.value()`, a new op on it) panics and says so; the tape's
+    /// summary and DOT export mark such nodes as released.
+    ///
+    /// # Panics
+    /// As [`backward`](Self::backward).
+    #[track_caller]
+    pub fn backward_consuming(self) -> Gradients<E> {
+        let seed = self.unit_seed("backward_consuming");
+        self.backward_policy(
+            seed,
+            WalkPolicy {
+                keep_all: false,
+                release_values: true,
+            },
+        )
+    }
+
+    /// Gradients of `Σ seed ⊙ self` (a vector-Jacobian product with
+    /// `seed`), kept as by [`backward`](Self::backward).
     ///
     /// # Panics
     /// If `seed`'s shape differs from this var's.
     #[track_caller]
     pub fn backward_with(self, seed: Tensor<E>) -> Gradients<E> {
+        self.backward_policy(seed, LEAN)
+    }
+
+    /// A one-element output's seed `1`.
+    #[track_caller]
+    fn unit_seed(self, op: &str) -> Tensor<E> {
+        let shape = self.shape();
+        if shape.iter().product::<usize>() != 1 {
+            panic!("{op}: output has shape {:?}; {op}() needs a single element (use backward_with(seed))", shape);
+        }
+        Tensor::ones(&shape)
+    }
+
+    #[track_caller]
+    pub(crate) fn backward_policy(self, seed: Tensor<E>, policy: WalkPolicy) -> Gradients<E> {
         if seed.shape() != self.shape().as_slice() {
             panic!(
                 "backward_with: seed of shape {:?} for an output of shape {:?}",
@@ -258,14 +410,23 @@ impl<'t, E: Float> Var<'t, E> {
             let nodes = self.tape.nodes.borrow();
             nodes[..=self.id].iter().map(|n| n.requires_grad).collect()
         };
-        let grads = reverse_walk(self.tape, &TensorMode(self.tape), self.id, seed, &flows);
+        let (grads, reached) =
+            reverse_walk(self.tape, &TensorMode(self.tape), self.id, seed, &flows, policy);
         Gradients {
             tape_uid: self.tape.uid(),
             grads,
+            reached,
+            all_kept: policy.keep_all,
             keys: self.tape.keyed.borrow().clone(),
         }
     }
 }
+
+/// The default policy of `backward`: keep leaves' and retained gradients.
+const LEAN: WalkPolicy = WalkPolicy {
+    keep_all: false,
+    release_values: false,
+};
 
 impl<E: Float> Tape<E> {
     /// Gradients of the scalar `y` with respect to `xs`, as new vars on this
@@ -327,7 +488,11 @@ impl<E: Float> Tape<E> {
             panic!("grad_with: seed of shape {ss:?} for an output of shape {ys:?}");
         }
         let flows = self.depends_on(y.id, xs);
-        let grads = reverse_walk(self, &VarMode(self), y.id, seed, &flows);
+        let all = WalkPolicy {
+            keep_all: true,
+            release_values: false,
+        };
+        let (grads, _) = reverse_walk(self, &VarMode(self), y.id, seed, &flows, all);
         xs.iter()
             .map(|x| {
                 grads

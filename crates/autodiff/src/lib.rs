@@ -56,6 +56,7 @@ mod forward;
 mod grad_ops;
 mod gradcheck;
 mod inspect;
+mod memory;
 pub mod ops;
 mod tape;
 mod transforms;
@@ -66,7 +67,8 @@ pub use backward::Gradients;
 pub use gradcheck::{
     check_fn, gradcheck, gradgradcheck, CheckFn, GradcheckError, GradcheckOptions, GradcheckReport,
 };
-pub use inspect::{SummaryRow, TapeSummary};
+pub use inspect::{SummaryRow, TapeSummary, ValueStatus};
+pub use memory::checkpoint;
 pub use ops::{ConvParams, Ctx, GradOps, Grads, JvpCtx, Op};
 pub use tape::{Hook, NodeId, NodeKind, Tape};
 pub use transforms::{check_jvp, check_jvp_vjp, hessian, hvp, jacfwd, jacrev, jvp, vjp, Pullback};

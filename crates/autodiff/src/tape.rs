@@ -42,6 +42,35 @@ pub(crate) struct Node<E: Float> {
     /// The forward-mode tangent of this value, if forward mode is on and
     /// it depends on a seeded var ([`Tape::seed_tangent`]).
     pub tangent: Option<crate::forward::Tangent<E>>,
+    /// Keep this node's gradient after backward ([`Var::retain_grad`]).
+    pub retain_grad: bool,
+    /// Whether `value` holds the value (see [`ValueState`]).
+    pub state: ValueState,
+    /// The checkpointed block this node belongs to, if any.
+    pub segment: Option<usize>,
+}
+
+/// Whether a node's value is held. A value that is not held is replaced by
+/// a placeholder of the right shape (one zero, broadcast), so shapes stay
+/// readable, and reading the value goes through [`Tape::value_of`], which
+/// recomputes or refuses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ValueState {
+    /// The value is held.
+    Held,
+    /// Dropped inside a checkpointed block; recomputed from the block's
+    /// inputs when needed ([`checkpoint`](crate::checkpoint)).
+    Recomputable,
+    /// Dropped for good by [`Var::backward_consuming`].
+    Released,
+}
+
+/// A checkpointed block: nodes `start..end` (exclusive of its output `end`).
+pub(crate) struct Segment {
+    pub start: NodeId,
+    pub end: NodeId,
+    /// True while the block's values are recomputed and held.
+    pub held: bool,
 }
 
 static NEXT_TAPE_UID: AtomicU64 = AtomicU64::new(1);
@@ -70,6 +99,8 @@ pub struct Tape<E: Float = f32> {
     pub(crate) forward: Cell<crate::forward::Mode>,
     /// Leaves registered under a caller's key ([`Tape::keyed_var`]).
     pub(crate) keyed: RefCell<HashMap<u64, NodeId>>,
+    /// Checkpointed blocks, in recording order.
+    pub(crate) segments: RefCell<Vec<Segment>>,
 }
 
 impl<E: Float> Default for Tape<E> {
@@ -87,6 +118,7 @@ impl<E: Float> Tape<E> {
             anomaly: Cell::new(false),
             forward: Cell::new(crate::forward::Mode::Off),
             keyed: RefCell::new(HashMap::new()),
+            segments: RefCell::new(Vec::new()),
         }
     }
 
@@ -160,6 +192,9 @@ impl<E: Float> Tape<E> {
             label: None,
             hooks: Vec::new(),
             tangent: None,
+            retain_grad: false,
+            state: ValueState::Held,
+            segment: None,
         };
         self.push(node)
     }
@@ -186,6 +221,9 @@ impl<E: Float> Tape<E> {
             label: None,
             hooks: Vec::new(),
             tangent: None,
+            retain_grad: false,
+            state: ValueState::Held,
+            segment: None,
         };
         if self.anomaly.get() {
             crate::anomaly::check_forward(self, &node);
@@ -229,12 +267,14 @@ impl<E: Float> Tape<E> {
     }
 
     /// Bytes of tensor storage the tape's nodes keep alive (each shared
-    /// buffer counted once).
+    /// buffer counted once; values dropped by checkpointing or
+    /// `backward_consuming` count nothing).
     pub fn bytes(&self) -> usize {
         let nodes = self.nodes.borrow();
         let mut seen = std::collections::HashSet::new();
         nodes
             .iter()
+            .filter(|n| n.state == ValueState::Held)
             .filter(|n| seen.insert(n.value.storage().as_ptr() as usize))
             .map(|n| n.value.storage_bytes())
             .sum()
@@ -246,13 +286,49 @@ impl<E: Float> Tape<E> {
     pub fn clear(&mut self) {
         self.nodes.get_mut().clear();
         self.keyed.get_mut().clear();
+        self.segments.get_mut().clear();
         self.forward.set(crate::forward::Mode::Off);
         self.uid.set(NEXT_TAPE_UID.fetch_add(1, Ordering::Relaxed));
     }
 
-    /// The value of node `id`.
+    /// The value of node `id`, recomputed first if it was dropped inside a
+    /// checkpointed block.
+    ///
+    /// # Panics
+    /// If [`Var::backward_consuming`] released it.
+    #[track_caller]
     pub(crate) fn value_of(&self, id: NodeId) -> Tensor<E> {
+        self.ensure_held(id);
         self.nodes.borrow()[id].value.clone()
+    }
+
+    /// Makes sure node `id` holds its value: recomputes its checkpointed
+    /// block if the value was dropped there.
+    ///
+    /// # Panics
+    /// If the value was released for good by [`Var::backward_consuming`].
+    #[track_caller]
+    pub(crate) fn ensure_held(&self, id: NodeId) {
+        let (state, segment) = {
+            let n = &self.nodes.borrow()[id];
+            (n.state, n.segment)
+        };
+        match state {
+            ValueState::Held => {}
+            ValueState::Recomputable => {
+                crate::memory::recompute_segment(self, segment.expect("recomputable nodes are in a block"))
+            }
+            ValueState::Released => {
+                let nodes = self.nodes.borrow();
+                let n = &nodes[id];
+                panic!(
+                    "the value of node #{id} (`{}`, created at {}) was released by backward_consuming(); \
+                     use backward() to keep the tape's values for inspection or reuse",
+                    crate::inspect::op_name(n.op.as_ref().map(|o| o.name()), n.kind),
+                    n.location
+                );
+            }
+        }
     }
 
     /// Whether node `id` needs a gradient.

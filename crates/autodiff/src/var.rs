@@ -56,7 +56,7 @@ impl<'t, E: Float> Var<'t, E> {
     /// The only element of a one-element var, as `f64`.
     #[track_caller]
     pub fn item(self) -> f64 {
-        self.tape.nodes.borrow()[self.id].value.item().to_f64()
+        self.tape.value_of(self.id).item().to_f64()
     }
 
     /// True if gradients flow to this var (it is, or depends on, a trainable leaf).
@@ -112,6 +112,9 @@ impl<'t, E: Float> Var<'t, E> {
         };
         let tape = first.tape;
         check_tape(tape, inputs, op.name());
+        for v in inputs {
+            tape.ensure_held(v.id);
+        }
         let value = {
             let nodes = tape.nodes.borrow();
             let xs: smallvec::SmallVec<[&Tensor<E>; 3]> =

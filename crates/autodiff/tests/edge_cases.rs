@@ -401,7 +401,7 @@ fn intermediates_and_seeds_agree_between_backward_and_tape_grad() {
     let tape = Tape::<f64>::new();
     let xs = [0.5, -1.0, 2.0];
     let x = tape.var(t(&xs, &[3]));
-    let h = x.tanh() * x; // an intermediate
+    let h = (x.tanh() * x).retain_grad(); // an intermediate, kept by backward
     let loss = h.exp().sum_all() + h.square().mean_all();
     let by_backward = loss.backward();
     let by_grad = tape.grad(loss, &[h, x]);

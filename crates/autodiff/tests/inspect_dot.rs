@@ -252,7 +252,7 @@ fn gradient_norms_on_nodes_and_bad_gradients_in_red() {
     let tape = Tape::<f64>::new();
     let v = build(&tape);
     let (w1, x, loss) = (v[0], v[2], v[5]);
-    let grads = loss.backward();
+    let grads = loss.backward_retain_all();
     let stmts = parse(&tape.to_dot_with(&grads));
     let label = |id: usize| {
         stmts
@@ -279,7 +279,7 @@ fn gradient_norms_on_nodes_and_bad_gradients_in_red() {
     let tape = Tape::<f64>::new();
     let p = tape.var(Tensor::from_vec(vec![0.0, 1.0], &[2]));
     let loss = p.sqrt().sum_all(); // d sqrt / dp = inf at 0
-    let dot = tape.to_dot_with(&loss.backward());
+    let dot = tape.to_dot_with(&loss.backward_retain_all());
     let line = dot
         .lines()
         .find(|l| l.trim_start().starts_with(&format!("n{} [", p.id())))
@@ -294,7 +294,7 @@ fn gradient_norms_on_nodes_and_bad_gradients_in_red() {
 fn graphviz_accepts_the_output() {
     let tape = Tape::<f64>::new();
     let loss = *build(&tape).last().unwrap();
-    let dot = tape.to_dot_with(&loss.backward());
+    let dot = tape.to_dot_with(&loss.backward_retain_all());
     match graphviz_svg(&dot) {
         Some(svg) => {
             assert!(svg.contains("<svg"));

@@ -90,6 +90,7 @@ fn hook_on_an_intermediate_node_changes_everything_upstream() {
     let (seen, record) = recorder();
     let h = x
         .square()
+        .retain_grad()
         .register_hook(record)
         .register_hook(|g| Some(g.mul_scalar(2.0)));
     let grads = (h.sum_all() + x.sum_all()).backward();

@@ -81,7 +81,7 @@ fn summary_with_adds_gradient_norms() {
     ));
     let h = x.matmul(w).tanh();
     let loss = h.square().mean_all();
-    let grads = loss.backward();
+    let grads = loss.backward_retain_all();
     let s = tape.summary_with(&grads);
     assert!(s.with_grads);
     assert_eq!(row(&s, loss).grad_norm, Some(1.0));
@@ -147,7 +147,7 @@ fn table_lines_are_aligned_and_cells_read_back() {
     let x = tape.constant(Tensor::ones(&[1, 12])).label("x");
     let y = x.matmul(w).sigmoid() * 3.0;
     let (loss, loss_line) = (y.sum_all().label("a long label for the loss"), line!());
-    let grads = loss.backward();
+    let grads = loss.backward_retain_all();
     let text = tape.summary_with(&grads).to_string();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), tape.len() + 3, "{text}"); // header, rule, rows, total

@@ -86,6 +86,11 @@ fn node_line(out: &mut String, n: &NodeInfo, norm: Option<f64>) {
     let mut lines = vec![format!("#{} {}", n.id, n.op)];
     lines.extend(n.label.clone());
     lines.push(fmt_shape(&n.shape));
+    match n.value {
+        super::ValueStatus::Held => {}
+        super::ValueStatus::Checkpointed => lines.push("(checkpointed)".into()),
+        super::ValueStatus::Released => lines.push("(value released)".into()),
+    }
     if let Some(norm) = norm {
         lines.push(format!("|g| = {}", fmt_norm(norm)));
     }

@@ -59,7 +59,7 @@ impl<'t, E: Float> Var<'t, E> {
     ///
     /// let tape = Tape::<f64>::new();
     /// let x = tape.var(Tensor::scalar(3.0));
-    /// let h = (x * x).register_hook(|g| Some(g.mul_scalar(2.0))); // h = x², dL/dh doubled
+    /// let h = (x * x).retain_grad().register_hook(|g| Some(g.mul_scalar(2.0))); // h = x², dL/dh doubled
     /// let loss = h * 5.0;
     /// let grads = loss.backward();
     /// assert_eq!(grads[h].item(), 10.0);

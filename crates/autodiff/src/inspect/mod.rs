@@ -11,7 +11,7 @@
 //! let w = tape.var(Tensor::from_vec(vec![0.5, -0.5], &[2, 1])).label("w");
 //! let x = tape.constant(Tensor::from_vec(vec![1.0, 2.0], &[1, 2])).label("x");
 //! let loss = x.matmul(w).tanh().label("act").sum_all().label("loss");
-//! let grads = loss.backward();
+//! let grads = loss.backward_retain_all(); // every node's gradient
 //!
 //! let table = tape.summary_with(&grads).to_string();
 //! assert!(table.contains("act") && table.contains("tanh"));
@@ -24,6 +24,18 @@ mod hooks;
 mod summary;
 
 pub use summary::{SummaryRow, TapeSummary};
+
+/// Whether a node still holds its value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueStatus {
+    /// The value is held.
+    Held,
+    /// Dropped inside a [`checkpoint`](crate::checkpoint)ed block, to be
+    /// recomputed when needed.
+    Checkpointed,
+    /// Released by [`Var::backward_consuming`](crate::Var::backward_consuming).
+    Released,
+}
 
 use crate::backward::Gradients;
 use crate::tape::{NodeId, NodeKind, Tape};
@@ -44,6 +56,7 @@ pub(crate) struct NodeInfo {
     /// Address of the storage buffer (to spot views sharing it).
     pub storage: usize,
     pub storage_bytes: usize,
+    pub value: ValueStatus,
 }
 
 /// The name a node goes by: its op's, or `var` / `constant` for leaves.
@@ -72,6 +85,11 @@ pub(crate) fn snapshot<E: Float>(tape: &Tape<E>) -> Vec<NodeInfo> {
             location: n.location,
             storage: n.value.storage().as_ptr() as usize,
             storage_bytes: n.value.storage_bytes(),
+            value: match n.state {
+                crate::tape::ValueState::Held => ValueStatus::Held,
+                crate::tape::ValueState::Recomputable => ValueStatus::Checkpointed,
+                crate::tape::ValueState::Released => ValueStatus::Released,
+            },
         })
         .collect()
 }

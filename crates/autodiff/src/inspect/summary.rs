@@ -1,6 +1,6 @@
 //! `Tape::summary`: the tape as data ([`SummaryRow`]s) and as an aligned table.
 
-use super::{fmt_location, fmt_norm, fmt_shape, grad_norms, snapshot, NodeInfo};
+use super::{fmt_location, fmt_norm, fmt_shape, grad_norms, snapshot, NodeInfo, ValueStatus};
 use crate::backward::Gradients;
 use crate::tape::{NodeId, NodeKind, Tape};
 use std::collections::HashMap;
@@ -34,8 +34,11 @@ pub struct SummaryRow {
     /// Where the node was created (the caller's line, via `#[track_caller]`).
     pub location: &'static Location<'static>,
     /// L2 norm of the node's gradient, from [`Tape::summary_with`]
-    /// (`None` where no gradient flowed, or without gradients).
+    /// (`None` where no gradient flowed or it was not kept, or without gradients).
     pub grad_norm: Option<f64>,
+    /// Whether the value is held, checkpointed or released (its bytes are
+    /// then 0).
+    pub value: ValueStatus,
 }
 
 /// The tape as a table: [`rows`](Self::rows) as data, and a
@@ -48,7 +51,7 @@ pub struct SummaryRow {
 /// let tape = Tape::<f32>::new();
 /// let x = tape.var(Tensor::ones(&[2, 3])).label("x");
 /// let y = x.exp().sum_all().label("y");
-/// let s = y.backward();
+/// let s = y.backward_retain_all(); // every node's gradient, for the table
 /// let summary = tape.summary_with(&s);
 /// assert_eq!(summary.rows.len(), tape.len());
 /// assert_eq!(summary.total_bytes(), tape.bytes());
@@ -101,7 +104,12 @@ fn rows(nodes: Vec<NodeInfo>, norms: Option<Vec<Option<f64>>>) -> Vec<SummaryRow
     nodes
         .into_iter()
         .map(|n| {
-            let first = *owner.entry(n.storage).or_insert(n.id);
+            let held = n.value == ValueStatus::Held;
+            let first = if held {
+                *owner.entry(n.storage).or_insert(n.id)
+            } else {
+                n.id
+            };
             let view_of = (first != n.id).then_some(first);
             SummaryRow {
                 id: n.id,
@@ -112,12 +120,13 @@ fn rows(nodes: Vec<NodeInfo>, norms: Option<Vec<Option<f64>>>) -> Vec<SummaryRow
                 requires_grad: n.requires_grad,
                 shape: n.shape,
                 parents: n.parents,
-                bytes: if view_of.is_some() {
+                bytes: if view_of.is_some() || !held {
                     0
                 } else {
                     n.storage_bytes
                 },
                 view_of,
+                value: n.value,
                 location: n.location,
             }
         })
@@ -149,9 +158,11 @@ fn human_bytes(bytes: usize) -> String {
 /// The table cells of one row.
 fn cells(r: &SummaryRow, with_grads: bool) -> Vec<String> {
     let parents: Vec<String> = r.parents.iter().map(|p| p.to_string()).collect();
-    let bytes = match r.view_of {
-        Some(owner) => format!("view #{owner}"),
-        None => human_bytes(r.bytes),
+    let bytes = match (r.value, r.view_of) {
+        (ValueStatus::Released, _) => "released".to_string(),
+        (ValueStatus::Checkpointed, _) => "checkpointed".to_string(),
+        (ValueStatus::Held, Some(owner)) => format!("view #{owner}"),
+        (ValueStatus::Held, None) => human_bytes(r.bytes),
     };
     let mut cells = vec![
         r.id.to_string(),
