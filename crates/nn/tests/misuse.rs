@@ -466,6 +466,74 @@ fn batch_norm_refuses_an_infinite_eps() {
     let _ = tapegrad_nn::BatchNorm2d::<f32>::with_options(2, f64::INFINITY, 0.1, true);
 }
 
-// Keeps `Sequential` in scope for the next section.
-#[allow(dead_code)]
-fn _sequential_in_scope(_: Sequential<f32>) {}
+// ---------------------------------------------------------------------------
+// Section 6: threads. Containers are `Send` when their layers are, so a
+// model can be trained on a worker thread.
+// ---------------------------------------------------------------------------
+
+fn assert_send<T: Send>() {}
+
+#[test]
+fn every_layer_and_container_is_send() {
+    use tapegrad_nn::conv::{AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d};
+    use tapegrad_nn::layers::{Dropout, Embedding, Flatten, LayerNorm, LeakyReLU, ReLU};
+    use tapegrad_nn::layers::{Sigmoid, Softmax, Tanh, GELU};
+    use tapegrad_nn::recurrent::GRU;
+    assert_send::<Sequential<f32>>();
+    assert_send::<Sequential<f64>>();
+    assert_send::<Linear<f32>>();
+    assert_send::<Conv2d<f32>>();
+    assert_send::<MaxPool2d>();
+    assert_send::<AvgPool2d>();
+    assert_send::<AdaptiveAvgPool2d>();
+    assert_send::<BatchNorm2d<f32>>();
+    assert_send::<Dropout>();
+    assert_send::<Embedding<f32>>();
+    assert_send::<Flatten>();
+    assert_send::<LayerNorm<f32>>();
+    assert_send::<(ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax)>();
+    assert_send::<RNN<f32>>();
+    assert_send::<LSTM<f32>>();
+    assert_send::<GRU<f32>>();
+    assert_send::<tapegrad_nn::Param<f32>>();
+    assert_send::<SGD<f32>>();
+    assert_send::<Adam<f32>>();
+    assert_send::<tapegrad_nn::optim::AdamW<f32>>();
+    assert_send::<Box<dyn Module<f32> + Send>>();
+}
+
+#[test]
+fn a_sequential_mlp_trains_on_a_worker_thread() {
+    let mut rng = StdRng::seed_from_u64(0);
+    let model: Sequential<f64> = Sequential::new()
+        .add(Linear::new(2, 8, &mut rng))
+        .add(tapegrad_nn::Tanh)
+        .add(Linear::new(8, 1, &mut rng));
+    let x = Tensor::<f64>::from_vec(vec![0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0], &[4, 2]);
+    let y = Tensor::<f64>::from_vec(vec![0.0, 1.0, 1.0, 0.0], &[4, 1]);
+    let loss_of = |model: &Sequential<f64>| {
+        let tape = Tape::new();
+        let out = model.forward(tape.constant(x.clone()));
+        (out - tape.constant(y.clone())).square().mean_all().item()
+    };
+    let before = loss_of(&model);
+    let (xs, ys) = (x.clone(), y.clone());
+    let worker = std::thread::spawn(move || {
+        let mut model = model;
+        let mut opt = SGD::new(0.1).momentum(0.9);
+        for _ in 0..20 {
+            let tape = Tape::new();
+            let out = model.forward(tape.constant(xs.clone()));
+            let loss = (out - tape.constant(ys.clone())).square().mean_all();
+            let grads = loss.backward();
+            opt.step(&mut model, &grads);
+        }
+        model
+    });
+    let model = worker.join().unwrap();
+    let after = loss_of(&model);
+    assert!(
+        after < before,
+        "loss {before} -> {after} after 20 steps on the worker"
+    );
+}
