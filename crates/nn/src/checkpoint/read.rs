@@ -21,7 +21,7 @@ pub(crate) fn read_file(path: &Path, file: &str) -> Result<Vec<u8>, CheckpointEr
     let f = File::open(path).map_err(io)?;
     let meta = f.metadata().map_err(io)?;
     // Devices and pipes report no useful length: read them as streams.
-    let file_len = meta.is_file().then(|| meta.len());
+    let file_len = meta.is_file().then_some(meta.len());
     let mut reader = BufReader::new(f);
     let mut bytes = Vec::with_capacity(8);
     read_part(&mut reader, &mut bytes, 8, file)?;
