@@ -14,16 +14,17 @@
 //! The split is the stratified 80/20 one of `train_digits` (split seed 0),
 //! so the two examples are scored on the same 359 test images.
 //!
-//! Run: `cargo run --release --example cnn_digits`
-//! Flags: `--seed 0 --epochs 20 --lr 0.002 --batch-size 32`
+//! Run: `cargo run --release --example cnn_digits -- --help` for the flags
+//! and their defaults. A run whose loss stops being finite exits non-zero.
 
 mod common;
 
-use common::number;
+use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::error::Error;
+use std::process::ExitCode;
 use std::time::Instant;
 use tapegrad::autodiff::Tape;
 use tapegrad::nn::conv::{Conv2d, Conv2dConfig, MaxPool2d};
@@ -37,27 +38,22 @@ const TEST_FRACTION: f64 = 0.2;
 /// Seed of the train/test split, fixed so every run is scored on the same images.
 const SPLIT_SEED: u64 = 0;
 
-/// Command-line settings.
+/// Trains a small CNN on the bundled 8x8 digits with Adam.
+#[derive(Parser, Debug)]
+#[command(name = "cnn_digits")]
 struct Settings {
+    /// Seed of the initialisation and the shuffling.
+    #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Passes over the training set.
+    #[arg(long, default_value_t = 20, value_parser = common::at_least_one)]
     epochs: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = 2e-3, value_parser = common::positive)]
     lr: f64,
+    /// Samples per step.
+    #[arg(long, default_value_t = 32, value_parser = common::at_least_one)]
     batch_size: usize,
-}
-
-impl Settings {
-    fn from_args() -> Result<Settings, String> {
-        let s = Settings {
-            seed: number("--seed", 0)?,
-            epochs: number("--epochs", 20)?,
-            lr: number("--lr", 2e-3)?,
-            batch_size: number("--batch-size", 32)?,
-        };
-        if s.batch_size == 0 || s.epochs == 0 {
-            return Err("--batch-size and --epochs must be at least 1".into());
-        }
-        Ok(s)
-    }
 }
 
 /// conv 1->16, ReLU, conv 16->32, ReLU, maxpool 2, flatten, linear 512->10.
@@ -73,7 +69,8 @@ fn build_cnn(rng: &mut StdRng) -> Sequential<f32> {
         .add(Linear::new(32 * 4 * 4, DIGITS_CLASSES, rng))
 }
 
-/// One epoch of shuffled mini-batches; returns the mean training loss.
+/// One epoch of shuffled mini-batches; returns the mean training loss, or
+/// an error at the first step whose loss is not finite.
 fn train_epoch(
     model: &mut Sequential<f32>,
     opt: &mut Adam<f32>,
@@ -81,11 +78,13 @@ fn train_epoch(
     s: &Settings,
     rng: &mut StdRng,
     bar: &ProgressBar,
-) -> f64 {
+) -> Result<f64, String> {
     let (mut total, mut count) = (0.0, 0);
-    for (x, labels) in Batches::new(&train.images(), train.labels(), s.batch_size, true, rng) {
+    let batches = Batches::new(&train.images(), train.labels(), s.batch_size, true, rng);
+    for (step, (x, labels)) in batches.enumerate() {
         let tape = Tape::new();
         let loss = cross_entropy(model.forward(tape.constant(x)), &labels);
+        common::finite_loss(loss.item(), &format!("step {} of the epoch", step + 1))?;
         let grads = loss.backward();
         opt.step(model, &grads);
         total += loss.item() * labels.len() as f64;
@@ -93,7 +92,7 @@ fn train_epoch(
         bar.set_message(format!("loss {:.4}", loss.item()));
         bar.inc(1);
     }
-    total / count as f64
+    Ok(total / count as f64)
 }
 
 /// Fraction of `data` the model classifies correctly.
@@ -118,8 +117,13 @@ fn progress_bar(total: u64) -> ProgressBar {
     bar
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let s = Settings::from_args()?;
+fn main() -> ExitCode {
+    let s = Settings::parse();
+    common::exit("cnn_digits", run(&s))
+}
+
+/// The whole example for settings `s`.
+fn run(s: &Settings) -> Result<(), Box<dyn Error>> {
     let digits = load_bundled_digits::<f32>()?;
     let (train_set, test_set) = digits.stratified_split(TEST_FRACTION, SPLIT_SEED);
     let mut rng = StdRng::seed_from_u64(s.seed);
@@ -148,7 +152,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     for epoch in 1..=s.epochs {
         bar.set_prefix(format!("epoch {epoch}/{}", s.epochs));
         let t0 = Instant::now();
-        let loss = train_epoch(&mut model, &mut opt, &train_set, &s, &mut rng, &bar);
+        let loss = train_epoch(&mut model, &mut opt, &train_set, s, &mut rng, &bar)
+            .inspect_err(|_| bar.finish_and_clear())?;
         let dt = t0.elapsed().as_secs_f64();
         epoch_times.push(dt);
         let acc = accuracy(&model, &test_set);
@@ -173,4 +178,41 @@ fn main() -> Result<(), Box<dyn Error>> {
         start.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Settings, clap::Error> {
+        Settings::try_parse_from(std::iter::once("cnn_digits").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn flags_are_checked_before_any_work() {
+        let s = parse(&[]).unwrap();
+        assert_eq!((s.epochs, s.lr, s.batch_size), (20, 2e-3, 32));
+        for bad in [
+            &["--epoch", "1"][..],
+            &["--lr"],
+            &["--lr", "inf"],
+            &["--lr", "-1"],
+            &["--batch-size", "x"],
+            &["--epochs", "0"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} accepted");
+        }
+        let help = parse(&["--help"]).unwrap_err().to_string();
+        assert!(
+            help.contains("--batch-size") && help.contains("[default: 32]"),
+            "{help}"
+        );
+    }
+
+    #[test]
+    fn a_diverging_run_fails() {
+        let s = parse(&["--lr", "1e30", "--epochs", "2"]).unwrap();
+        let err = run(&s).unwrap_err().to_string();
+        assert!(err.contains("training diverged"), "{err}");
+    }
 }

@@ -9,18 +9,19 @@
 //!    held-out accuracy;
 //! 3. writes charts (`init_study/*.svg`) and a summary (`init_study/summary.md`).
 //!
-//! Run: `cargo run --release --example init_study`
-//! Flags: `--depths 5,10,30 --width 64 --activations sigmoid,tanh,relu
-//! --inits zeros,normal1,small,xavier,he --steps 1000 --batch 64 --lr 0.01 --clip 1
-//! --seed 0 --out init_study`
+//! Run: `cargo run --release --example init_study -- --help` for the flags
+//! and their defaults. The output directory is checked (created, a probe
+//! file written) before the study starts. A configuration whose loss stops
+//! being finite is reported as diverged: that is one of the study's results.
 
 mod common;
 
-use common::{arg, list, number};
+use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::Instant;
 use tapegrad::nn::data::{load_bundled_digits, Dataset};
 use tapegrad::nn::diagnostics::{fmt_num, render_table, FlowReport, LineChart};
@@ -29,35 +30,58 @@ use tapegrad::nn::study::{
 };
 use tapegrad::nn::Module;
 
-/// Command-line settings.
+/// The initialisation study on the bundled digits: gradient flow at
+/// initialisation and after a fixed training budget, for every depth,
+/// activation and initialisation given.
+#[derive(Parser, Debug)]
+#[command(name = "init_study")]
 struct Settings {
+    /// Numbers of hidden layers, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "5,10,30", value_parser = common::at_least_one)]
     depths: Vec<usize>,
+    /// Units per hidden layer.
+    #[arg(long, default_value_t = 64, value_parser = common::at_least_one)]
     width: usize,
+    /// Hidden nonlinearities, comma-separated (sigmoid, tanh, relu).
+    #[arg(long, value_delimiter = ',', default_value = "sigmoid,tanh,relu")]
     activations: Vec<Activation>,
+    /// Weight initialisations, comma-separated (zeros, normal1, small, xavier, he).
+    #[arg(
+        long = "inits",
+        value_delimiter = ',',
+        default_value = "zeros,normal1,small,xavier,he"
+    )]
     schemes: Vec<Scheme>,
-    budget: Budget,
+    /// SGD steps per configuration.
+    #[arg(long, default_value_t = Budget::default().steps)]
+    steps: usize,
+    /// Samples per step.
+    #[arg(long, default_value_t = Budget::default().batch_size, value_parser = common::at_least_one)]
+    batch: usize,
+    /// SGD learning rate (momentum 0.9).
+    #[arg(long, default_value_t = Budget::default().lr, value_parser = common::positive)]
+    lr: f64,
+    /// Largest total gradient norm per step; 0 turns clipping off.
+    #[arg(long, default_value_t = Budget::default().clip.unwrap_or(0.0), value_parser = common::non_negative)]
+    clip: f64,
+    /// Seed of the split, the initialisations and the shuffling.
+    #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Directory for the charts and summary.md.
+    #[arg(long, default_value = "init_study")]
     out: PathBuf,
 }
 
 impl Settings {
-    fn from_args() -> Result<Settings, String> {
-        let d = Budget::default();
-        Ok(Settings {
-            depths: list("--depths", "5,10,30")?,
-            width: number("--width", 64)?,
-            activations: list("--activations", "sigmoid,tanh,relu")?,
-            schemes: list("--inits", "zeros,normal1,small,xavier,he")?,
-            budget: Budget {
-                steps: number("--steps", d.steps)?,
-                batch_size: number("--batch", d.batch_size)?,
-                lr: number("--lr", d.lr)?,
-                momentum: d.momentum,
-                clip: number("--clip", d.clip.unwrap_or(0.0)).map(|c| (c > 0.0).then_some(c))?,
-            },
-            seed: number("--seed", 0)?,
-            out: PathBuf::from(arg("--out").unwrap_or_else(|| "init_study".to_string())),
-        })
+    /// The training budget of every configuration.
+    fn budget(&self) -> Budget {
+        Budget {
+            steps: self.steps,
+            batch_size: self.batch,
+            lr: self.lr,
+            momentum: Budget::default().momentum,
+            clip: (self.clip > 0.0).then_some(self.clip),
+        }
     }
 
     fn configs(&self) -> Vec<MlpConfig> {
@@ -114,8 +138,9 @@ fn run_one(
     test_set: &Dataset<f32>,
     s: &Settings,
 ) -> Outcome {
-    let at_init = flow_at_init(&config, train_set, 256, &s.budget, s.seed);
-    let (model, trained) = train(&config, train_set, test_set, &s.budget, s.seed);
+    let budget = s.budget();
+    let at_init = flow_at_init(&config, train_set, 256, &budget, s.seed);
+    let (model, trained) = train(&config, train_set, test_set, &budget, s.seed);
     Outcome {
         config,
         at_init,
@@ -239,7 +264,7 @@ fn write_summary(
     seconds: f64,
 ) -> std::io::Result<()> {
     let mut md = String::new();
-    let b = &s.budget;
+    let b = &s.budget();
     let _ = writeln!(
         md,
         "# Initialisation study (digits, width {}, seed {})\n",
@@ -259,13 +284,18 @@ fn write_summary(
     std::fs::write(path, md)
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let s = Settings::from_args().map_err(|e| format!("init_study: {e}"))?;
+fn main() -> ExitCode {
+    let s = Settings::parse();
+    common::exit("init_study", run(&s))
+}
+
+/// The whole study for settings `s`.
+fn run(s: &Settings) -> Result<(), Box<dyn std::error::Error>> {
+    common::writable_dir(&s.out)?;
     let start = Instant::now();
     let data = load_bundled_digits::<f32>()?;
     let (train_set, test_set) = data.stratified_split(0.25, s.seed);
     let (train_set, test_set) = standardize(&train_set, &test_set);
-    std::fs::create_dir_all(&s.out)?;
     let configs = s.configs();
     println!(
         "{} configurations, {} train / {} test digits",
@@ -280,7 +310,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let outcomes: Vec<Outcome> = configs
         .par_iter()
         .map(|&c| {
-            let o = run_one(c, &train_set, &test_set, &s);
+            let o = run_one(c, &train_set, &test_set, s);
             bar.set_message(format!("{c}: {:.1}%", 100.0 * o.trained.test_accuracy));
             bar.inc(1);
             o
@@ -305,12 +335,56 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let rows: Vec<Vec<String>> = outcomes.iter().map(summary_row).collect();
     println!("{}", render_table(&HEADER, &rows));
-    let charts = write_charts(&outcomes, &s)?;
-    write_summary(&s.out.join("summary.md"), &outcomes, &s, seconds)?;
+    let charts = write_charts(&outcomes, s)?;
+    let summary = s.out.join("summary.md");
+    write_summary(&summary, &outcomes, s, seconds)
+        .map_err(|e| format!("cannot write {}: {e}", summary.display()))?;
     println!(
         "wrote {} charts and {} in {seconds:.1} s",
         charts.len(),
         s.out.join("summary.md").display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Settings, clap::Error> {
+        Settings::try_parse_from(std::iter::once("init_study").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn flags_are_checked_before_any_work() {
+        let s = parse(&[]).unwrap();
+        assert_eq!(s.depths, [5, 10, 30]);
+        assert_eq!(s.schemes.len(), 5);
+        assert_eq!(s.budget(), Budget::default());
+        assert_eq!(parse(&["--clip", "0"]).unwrap().budget().clip, None);
+        for bad in [
+            &["--step", "10"][..],
+            &["--lr"],
+            &["--lr", "inf"],
+            &["--lr", "-1"],
+            &["--depths", ""],
+            &["--depths", "5,,10"],
+            &["--depths", "0"],
+            &["--inits", "glorot"],
+            &["--activations", ""],
+            &["--clip", "NaN"],
+            &["--width", "x"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} accepted");
+        }
+        let help = parse(&["--help"]).unwrap_err().to_string();
+        assert!(help.contains("[default: 5,10,30]"), "{help}");
+    }
+
+    #[test]
+    fn an_unwritable_out_is_refused_before_the_study() {
+        let s = parse(&["--out", "/proc/x/y", "--steps", "0"]).unwrap();
+        let err = run(&s).unwrap_err().to_string();
+        assert!(err.contains("/proc/x/y"), "{err}");
+    }
 }

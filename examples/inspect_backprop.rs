@@ -8,12 +8,17 @@
 //! 4. catches a deliberate `ln(0)` with anomaly mode.
 //!
 //! ```text
-//! cargo run --release --example inspect_backprop
+//! cargo run --release --example inspect_backprop -- --help
 //! ```
 
+mod common;
+
+use clap::Parser;
 use rand::{rngs::StdRng, SeedableRng};
+use std::error::Error;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
 use tapegrad::autodiff::{Tape, Var};
 use tapegrad::nn::data::{load_bundled_digits, DIGITS_CLASSES, DIGITS_PIXELS};
 use tapegrad::prelude::*;
@@ -22,6 +27,19 @@ const SAMPLES: usize = 8;
 const HIDDEN: usize = 16;
 /// Largest L2 norm the hook lets through into the hidden layer.
 const CLIP: f64 = 0.05;
+
+/// Seeing inside backprop on a 64-16-10 tanh MLP: the tape, its graph, a
+/// gradient hook and anomaly mode.
+#[derive(Parser, Debug)]
+#[command(name = "inspect_backprop")]
+struct Settings {
+    /// Seed of the weights.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Directory for backprop.dot (and backprop.svg).
+    #[arg(long, default_value = ".")]
+    out: PathBuf,
+}
 
 /// The network's weights, outside any tape.
 struct Params {
@@ -71,13 +89,20 @@ fn forward<'t>(tape: &'t Tape, p: &Params, x: &Tensor, onehot: &Tensor) -> Net<'
     Net { w1, act1, loss }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> ExitCode {
+    let s = Settings::parse();
+    common::exit("inspect_backprop", run(&s))
+}
+
+/// The whole example for settings `s`.
+fn run(s: &Settings) -> Result<(), Box<dyn Error>> {
+    common::writable_dir(&s.out)?;
     let digits = load_bundled_digits::<f32>()?.subset(&(0..SAMPLES).collect::<Vec<_>>());
     let (x, onehot) = (
         digits.features(),
         Tensor::one_hot(digits.labels(), DIGITS_CLASSES),
     );
-    let params = Params::new(&mut StdRng::seed_from_u64(7));
+    let params = Params::new(&mut StdRng::seed_from_u64(s.seed));
 
     println!("== 1. The tape, with gradient norms ==\n");
     let tape = Tape::new();
@@ -87,7 +112,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("{}\n", tape.summary_with(&grads));
 
     println!("== 2. The graph ==\n");
-    write_graph(&tape.to_dot_with(&grads))?;
+    write_graph(&tape.to_dot_with(&grads), &s.out)?;
 
     println!("\n== 3. A hook clipping the gradient into layer1.act to L2 norm {CLIP} ==\n");
     clip_demo(&params, &x, &onehot);
@@ -97,16 +122,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Writes `backprop.dot`, and `backprop.svg` if Graphviz is installed.
-fn write_graph(dot: &str) -> std::io::Result<()> {
-    std::fs::write("backprop.dot", dot)?;
-    println!("wrote backprop.dot ({} lines)", dot.lines().count());
+/// Writes `backprop.dot` in `dir`, and `backprop.svg` if Graphviz is installed.
+fn write_graph(dot: &str, dir: &Path) -> Result<(), String> {
+    let (dot_path, svg_path) = (dir.join("backprop.dot"), dir.join("backprop.svg"));
+    std::fs::write(&dot_path, dot)
+        .map_err(|e| format!("cannot write {}: {e}", dot_path.display()))?;
+    println!(
+        "wrote {} ({} lines)",
+        dot_path.display(),
+        dot.lines().count()
+    );
     let svg = Command::new("dot")
-        .args(["-Tsvg", "backprop.dot", "-o", "backprop.svg"])
+        .arg("-Tsvg")
+        .arg(&dot_path)
+        .arg("-o")
+        .arg(&svg_path)
         .status();
     match svg {
-        Ok(status) if status.success() => println!("wrote backprop.svg"),
-        Ok(status) => println!("dot failed ({status}); backprop.svg not written"),
+        Ok(status) if status.success() => println!("wrote {}", svg_path.display()),
+        Ok(status) => println!("dot failed ({status}); {} not written", svg_path.display()),
         Err(_) => println!("(Graphviz `dot` not found: skipping backprop.svg)"),
     }
     Ok(())
@@ -164,5 +198,24 @@ fn anomaly_demo(params: &Params, x: &Tensor, onehot: &Tensor) {
             "try_backward, as a value:\n  {:?} of `{}` at node #{} ({})",
             anomaly.phase, anomaly.op, anomaly.node, anomaly.location
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Settings, clap::Error> {
+        Settings::try_parse_from(std::iter::once("inspect_backprop").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn flags_are_checked_before_any_work() {
+        assert_eq!(parse(&[]).unwrap().out, PathBuf::from("."));
+        for bad in [&["--outdir", "x"][..], &["--out"], &["--seed", "-1"]] {
+            assert!(parse(bad).is_err(), "{bad:?} accepted");
+        }
+        let err = run(&parse(&["--out", "/proc/x/y"]).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("/proc/x/y"), "{err}");
     }
 }

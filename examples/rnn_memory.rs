@@ -28,19 +28,20 @@
 //! as the RNN), `0.95` with forget bias 3; and training can push `f`
 //! towards 1.
 //!
-//! Run: `cargo run --release --example rnn_memory`
-//! Flags: `--seed 0 --hidden 32 --steps 400 --batch 64 --lr 0.003
-//! --forget-bias 3 --lengths 10,30,100 --out rnn_memory`
+//! Run: `cargo run --release --example rnn_memory -- --help` for the flags
+//! and their defaults. The output directory is checked before any work; a
+//! run whose loss stops being finite exits non-zero.
 
 mod common;
 
-use common::{arg, list, number};
+use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 use std::error::Error;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Instant;
 use tapegrad::autodiff::{Tape, Var};
 use tapegrad::nn::diagnostics::{render_table, LineChart};
@@ -55,35 +56,41 @@ const FEATURES: usize = 2;
 /// Sequences in the held-out test set of every length.
 const TEST_SIZE: usize = 1000;
 
-/// Command-line settings.
+/// A tanh RNN against LSTMs on remembering the first input of a sequence.
+#[derive(Parser, Debug)]
+#[command(name = "rnn_memory")]
 struct Settings {
+    /// Seed of the models and the data.
+    #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Hidden units of every cell.
+    #[arg(long, default_value_t = 32, value_parser = common::at_least_one)]
     hidden: usize,
+    /// Adam steps per model and length.
+    #[arg(long, default_value_t = 400)]
     steps: usize,
+    /// Sequences per step.
+    #[arg(long, default_value_t = 64, value_parser = common::at_least_one)]
     batch: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = 3e-3, value_parser = common::positive)]
     lr: f64,
+    /// Forget-gate bias of the third model.
+    #[arg(long, default_value_t = 3.0, value_parser = common::finite)]
     forget_bias: f64,
+    /// Sequence lengths, comma-separated, each at least 2.
+    #[arg(long, value_delimiter = ',', default_value = "10,30,100", value_parser = length)]
     lengths: Vec<usize>,
+    /// Directory for the charts.
+    #[arg(long, default_value = "rnn_memory")]
     out: PathBuf,
 }
 
-impl Settings {
-    fn from_args() -> Result<Settings, String> {
-        let lengths = list("--lengths", "10,30,100")?;
-        let s = Settings {
-            seed: number("--seed", 0)?,
-            hidden: number("--hidden", 32)?,
-            steps: number("--steps", 400)?,
-            batch: number("--batch", 64)?,
-            lr: number("--lr", 3e-3)?,
-            forget_bias: number("--forget-bias", 3.0)?,
-            lengths,
-            out: PathBuf::from(arg("--out").unwrap_or_else(|| "rnn_memory".into())),
-        };
-        if s.lengths.iter().any(|&t| t < 2) || s.batch == 0 || s.hidden == 0 {
-            return Err("--lengths must be at least 2, --batch and --hidden at least 1".into());
-        }
-        Ok(s)
+/// A sequence length: a whole number >= 2.
+fn length(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(t) if t >= 2 => Ok(t),
+        _ => Err(format!("expected a whole number >= 2, found `{s}`")),
     }
 }
 
@@ -307,8 +314,9 @@ fn progress_bar(total: u64) -> ProgressBar {
 }
 
 /// Trains every model on sequences of length `len`; returns their test
-/// accuracies and the trained models.
-fn train_all(s: &Settings, len: usize) -> (Vec<f64>, Vec<Box<dyn Experiment>>) {
+/// accuracies and the trained models, or an error if a loss stops being finite.
+type Trained = (Vec<f64>, Vec<Box<dyn Experiment>>);
+fn train_all(s: &Settings, len: usize) -> Result<Trained, String> {
     let mut models = models(s, s.seed);
     let mut data_rng = StdRng::seed_from_u64(s.seed ^ 0xda7a ^ len as u64);
     let (test_x, test_y) = batch(TEST_SIZE, len, &mut data_rng);
@@ -319,9 +327,11 @@ fn train_all(s: &Settings, len: usize) -> (Vec<f64>, Vec<Box<dyn Experiment>>) {
         let mut opt = Adam::new(s.lr);
         let mut rng = StdRng::seed_from_u64(s.seed ^ 0x7a1 ^ len as u64);
         let start = Instant::now();
-        for _ in 0..s.steps {
+        for step in 1..=s.steps {
             let (x, y) = batch(s.batch, len, &mut rng);
             let loss = model.train_step(&mut opt, &x, &y);
+            let when = format!("step {step} of {} at T = {len}", model.name());
+            common::finite_loss(loss, &when).inspect_err(|_| bar.finish_and_clear())?;
             bar.set_message(format!("loss {loss:.3}"));
             bar.inc(1);
         }
@@ -335,13 +345,18 @@ fn train_all(s: &Settings, len: usize) -> (Vec<f64>, Vec<Box<dyn Experiment>>) {
         );
         accs.push(acc);
     }
-    (accs, models)
+    Ok((accs, models))
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let s = Settings::from_args()?;
+fn main() -> ExitCode {
+    let s = Settings::parse();
+    common::exit("rnn_memory", run(&s))
+}
+
+/// The whole example for settings `s`.
+fn run(s: &Settings) -> Result<(), Box<dyn Error>> {
+    common::writable_dir(&s.out)?;
     let start = Instant::now();
-    std::fs::create_dir_all(&s.out)?;
     let longest = *s.lengths.iter().max().expect("at least one length");
     let mut rng = StdRng::seed_from_u64(s.seed ^ 0x9ad);
     let (x, y) = batch(s.batch, longest, &mut rng);
@@ -350,7 +365,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         "\n== gradient through time at initialisation (T = {longest}, hidden {}, batch {}) ==\n",
         s.hidden, s.batch
     );
-    let init = models(&s, s.seed);
+    let init = models(s, s.seed);
     let names: Vec<String> = init.iter().map(|m| m.name().to_string()).collect();
     let profiles: Vec<Vec<f64>> = init.iter().map(|m| m.grad_profile(&x, &y)).collect();
     print_profiles(&names, &profiles);
@@ -369,7 +384,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut table = Vec::new();
     let mut trained_profiles = Vec::new();
     for &len in &s.lengths {
-        let (accs, trained) = train_all(&s, len);
+        let (accs, trained) = train_all(s, len)?;
         table.push((len, accs));
         if len == longest {
             trained_profiles = trained.iter().map(|m| m.grad_profile(&x, &y)).collect();
@@ -400,4 +415,62 @@ fn main() -> Result<(), Box<dyn Error>> {
     )?;
     println!("\ntotal time {:.1} s", start.elapsed().as_secs_f64());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Settings, clap::Error> {
+        Settings::try_parse_from(std::iter::once("rnn_memory").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn flags_are_checked_before_any_work() {
+        let s = parse(&[]).unwrap();
+        assert_eq!(s.lengths, [10, 30, 100]);
+        for bad in [
+            &["--length", "10"][..],
+            &["--lr"],
+            &["--lr", "inf"],
+            &["--lr", "-1"],
+            &["--lengths", ""],
+            &["--lengths", "1"],
+            &["--forget-bias", "NaN"],
+            &["--hidden", "0"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} accepted");
+        }
+        let help = parse(&["--help"]).unwrap_err().to_string();
+        assert!(help.contains("[default: 10,30,100]"), "{help}");
+    }
+
+    #[test]
+    fn an_unwritable_out_is_refused_before_any_work() {
+        let s = parse(&["--out", "/proc/x/y", "--steps", "0"]).unwrap();
+        let err = run(&s).unwrap_err().to_string();
+        assert!(err.contains("/proc/x/y"), "{err}");
+    }
+
+    #[test]
+    fn a_diverging_run_fails() {
+        let dir = std::env::temp_dir().join(format!("tapegrad-rnn-memory-{}", std::process::id()));
+        let out = dir.to_str().unwrap();
+        let args = [
+            "--lr",
+            "1e38",
+            "--steps",
+            "30",
+            "--lengths",
+            "3",
+            "--batch",
+            "4",
+            "--out",
+            out,
+        ];
+        let s = parse(&args).unwrap();
+        let err = run(&s).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(err.contains("training diverged"), "{err}");
+    }
 }

@@ -3,18 +3,19 @@
 //! saves its state dict as safetensors, reloads it and checks the reloaded
 //! model predicts exactly the same.
 //!
-//! Run: `cargo run --release --example train_digits`
-//! Flags: `--seed 0 --epochs 30 --lr 0.001 --batch-size 32
-//! --out checkpoints/digits_mlp.safetensors`
+//! Run: `cargo run --release --example train_digits -- --help` for the
+//! flags and their defaults. The output path is checked before training; a
+//! run whose loss stops being finite exits non-zero without saving.
 
 mod common;
 
-use common::{arg, number};
+use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::error::Error;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::Instant;
 use tapegrad::autodiff::Tape;
 use tapegrad::nn::checkpoint::{load_module, save_module};
@@ -31,31 +32,25 @@ const TEST_FRACTION: f64 = 0.2;
 /// (initialisation and shuffling) are scored on the same test set.
 const SPLIT_SEED: u64 = 0;
 
-/// Command-line settings.
+/// Trains a 64-128-64-10 MLP on the bundled digits, saves and reloads it.
+#[derive(Parser, Debug)]
+#[command(name = "train_digits")]
 struct Settings {
+    /// Seed of the initialisation and the shuffling.
+    #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Passes over the training set.
+    #[arg(long, default_value_t = 30, value_parser = common::at_least_one)]
     epochs: usize,
+    /// Adam's peak learning rate (cosine-annealed over the epochs).
+    #[arg(long, default_value_t = 1e-3, value_parser = common::positive)]
     lr: f64,
+    /// Samples per step.
+    #[arg(long, default_value_t = 32, value_parser = common::at_least_one)]
     batch_size: usize,
+    /// Where to save the trained model (safetensors).
+    #[arg(long, default_value = "checkpoints/digits_mlp.safetensors")]
     out: PathBuf,
-}
-
-impl Settings {
-    fn from_args() -> Result<Settings, String> {
-        let s = Settings {
-            seed: number("--seed", 0)?,
-            epochs: number("--epochs", 30)?,
-            lr: number("--lr", 1e-3)?,
-            batch_size: number("--batch-size", 32)?,
-            out: PathBuf::from(
-                arg("--out").unwrap_or_else(|| "checkpoints/digits_mlp.safetensors".into()),
-            ),
-        };
-        if s.batch_size == 0 || s.epochs == 0 {
-            return Err("--batch-size and --epochs must be at least 1".into());
-        }
-        Ok(s)
-    }
 }
 
 /// 64-128-64-10 with ReLU; hidden layers He-initialised for ReLU
@@ -92,7 +87,8 @@ fn build_mlp(rng: &mut StdRng) -> Sequential<f32> {
         ))
 }
 
-/// One epoch of shuffled mini-batches; returns the mean training loss.
+/// One epoch of shuffled mini-batches; returns the mean training loss, or
+/// an error at the first step whose loss is not finite.
 fn train_epoch(
     model: &mut Sequential<f32>,
     opt: &mut Adam<f32>,
@@ -100,11 +96,12 @@ fn train_epoch(
     s: &Settings,
     rng: &mut StdRng,
     bar: &ProgressBar,
-) -> f64 {
+) -> Result<f64, String> {
     let (mut total, mut count) = (0.0, 0);
-    for (x, labels) in Batches::from_dataset(train, s.batch_size, true, rng) {
+    for (step, (x, labels)) in Batches::from_dataset(train, s.batch_size, true, rng).enumerate() {
         let tape = Tape::new();
         let loss = cross_entropy(model.forward(tape.constant(x)), &labels);
+        common::finite_loss(loss.item(), &format!("step {} of the epoch", step + 1))?;
         let grads = loss.backward();
         opt.step(model, &grads);
         total += loss.item() * labels.len() as f64;
@@ -112,7 +109,7 @@ fn train_epoch(
         bar.set_message(format!("loss {:.4}", loss.item()));
         bar.inc(1);
     }
-    total / count as f64
+    Ok(total / count as f64)
 }
 
 /// The predicted class of every sample.
@@ -156,11 +153,9 @@ fn confusion_table(predicted: &[usize], labels: &[usize]) -> String {
     render_table(&header, &rows)
 }
 
-/// Saves the model's state dict to `path` (creating its directory).
+/// Saves the model's state dict to `path` (whose directory
+/// [`common::writable_file`] created before training).
 fn save_model(model: &Sequential<f32>, path: &Path) -> Result<(), Box<dyn Error>> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
     save_module(path, model)?;
     Ok(())
 }
@@ -187,21 +182,24 @@ fn cosine_lr(lr: f64, epoch: usize, epochs: usize) -> f64 {
     lr * 0.5 * (1.0 + (std::f64::consts::PI * (epoch - 1) as f64 / epochs as f64).cos())
 }
 
-/// Trains for `s.epochs` epochs, printing loss and test accuracy after each.
+/// Trains for `s.epochs` epochs, printing loss and test accuracy after
+/// each; stops with an error if the loss stops being finite.
 fn train(
     model: &mut Sequential<f32>,
     train_set: &Dataset<f32>,
     test_set: &Dataset<f32>,
     s: &Settings,
     rng: &mut StdRng,
-) {
+) -> Result<(), String> {
     let mut opt = Adam::new(s.lr);
     let steps_per_epoch = train_set.len().div_ceil(s.batch_size) as u64;
     let bar = progress_bar(steps_per_epoch * s.epochs as u64);
     for epoch in 1..=s.epochs {
         opt.set_lr(cosine_lr(s.lr, epoch, s.epochs));
         bar.set_prefix(format!("epoch {epoch}/{}", s.epochs));
-        let loss = train_epoch(model, &mut opt, train_set, s, rng, &bar);
+        let loss = train_epoch(model, &mut opt, train_set, s, rng, &bar).inspect_err(|_| {
+            bar.finish_and_clear();
+        })?;
         let acc = accuracy(&predict(model, test_set), test_set.labels());
         let lr = opt.lr();
         bar.suspend(|| {
@@ -212,10 +210,18 @@ fn train(
         });
     }
     bar.finish_and_clear();
+    Ok(())
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let s = Settings::from_args()?;
+fn main() -> ExitCode {
+    let s = Settings::parse();
+    common::exit("train_digits", run(&s))
+}
+
+/// The whole example for settings `s`: checks the output path, trains,
+/// saves, reloads and compares.
+fn run(s: &Settings) -> Result<(), Box<dyn Error>> {
+    common::writable_file(&s.out)?;
     let start = Instant::now();
     let digits = load_bundled_digits::<f32>()?;
     let (train_set, test_set) = digits.stratified_split(TEST_FRACTION, SPLIT_SEED);
@@ -225,7 +231,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     let mut rng = StdRng::seed_from_u64(s.seed);
     let mut model = build_mlp(&mut rng);
-    train(&mut model, &train_set, &test_set, &s, &mut rng);
+    train(&mut model, &train_set, &test_set, s, &mut rng)?;
     let trained_in = start.elapsed();
 
     let predicted = predict(&model, &test_set);
@@ -261,4 +267,53 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     println!("total time {:.2} s", start.elapsed().as_secs_f64());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Settings, clap::Error> {
+        Settings::try_parse_from(std::iter::once("train_digits").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn flags_are_checked_before_any_work() {
+        let s = parse(&[]).unwrap();
+        assert_eq!((s.epochs, s.lr, s.batch_size), (30, 1e-3, 32));
+        for bad in [
+            &["--epoch", "1"][..], // misspelt
+            &["--lr"],             // no value
+            &["--lr", "inf"],
+            &["--lr", "-1"],
+            &["--lr", "fast"],
+            &["--epochs", "0"],
+            &["--batch-size", "0"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} accepted");
+        }
+        let help = parse(&["--help"]).unwrap_err();
+        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
+        assert!(help.to_string().contains("[default: 0.001]"), "{help}");
+    }
+
+    #[test]
+    fn an_unwritable_out_is_refused_before_training() {
+        let s = parse(&["--out", "/proc/x/y/model.safetensors", "--epochs", "1"]).unwrap();
+        let err = run(&s).unwrap_err().to_string();
+        assert!(err.contains("/proc/x/y"), "{err}");
+    }
+
+    #[test]
+    fn a_diverging_run_fails_without_writing_the_model() {
+        let dir =
+            std::env::temp_dir().join(format!("tapegrad-train-digits-{}", std::process::id()));
+        let out = dir.join("model.safetensors");
+        let out_s = out.to_str().unwrap();
+        let s = parse(&["--lr", "1e30", "--epochs", "3", "--out", out_s]).unwrap();
+        let err = run(&s).unwrap_err().to_string();
+        assert!(err.contains("training diverged"), "{err}");
+        assert!(!out.exists(), "the diverged model was saved");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

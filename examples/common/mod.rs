@@ -1,34 +1,124 @@
-//! Command-line flags shared by the examples: `--name value` pairs, read
-//! with a default when absent and a message naming the flag when a value
-//! does not parse.
+//! What the examples share: value parsers for their `clap` flags (so a
+//! bad value is refused before any work starts), checks that output paths
+//! can be written before training, the finite-loss check, and the exit
+//! code of `main`.
+#![allow(dead_code)] // not every example uses every helper
 
-/// The value after flag `name`, if given.
-pub fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
+use std::error::Error;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// A finite number `> 0` (learning rates).
+pub fn positive(s: &str) -> Result<f64, String> {
+    let v = finite(s)?;
+    (v > 0.0)
+        .then_some(v)
+        .ok_or_else(|| format!("expected a number > 0, found {v}"))
 }
 
-/// The flag's value parsed as `T`, or `default` when absent.
-pub fn number<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
-    arg(name).map_or(Ok(default), |s| {
-        s.parse().map_err(|_| format!("{name}: cannot read `{s}`"))
-    })
+/// A finite number `>= 0` (clipping norms).
+pub fn non_negative(s: &str) -> Result<f64, String> {
+    let v = finite(s)?;
+    (v >= 0.0)
+        .then_some(v)
+        .ok_or_else(|| format!("expected a number >= 0, found {v}"))
 }
 
-/// The flag's comma-separated values parsed as `T` (`default` when absent).
-#[allow(dead_code)] // not every example takes a list
-pub fn list<T: std::str::FromStr>(name: &str, default: &str) -> Result<Vec<T>, String>
-where
-    T::Err: std::fmt::Display,
-{
-    let text = arg(name).unwrap_or_else(|| default.to_string());
-    text.split(',')
-        .map(|s| {
-            let s = s.trim();
-            s.parse::<T>()
-                .map_err(|e| format!("{name}: cannot read `{s}`: {e}"))
-        })
-        .collect()
+/// A finite number (not `inf`, not `NaN`).
+pub fn finite(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a number, found `{s}`"))?;
+    v.is_finite()
+        .then_some(v)
+        .ok_or_else(|| format!("expected a finite number, found {v}"))
+}
+
+/// A whole number `>= 1` (epochs, batch sizes, widths).
+pub fn at_least_one(s: &str) -> Result<usize, String> {
+    let v: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a whole number >= 1, found `{s}`"))?;
+    (v >= 1)
+        .then_some(v)
+        .ok_or_else(|| "expected a whole number >= 1, found 0".to_string())
+}
+
+/// Creates `dir` (and its parents) and writes and removes a probe file in
+/// it, so an unwritable output directory is reported before any training.
+pub fn writable_dir(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create output directory {}: {e}", dir.display()))?;
+    let probe = dir.join(format!(".tapegrad-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"")
+        .map_err(|e| format!("cannot write in output directory {}: {e}", dir.display()))?;
+    std::fs::remove_file(&probe).map_err(|e| format!("cannot remove {}: {e}", probe.display()))
+}
+
+/// Checks that the file `path` can be written: its directory is created
+/// and probed ([`writable_dir`]), and `path` itself must not be a directory.
+pub fn writable_file(path: &Path) -> Result<(), String> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    writable_dir(dir)?;
+    if path.is_dir() {
+        return Err(format!("output file {} is a directory", path.display()));
+    }
+    Ok(())
+}
+
+/// An error unless `loss` is finite: a diverged run stops here, and
+/// nothing trained by it is saved.
+pub fn finite_loss(loss: f64, when: &str) -> Result<(), String> {
+    if loss.is_finite() {
+        Ok(())
+    } else {
+        Err(format!(
+            "training diverged: the loss is {loss} at {when}; stopping without saving"
+        ))
+    }
+}
+
+/// The exit code of an example's `main`: success, or the error printed as
+/// `example: error: ...` and a failure code.
+pub fn exit(example: &str, result: Result<(), Box<dyn Error>>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{example}: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_checked() {
+        assert_eq!(positive("0.5"), Ok(0.5));
+        for bad in ["inf", "-1", "0", "NaN", "x", ""] {
+            assert!(positive(bad).is_err(), "{bad}");
+        }
+        assert_eq!(non_negative("0"), Ok(0.0));
+        assert!(non_negative("-0.1").is_err());
+        assert_eq!(at_least_one("3"), Ok(3));
+        assert!(at_least_one("0").is_err() && at_least_one("-2").is_err());
+    }
+
+    #[test]
+    fn unwritable_outputs_are_refused_naming_the_path() {
+        let err = writable_dir(Path::new("/proc/x/y")).unwrap_err();
+        assert!(err.contains("/proc/x/y"), "{err}");
+        let err = writable_file(Path::new("/proc/x/y/model.safetensors")).unwrap_err();
+        assert!(err.contains("/proc/x/y"), "{err}");
+        assert!(finite_loss(f64::NAN, "step 3")
+            .unwrap_err()
+            .contains("step 3"));
+    }
 }

@@ -36,6 +36,7 @@
 
 mod error;
 mod header;
+mod read;
 mod state_dict;
 
 pub use error::CheckpointError;
@@ -103,15 +104,22 @@ pub fn from_bytes<E: Float>(bytes: &[u8]) -> Result<BTreeMap<String, Tensor<E>>,
 }
 
 /// Reads a safetensors file into tensors by name, converting `F32` and `F64` data to `E`.
+///
+/// The file is read in order and checked on the way: the 8-byte header
+/// length (at most 100 MB), the JSON header, then, only if the file's
+/// length is exactly what the header's data offsets declare, the data. So
+/// a file that claims more (or less) than it holds fails after reading its
+/// header, and a device or stream (`/dev/zero`) after its first bytes.
+///
+/// # Errors
+/// [`CheckpointError::Io`] naming the file if it cannot be read, else a
+/// [`CheckpointError`] naming the file and the byte offset or tensor.
 pub fn load_safetensors<E: Float>(
     path: impl AsRef<Path>,
 ) -> Result<BTreeMap<String, Tensor<E>>, CheckpointError> {
     let path = path.as_ref();
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|error| CheckpointError::Io {
-        file: file.clone(),
-        error,
-    })?;
+    let bytes = read::read_file(path, &file)?;
     decode(&bytes, &file)
 }
 

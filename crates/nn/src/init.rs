@@ -127,25 +127,50 @@ pub fn calculate_gain(nonlinearity: Nonlinearity) -> f64 {
 /// ```
 ///
 /// # Panics
-/// If the shape has fewer than 2 dimensions (fans are not defined).
+/// If the shape has fewer than 2 dimensions (fans are not defined), or a
+/// fan overflows `usize`.
 #[track_caller]
 pub fn calculate_fan_in_and_fan_out(shape: &[usize]) -> (usize, usize) {
+    fans(shape, "init")
+}
+
+/// [`calculate_fan_in_and_fan_out`], panicking in the name of `op`.
+#[track_caller]
+fn fans(shape: &[usize], op: &str) -> (usize, usize) {
     if shape.len() < 2 {
         panic!(
-            "init: fan in and fan out need a weight of at least 2 dimensions, got shape {shape:?}"
+            "{op}: fan in and fan out need a weight of at least 2 dimensions, got shape {shape:?}"
         );
     }
-    let receptive_field: usize = shape[2..].iter().product();
-    (shape[1] * receptive_field, shape[0] * receptive_field)
+    let receptive_field = shape[2..].iter().try_fold(1usize, |a, &k| a.checked_mul(k));
+    let fan = |n: usize| receptive_field.and_then(|r| r.checked_mul(n));
+    match (fan(shape[1]), fan(shape[0])) {
+        (Some(fan_in), Some(fan_out)) => (fan_in, fan_out),
+        _ => panic!("{op}: shape {shape:?} overflows: its fans do not fit in usize"),
+    }
 }
 
 /// The fan `mode` picks.
 #[track_caller]
-fn fan(shape: &[usize], mode: FanMode) -> usize {
-    let (fan_in, fan_out) = calculate_fan_in_and_fan_out(shape);
+fn fan(shape: &[usize], mode: FanMode, op: &str) -> usize {
+    let (fan_in, fan_out) = fans(shape, op);
     match mode {
         FanMode::FanIn => fan_in,
         FanMode::FanOut => fan_out,
+    }
+}
+
+/// True if a tensor of `shape` has no elements (a dimension is 0): fan-based
+/// schemes then have a zero fan and nothing to draw, and return it empty.
+fn no_elements(shape: &[usize]) -> bool {
+    shape.contains(&0)
+}
+
+/// Panics unless `gain` is finite and `>= 0`, naming `op`.
+#[track_caller]
+fn check_gain(op: &str, gain: f64) {
+    if !gain.is_finite() || gain < 0.0 {
+        panic!("{op}: gain must be finite and >= 0, got {gain}");
     }
 }
 
@@ -171,6 +196,10 @@ pub fn constant<E: Float>(shape: &[usize], value: f64) -> Tensor<E> {
 /// If `low > high` or either is not finite.
 #[track_caller]
 pub fn uniform<E: Float>(shape: &[usize], low: f64, high: f64, rng: &mut impl Rng) -> Tensor<E> {
+    // Written so that NaN fails too.
+    if !(low.is_finite() && high.is_finite() && low <= high) {
+        panic!("init::uniform: bounds must be finite with low <= high, got [{low}, {high}]");
+    }
     if low == high {
         return constant(shape, low);
     }
@@ -183,9 +212,14 @@ pub fn uniform<E: Float>(shape: &[usize], low: f64, high: f64, rng: &mut impl Rn
 /// Samples from the normal distribution `N(mean, std²)`.
 ///
 /// # Panics
-/// If `std` is negative or not finite.
+/// If `mean` is not finite, or `std` is negative or not finite.
 #[track_caller]
 pub fn normal<E: Float>(shape: &[usize], mean: f64, std: f64, rng: &mut impl Rng) -> Tensor<E> {
+    if !(mean.is_finite() && std.is_finite() && std >= 0.0) {
+        panic!(
+            "init::normal: needs a finite mean and a finite std >= 0, got mean {mean}, std {std}"
+        );
+    }
     Tensor::rand_normal(shape, mean, std, rng)
 }
 
@@ -207,35 +241,64 @@ fn uniform_with_std<E: Float>(shape: &[usize], std: f64, rng: &mut impl Rng) -> 
 /// layer is square. Derived for linear (and tanh near 0) units; `gain`
 /// corrects for other nonlinearities ([`calculate_gain`]).
 ///
+/// A weight with no elements (a zero dimension, so a zero fan) comes back
+/// as zeros of its shape: there is nothing to draw.
+///
 /// # Panics
-/// If the shape has fewer than 2 dimensions.
+/// If the shape has fewer than 2 dimensions, or `gain` is negative,
+/// infinite or NaN.
 #[track_caller]
 pub fn xavier_uniform<E: Float>(shape: &[usize], gain: f64, rng: &mut impl Rng) -> Tensor<E> {
-    uniform_with_std(shape, xavier_std(shape, gain), rng)
+    let std = xavier_std(shape, gain, "xavier_uniform");
+    if no_elements(shape) {
+        return Tensor::zeros(shape);
+    }
+    uniform_with_std(shape, std, rng)
 }
 
 /// Xavier (Glorot) normal: `N(0, std²)` with
 /// `std = gain · √(2 / (fan_in + fan_out))`; the variance of
 /// [`xavier_uniform`] (Glorot & Bengio 2010).
 ///
+/// A weight with no elements comes back as zeros of its shape.
+///
 /// # Panics
-/// If the shape has fewer than 2 dimensions.
+/// As [`xavier_uniform`].
 #[track_caller]
 pub fn xavier_normal<E: Float>(shape: &[usize], gain: f64, rng: &mut impl Rng) -> Tensor<E> {
-    normal(shape, 0.0, xavier_std(shape, gain), rng)
+    let std = xavier_std(shape, gain, "xavier_normal");
+    if no_elements(shape) {
+        return Tensor::zeros(shape);
+    }
+    normal(shape, 0.0, std, rng)
 }
 
-/// `gain · √(2 / (fan_in + fan_out))`.
+/// `gain · √(2 / (fan_in + fan_out))` (0 for a weight with no elements),
+/// after checking the shape and the gain in the name of `op`.
 #[track_caller]
-fn xavier_std(shape: &[usize], gain: f64) -> f64 {
-    let (fan_in, fan_out) = calculate_fan_in_and_fan_out(shape);
-    gain * (2.0 / (fan_in + fan_out) as f64).sqrt()
+fn xavier_std(shape: &[usize], gain: f64, op: &str) -> f64 {
+    let (fan_in, fan_out) = fans(shape, op);
+    check_gain(op, gain);
+    if no_elements(shape) {
+        return 0.0;
+    }
+    // Both fans are at least 1 here; their sum is taken in f64 (no overflow).
+    gain * (2.0 / (fan_in as f64 + fan_out as f64)).sqrt()
 }
 
-/// `gain(nonlinearity) / √fan` (`∞` for an empty fan; callers return early).
+/// `gain(nonlinearity) / √fan` (0 for a weight with no elements), after
+/// checking the shape and the gain in the name of `op`.
 #[track_caller]
-fn kaiming_std(shape: &[usize], mode: FanMode, nonlinearity: Nonlinearity) -> f64 {
-    calculate_gain(nonlinearity) / (fan(shape, mode) as f64).sqrt()
+fn kaiming_std(shape: &[usize], mode: FanMode, nonlinearity: Nonlinearity, op: &str) -> f64 {
+    let fan = fan(shape, mode, op);
+    let gain = calculate_gain(nonlinearity);
+    if !gain.is_finite() {
+        panic!("{op}: gain {gain} of {nonlinearity} is not finite");
+    }
+    if no_elements(shape) {
+        return 0.0;
+    }
+    gain / (fan as f64).sqrt()
 }
 
 /// Kaiming (He) uniform: `U(-b, b)` with `b = gain · √(3 / fan)`, so
@@ -252,8 +315,12 @@ fn kaiming_std(shape: &[usize], mode: FanMode, nonlinearity: Nonlinearity) -> f6
 /// `Nonlinearity::LeakyReLU(a)` here; `nn.Linear`'s default `a = √5` gives
 /// `b = 1 / √fan_in` (see [`Linear`](crate::layers::Linear)).
 ///
+/// A weight with no elements (so a zero fan) comes back as zeros of its
+/// shape: there is nothing to draw.
+///
 /// # Panics
-/// If the shape has fewer than 2 dimensions.
+/// If the shape has fewer than 2 dimensions, or the gain is not finite
+/// (a NaN leaky-ReLU slope).
 #[track_caller]
 pub fn kaiming_uniform<E: Float>(
     shape: &[usize],
@@ -261,9 +328,9 @@ pub fn kaiming_uniform<E: Float>(
     nonlinearity: Nonlinearity,
     rng: &mut impl Rng,
 ) -> Tensor<E> {
-    let std = kaiming_std(shape, mode, nonlinearity);
-    if !std.is_finite() {
-        return Tensor::zeros(shape); // a zero-element weight: nothing to draw
+    let std = kaiming_std(shape, mode, nonlinearity, "kaiming_uniform");
+    if no_elements(shape) {
+        return Tensor::zeros(shape);
     }
     uniform_with_std(shape, std, rng)
 }
@@ -271,8 +338,10 @@ pub fn kaiming_uniform<E: Float>(
 /// Kaiming (He) normal: `N(0, std²)` with `std = gain / √fan`
 /// (He et al. 2015; see [`kaiming_uniform`] for the derivation).
 ///
+/// A weight with no elements comes back as zeros of its shape.
+///
 /// # Panics
-/// If the shape has fewer than 2 dimensions.
+/// As [`kaiming_uniform`].
 #[track_caller]
 pub fn kaiming_normal<E: Float>(
     shape: &[usize],
@@ -280,8 +349,8 @@ pub fn kaiming_normal<E: Float>(
     nonlinearity: Nonlinearity,
     rng: &mut impl Rng,
 ) -> Tensor<E> {
-    let std = kaiming_std(shape, mode, nonlinearity);
-    if !std.is_finite() {
+    let std = kaiming_std(shape, mode, nonlinearity, "kaiming_normal");
+    if no_elements(shape) {
         return Tensor::zeros(shape);
     }
     normal(shape, 0.0, std, rng)
@@ -336,16 +405,19 @@ pub fn lecun_uniform<E: Float>(shape: &[usize], rng: &mut impl Rng) -> Tensor<E>
 /// assert!(wwt.allclose(&tapegrad_tensor::Tensor::eye(3).mul_scalar(4.0), 0.0, 1e-12));
 /// ```
 ///
+/// A weight with no elements comes back as zeros of its shape.
+///
 /// # Panics
-/// If the shape has fewer than 2 dimensions.
+/// If the shape has fewer than 2 dimensions or overflows, or `gain` is not
+/// finite (a negative gain is allowed: it flips the signs).
 #[track_caller]
 pub fn orthogonal<E: Float>(shape: &[usize], gain: f64, rng: &mut impl Rng) -> Tensor<E> {
-    if shape.len() < 2 {
-        panic!("orthogonal: needs a weight of at least 2 dimensions, got shape {shape:?}");
+    let (cols, _) = fans(shape, "orthogonal"); // Π shape[1..]
+    if !gain.is_finite() {
+        panic!("orthogonal: gain must be finite, got {gain}");
     }
     let rows = shape[0];
-    let cols: usize = shape[1..].iter().product();
-    if rows * cols == 0 {
+    if no_elements(shape) {
         return Tensor::zeros(shape);
     }
     let a = Tensor::<f64>::rand_normal(&[rows, cols], 0.0, 1.0, rng);
@@ -513,7 +585,8 @@ impl Init {
 
     /// The standard deviation of the weights this scheme draws for `shape`
     /// (for orthogonal: `gain / √max(rows, cols)`, the root mean square
-    /// entry; for constants: 0).
+    /// entry; for constants, and fan-based schemes on a weight with no
+    /// elements: 0).
     ///
     /// # Panics
     /// As [`tensor`](Self::tensor).
@@ -523,14 +596,21 @@ impl Init {
             Init::Zeros | Init::Ones | Init::Constant(_) => 0.0,
             Init::Uniform { low, high } => (high - low) / 12f64.sqrt(),
             Init::Normal { std, .. } => std,
-            Init::XavierUniform { gain } | Init::XavierNormal { gain } => xavier_std(shape, gain),
+            Init::XavierUniform { gain } | Init::XavierNormal { gain } => {
+                xavier_std(shape, gain, "Init::std")
+            }
             Init::KaimingUniform { mode, nonlinearity }
-            | Init::KaimingNormal { mode, nonlinearity } => kaiming_std(shape, mode, nonlinearity),
+            | Init::KaimingNormal { mode, nonlinearity } => {
+                kaiming_std(shape, mode, nonlinearity, "Init::std")
+            }
             Init::LecunUniform | Init::LecunNormal => {
-                kaiming_std(shape, FanMode::FanIn, Nonlinearity::Linear)
+                kaiming_std(shape, FanMode::FanIn, Nonlinearity::Linear, "Init::std")
             }
             Init::Orthogonal { gain } => {
-                let (cols, _) = calculate_fan_in_and_fan_out(shape); // Π shape[1..]
+                let (cols, _) = fans(shape, "Init::std"); // Π shape[1..]
+                if no_elements(shape) {
+                    return 0.0;
+                }
                 gain / (shape[0].max(cols) as f64).sqrt()
             }
         }

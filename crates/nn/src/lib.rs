@@ -19,6 +19,32 @@
 //!   terminal tables and SVG charts; [`study`]: the initialisation study.
 //! - [`data`]: the bundled digits, MNIST-style IDX files, seeded batches;
 //!   [`checkpoint`]: weights and whole modules as safetensors.
+//!
+//! ## Threads
+//!
+//! Every layer, container and optimiser here is [`Send`]: a model (a
+//! [`Sequential`] too, whose boxed layers are `dyn Module + Send`) can be
+//! built on one thread and trained on another, and sent back. None of the
+//! types holding a [`Param`] is [`Sync`]: a parameter remembers its binding
+//! to the current step's tape in a `Cell`, so one model must not run
+//! forward passes on two threads at once (give each thread its own copy,
+//! e.g. through a state dict). Layers with interior state are not `Sync`
+//! either: [`Dropout`] (its mask RNG) and [`BatchNorm2d`] (its running
+//! statistics). Stateless layers ([`ReLU`], [`MaxPool2d`], ...) are `Send`
+//! and `Sync`. Tensors are `Send + Sync` (shared, immutable storage). A
+//! step's tape is recorded and differentiated on one thread (its vars
+//! borrow it).
+//!
+//! ```
+//! use rand::SeedableRng;
+//! use tapegrad_nn::{Linear, ReLU, Sequential};
+//! fn assert_send<T: Send>(_: &T) {}
+//! let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+//! let model: Sequential<f32> = Sequential::new().add(Linear::new(4, 2, &mut rng)).add(ReLU);
+//! assert_send(&model);
+//! let model = std::thread::spawn(move || model).join().unwrap(); // trained there, sent back
+//! assert_eq!(model.len(), 2);
+//! ```
 #![warn(missing_docs)]
 
 pub mod checkpoint;

@@ -178,6 +178,12 @@ pub fn visit_child_buffers_mut<E: Float, M: Module<E> + ?Sized>(
 /// Layers applied one after another; parameters and buffers are named
 /// `"{index}.{name}"`.
 ///
+/// The layers are held as `Box<dyn Module<E> + Send>`, so a `Sequential`
+/// is [`Send`] and a model built from it can be moved to (and trained on)
+/// another thread; every layer of this crate is `Send`. It is not `Sync`:
+/// a [`Param`] records its binding to a tape in a `Cell` (see the crate
+/// docs on threads).
+///
 /// ```
 /// use tapegrad_autodiff::Tape;
 /// use tapegrad_nn::{Module, Sequential};
@@ -189,7 +195,7 @@ pub fn visit_child_buffers_mut<E: Float, M: Module<E> + ?Sized>(
 /// assert_eq!(model.forward(x).value().to_vec(), vec![1.0; 6]); // empty = identity
 /// ```
 pub struct Sequential<E: Float = f32> {
-    layers: Vec<Box<dyn Module<E>>>,
+    layers: Vec<Box<dyn Module<E> + Send>>,
 }
 
 impl<E: Float> Default for Sequential<E> {
@@ -204,25 +210,26 @@ impl<E: Float> Sequential<E> {
         Sequential { layers: Vec::new() }
     }
 
-    /// Appends a layer (builder style).
+    /// Appends a layer (builder style). The layer must be `Send`, as every
+    /// layer of this crate is, so that the model can move between threads.
     #[allow(clippy::should_implement_trait)] // a builder step, not `std::ops::Add`
-    pub fn add(mut self, layer: impl Module<E> + 'static) -> Self {
+    pub fn add(mut self, layer: impl Module<E> + Send + 'static) -> Self {
         self.layers.push(Box::new(layer));
         self
     }
 
-    /// Appends a layer.
-    pub fn push(&mut self, layer: impl Module<E> + 'static) {
+    /// Appends a layer (which must be `Send`, see [`add`](Self::add)).
+    pub fn push(&mut self, layer: impl Module<E> + Send + 'static) {
         self.layers.push(Box::new(layer));
     }
 
     /// The layers, in order.
-    pub fn layers(&self) -> &[Box<dyn Module<E>>] {
+    pub fn layers(&self) -> &[Box<dyn Module<E> + Send>] {
         &self.layers
     }
 
     /// Mutable access to the layers.
-    pub fn layers_mut(&mut self) -> &mut [Box<dyn Module<E>>] {
+    pub fn layers_mut(&mut self) -> &mut [Box<dyn Module<E> + Send>] {
         &mut self.layers
     }
 

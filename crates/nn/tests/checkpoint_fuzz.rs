@@ -2,7 +2,7 @@
 //! safetensors bytes never panic, and every error says where.
 
 use proptest::prelude::*;
-use tapegrad_nn::checkpoint::{from_bytes, to_bytes};
+use tapegrad_nn::checkpoint::{from_bytes, load_safetensors, to_bytes};
 use tapegrad_tensor::Tensor;
 
 fn valid() -> Vec<u8> {
@@ -29,6 +29,53 @@ fn check(bytes: &[u8]) -> Result<(), TestCaseError> {
         );
     }
     Ok(())
+}
+
+/// Writes `bytes` to a scratch file and loads it: the file reader (which
+/// reads the header first and checks the file length before the data) must
+/// accept exactly what `from_bytes` accepts, and its errors must name the
+/// file and a byte offset or tensor.
+fn check_file(bytes: &[u8]) -> Result<(), TestCaseError> {
+    static CASE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let case = CASE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!(
+        "tapegrad-ckfuzz-{}-{case}.safetensors",
+        std::process::id()
+    ));
+    std::fs::write(&path, bytes).unwrap();
+    let loaded = load_safetensors::<f32>(&path);
+    std::fs::remove_file(&path).unwrap();
+    let in_memory = from_bytes::<f32>(bytes);
+    prop_assert_eq!(
+        loaded.is_ok(),
+        in_memory.is_ok(),
+        "{:?} vs {:?}",
+        loaded,
+        in_memory
+    );
+    if let Err(e) = loaded {
+        let msg = e.to_string();
+        let named = msg.starts_with(&format!("{}: ", path.display()));
+        prop_assert!(named, "no file name in {:?}", msg);
+        prop_assert!(
+            msg.contains("byte ") || msg.contains("tensor '"),
+            "no position in {:?}",
+            msg
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn every_truncation_and_extension_of_a_file_is_an_error_before_the_data() {
+    let bytes = valid();
+    for len in 0..bytes.len() {
+        check_file(&bytes[..len]).unwrap();
+    }
+    check_file(&bytes).unwrap();
+    let mut longer = bytes.clone();
+    longer.push(0);
+    check_file(&longer).unwrap();
 }
 
 #[test]
@@ -148,6 +195,7 @@ proptest! {
         let bit = bit % (bytes.len() * 8);
         bytes[bit / 8] ^= 1 << (bit % 8);
         check(&bytes)?;
+        check_file(&bytes)?;
     }
 
     #[test]
@@ -164,5 +212,6 @@ proptest! {
             shape.join(",")
         );
         check(&file(&header, &data))?;
+        check_file(&file(&header, &data))?;
     }
 }

@@ -3,7 +3,9 @@
 
 use proptest::prelude::*;
 use std::io::Write;
-use tapegrad_nn::data::{digits_path, parse_digits_csv, parse_idx, IdxArray, IdxData};
+use tapegrad_nn::data::{
+    digits_path, parse_digits_csv, parse_idx, parse_idx_limited, DataError, IdxArray, IdxData,
+};
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -89,6 +91,29 @@ proptest! {
         bytes.extend(tail);
         check_idx(&bytes)?;
         check_idx(&gzip(&bytes))?;
+    }
+
+    #[test]
+    fn declared_sizes_over_the_limit_are_refused_from_the_header(
+        dims in proptest::collection::vec(1u32..64, 1..4),
+        tail in proptest::collection::vec(any::<u8>(), 0..64),
+        gzipped: bool,
+    ) {
+        // The declared size against limits just below, at and above it.
+        let size: u64 = dims.iter().map(|&d| d as u64).product();
+        let mut bytes = vec![0, 0, 8, dims.len() as u8];
+        bytes.extend(dims.iter().flat_map(|d| d.to_be_bytes()));
+        bytes.extend(tail);
+        let bytes = if gzipped { gzip(&bytes) } else { bytes };
+        let below = parse_idx_limited(&bytes, size - 1).unwrap_err();
+        let refused = matches!(below, DataError::TooLarge { claimed, .. } if claimed == size);
+        prop_assert!(refused, "{:?}", below);
+        prop_assert!(below.to_string().contains("byte 4"), "{}", below);
+        for limit in [size, size + 1] {
+            let at = parse_idx_limited(&bytes, limit);
+            let not_too_large = !matches!(at, Err(DataError::TooLarge { .. }));
+            prop_assert!(not_too_large, "{:?}", at);
+        }
     }
 
     #[test]

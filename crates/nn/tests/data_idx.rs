@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 use tapegrad_nn::data::{
-    load_mnist, load_mnist_images, load_mnist_labels, parse_idx, read_idx, write_idx, DataError,
-    IdxArray, IdxData, IdxType,
+    load_mnist, load_mnist_images, load_mnist_labels, parse_idx, parse_idx_limited, read_idx,
+    write_idx, DataError, IdxArray, IdxData, IdxType,
 };
 
 /// A scratch directory unique to this test process and `name`.
@@ -225,15 +225,27 @@ fn huge_declared_sizes_fail_fast_without_allocating_them() {
     assert!(err
         .to_string()
         .contains("byte 4: dimensions [4294967295, 4294967295, 4294967295]"));
-    // 8 TiB of f64 declared ((2^32 - 1) x 256 x 8 bytes), 8 bytes present, in plain and gzip form: an error,
-    // not an allocation of the declared size (this test would abort if it were).
+    // 8 TiB of f64 declared ((2^32 - 1) x 256 x 8 bytes), 8 bytes present, in plain and gzip
+    // form: over the 4 GiB limit, refused from the header alone.
     let mut lie = vec![0, 0, 0x0e, 2, 0xff, 0xff, 0xff, 0xff, 0, 0, 1, 0];
     lie.extend([0; 8]);
     for bytes in [lie.clone(), gzip(&lie)] {
         let err = parse_idx(&bytes).unwrap_err().to_string();
         assert_eq!(
             err,
-            "<memory>: byte 12: truncated: header says 8796093020160 bytes of data, found 8"
+            "<memory>: byte 4: dimensions [4294967295, 256] declare 8796093020160 bytes of data, \
+             over the limit of 4294967296"
+        );
+    }
+    // Within the limit (2^31 x 8 bytes = 16 GiB accepted here), 8 bytes present: truncated,
+    // without allocating the declared size (this test would abort if it did).
+    let mut lie = vec![0, 0, 0x0e, 1, 0x80, 0, 0, 0];
+    lie.extend([0; 8]);
+    for bytes in [lie.clone(), gzip(&lie)] {
+        let err = parse_idx_limited(&bytes, 1 << 34).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "<memory>: byte 8: truncated: header says 17179869184 bytes of data, found 8"
         );
     }
 }

@@ -10,17 +10,42 @@ use super::CheckpointError;
 use safetensors::tensor::{Metadata, TensorInfo};
 
 /// Largest header accepted (the limit `safetensors` applies).
-const MAX_HEADER_BYTES: u64 = 100_000_000;
+pub(crate) const MAX_HEADER_BYTES: u64 = 100_000_000;
 
 /// Checks that `bytes` is a well-formed safetensors file.
 pub(crate) fn check(bytes: &[u8], file: &str) -> Result<(), CheckpointError> {
+    let (metadata, data_start) = parse(bytes, file)?;
+    check_layout(&metadata, bytes.len() as u64 - data_start, data_start, file)
+}
+
+/// The header of `bytes` (which start with the 8-byte length prefix and
+/// hold at least the header after it) and where the data starts.
+pub(crate) fn parse(bytes: &[u8], file: &str) -> Result<(Metadata, u64), CheckpointError> {
     let header = header_text(bytes, file)?;
     let metadata: Metadata = serde_json::from_str(header).map_err(|e| {
         let offset = 8 + json_offset(header, e.line(), e.column());
         format_error(file, offset, format!("invalid header JSON: {e}"))
     })?;
-    let data_start = 8 + header.len() as u64;
-    check_layout(&metadata, bytes.len() as u64 - data_start, data_start, file)
+    Ok((metadata, 8 + header.len() as u64))
+}
+
+/// The header length the 8-byte `prefix` gives, checked against the limit
+/// and against the `available` bytes after the prefix.
+pub(crate) fn header_len(
+    prefix: [u8; 8],
+    available: u64,
+    file: &str,
+) -> Result<u64, CheckpointError> {
+    let n = u64::from_le_bytes(prefix);
+    if n > MAX_HEADER_BYTES {
+        let message = format!("header length {n} is over the {MAX_HEADER_BYTES}-byte limit");
+        return Err(format_error(file, 0, message));
+    }
+    if n > available {
+        let message = format!("header length says {n} bytes, found {available} after it");
+        return Err(format_error(file, 0, message));
+    }
+    Ok(n)
 }
 
 /// The header JSON text, after checking the 8-byte length prefix and UTF-8.
@@ -32,16 +57,7 @@ fn header_text<'b>(bytes: &'b [u8], file: &str) -> Result<&'b str, CheckpointErr
         );
         return Err(format_error(file, 0, message));
     };
-    let n = u64::from_le_bytes(*prefix);
-    let available = bytes.len() as u64 - 8;
-    if n > MAX_HEADER_BYTES {
-        let message = format!("header length {n} is over the {MAX_HEADER_BYTES}-byte limit");
-        return Err(format_error(file, 0, message));
-    }
-    if n > available {
-        let message = format!("header length says {n} bytes, found {available} after it");
-        return Err(format_error(file, 0, message));
-    }
+    let n = header_len(*prefix, bytes.len() as u64 - 8, file)?;
     let header = &bytes[8..8 + n as usize];
     std::str::from_utf8(header).map_err(|e| {
         let offset = 8 + e.valid_up_to() as u64;
@@ -49,9 +65,19 @@ fn header_text<'b>(bytes: &'b [u8], file: &str) -> Result<&'b str, CheckpointErr
     })
 }
 
+/// Where the last tensor's data ends (0 for no tensors): the length of the
+/// data section the header declares.
+pub(crate) fn declared_data_len(metadata: &Metadata) -> u64 {
+    let ends = metadata
+        .tensors()
+        .into_values()
+        .map(|t| t.data_offsets.1 as u64);
+    ends.max().unwrap_or(0)
+}
+
 /// Checks that the tensors tile the data section exactly, in offset order,
 /// each with as many bytes as its shape and dtype need.
-fn check_layout(
+pub(crate) fn check_layout(
     metadata: &Metadata,
     data_len: u64,
     data_start: u64,
@@ -119,7 +145,7 @@ fn json_offset(text: &str, line: usize, column: usize) -> u64 {
     (line_start + column.saturating_sub(1)).min(text.len()) as u64
 }
 
-fn format_error(file: &str, offset: u64, message: String) -> CheckpointError {
+pub(crate) fn format_error(file: &str, offset: u64, message: String) -> CheckpointError {
     CheckpointError::Format {
         file: file.to_string(),
         offset,

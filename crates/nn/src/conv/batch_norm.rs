@@ -182,11 +182,11 @@ impl<E: Float> BatchNorm2d<E> {
     /// is an affine weight and bias.
     ///
     /// # Panics
-    /// If `eps` is negative or `momentum` is not in `[0, 1]`.
+    /// If `eps` is negative, infinite or NaN, or `momentum` is not in `[0, 1]`.
     #[track_caller]
     pub fn with_options(num_features: usize, eps: f64, momentum: f64, affine: bool) -> Self {
-        if eps.is_nan() || eps < 0.0 || !(0.0..=1.0).contains(&momentum) {
-            panic!("BatchNorm2d: needs eps >= 0 and momentum in [0, 1], got {eps} and {momentum}");
+        if !eps.is_finite() || eps < 0.0 || !(0.0..=1.0).contains(&momentum) {
+            panic!("BatchNorm2d: needs eps finite and >= 0 and momentum in [0, 1], got {eps} and {momentum}");
         }
         let c = [num_features];
         BatchNorm2d {

@@ -1,12 +1,13 @@
 //! `Conv2d`: 2-D cross-correlation (PyTorch's `nn.Conv2d`) as `im2col` and
 //! one batched matrix product, and its functional form [`conv2d`].
 
+use super::geometry::{checked_windows, output_hw};
 use crate::init::{self, Init};
 use crate::module::Module;
 use crate::param::Param;
 use rand::Rng;
 use tapegrad_autodiff::{ConvParams, Var};
-use tapegrad_tensor::{conv_output_size, Float, Tensor};
+use tapegrad_tensor::{Float, Tensor};
 
 /// 2-D convolution (cross-correlation, as PyTorch's `F.conv2d`) of
 /// `x: [N, C, H, W]` with `weight: [O, C / groups, kh, kw]` and an optional
@@ -46,7 +47,8 @@ use tapegrad_tensor::{conv_output_size, Float, Tensor};
 /// # Panics
 /// If `x` is not 4-D, the weight does not match `p.kernel` or the channels
 /// (`C = weight[1] · groups`, `O` divisible by `groups`), the bias is not
-/// `[O]`, or the kernel does not fit the padded input.
+/// `[O]`, the kernel does not fit the padded input, or the padding or
+/// dilation is so large that a size overflows or the output cannot be held.
 #[track_caller]
 pub fn conv2d<'t, E: Float>(
     x: Var<'t, E>,
@@ -57,11 +59,10 @@ pub fn conv2d<'t, E: Float>(
 ) -> Var<'t, E> {
     let (xs, ws) = (x.shape(), weight.shape());
     check_conv_shapes(&xs, &ws, bias.map(|b| b.shape().to_vec()), p, groups);
-    let (n, c, h, w) = (xs[0], xs[1], xs[2], xs[3]);
+    let (n, c) = (xs[0], xs[1]);
     let o = ws[0];
-    let cols = x.im2col(p); // [N, C kh kw, L], rows ordered (c, i, j); checks the fit
-    let oh = conv_output_size(h, p.kernel.0, p.stride.0, p.padding.0, p.dilation.0);
-    let ow = conv_output_size(w, p.kernel.1, p.stride.1, p.padding.1, p.dilation.1);
+    let (oh, ow) = checked_windows("conv2d", &xs, o, p, std::mem::size_of::<E>());
+    let cols = x.im2col(p); // [N, C kh kw, L], rows ordered (c, i, j)
     let k_group = c / groups * p.kernel.0 * p.kernel.1;
     let y = if groups == 1 {
         weight.reshape(&[o, k_group]).matmul(cols)
@@ -252,6 +253,7 @@ impl<E: Float> Conv2d<E> {
         let shape = [out_channels, in_channels / g, kh, kw];
         let weight = Init::PYTORCH_DEFAULT.tensor(&shape, rng);
         let bias = config.bias.then(|| {
+            // The weight exists, so its fan in (a product of its dims) fits.
             let fan_in = in_channels / g * kh * kw;
             let bound = if fan_in > 0 {
                 1.0 / (fan_in as f64).sqrt()
@@ -331,14 +333,10 @@ impl<E: Float> Conv2d<E> {
     /// `floor((in + 2 padding - dilation (kernel - 1) - 1) / stride) + 1` per axis.
     ///
     /// # Panics
-    /// If the kernel does not fit the padded input.
+    /// If the kernel does not fit the padded input, or a size overflows.
     #[track_caller]
     pub fn output_size(&self, (h, w): (usize, usize)) -> (usize, usize) {
-        let p = self.params;
-        (
-            conv_output_size(h, p.kernel.0, p.stride.0, p.padding.0, p.dilation.0),
-            conv_output_size(w, p.kernel.1, p.stride.1, p.padding.1, p.dilation.1),
-        )
+        output_hw("Conv2d::output_size", &[h, w], (h, w), self.params)
     }
 }
 

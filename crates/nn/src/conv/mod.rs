@@ -10,7 +10,10 @@
 //! `out = floor((in + 2 padding - dilation (kernel - 1) - 1) / stride) + 1`
 //!
 //! positions ([`conv_output_size`](tapegrad_tensor::conv_output_size)), for
-//! convolution and pooling alike.
+//! convolution and pooling alike. The layers compute it with checked
+//! arithmetic before unfolding anything: a padding or dilation so large
+//! that a size overflows, or an output too large to hold, is a panic naming
+//! the op and the parameters.
 //!
 //! | layer | functional form | forward |
 //! |---|---|---|
@@ -45,6 +48,7 @@
 
 mod batch_norm;
 mod conv2d;
+mod geometry;
 mod pool;
 
 pub use batch_norm::{batch_norm, BatchNorm2d, NormStats};

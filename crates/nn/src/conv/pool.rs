@@ -9,10 +9,11 @@
 //! `max` over an axis; PyTorch gives it all to the first maximum), and
 //! overlapping windows add up.
 
+use super::geometry::checked_windows;
 use crate::module::Module;
 use crate::param::Param;
 use tapegrad_autodiff::{ConvParams, Var};
-use tapegrad_tensor::{conv_output_size, Float, Tensor};
+use tapegrad_tensor::{Float, Tensor};
 
 /// The windows of every channel as columns `[N C, kh kw, L]`, the output
 /// shape `[N, C, out_h, out_w]` and, with padding, the `[1, kh kw, L]` mask
@@ -32,9 +33,8 @@ fn windows<'t, E: Float>(
         panic!("{op}: padding {pad:?} must be at most half the kernel {k:?}");
     }
     let (n, c, h, w) = (s[0], s[1], s[2], s[3]);
+    let (oh, ow) = checked_windows(op, &s, c, p, std::mem::size_of::<E>());
     let cols = x.reshape(&[n * c, 1, h, w]).im2col(p);
-    let oh = conv_output_size(h, k.0, p.stride.0, pad.0, p.dilation.0);
-    let ow = conv_output_size(w, k.1, p.stride.1, pad.1, p.dilation.1);
     let mask = (pad != (0, 0)).then(|| inside_mask::<E>((h, w), p));
     if let Some(m) = &mask {
         if m.sum(&[1], false).to_vec().contains(&E::ZERO) {
@@ -75,8 +75,9 @@ fn inside_mask<E: Float>(hw: (usize, usize), p: ConvParams) -> Tensor<E> {
 ///
 /// # Panics
 /// If `x` is not 4-D, the padding exceeds half the kernel (as PyTorch), the
-/// window does not fit the padded input, or some window lies entirely in
-/// the padding (possible only with dilation; PyTorch would give `-inf`).
+/// window does not fit the padded input, a size overflows, or some window
+/// lies entirely in the padding (possible only with dilation; PyTorch
+/// would give `-inf`).
 #[track_caller]
 pub fn max_pool2d<'t, E: Float>(x: Var<'t, E>, p: ConvParams) -> Var<'t, E> {
     let (cols, out, mask) = windows(x, p, "max_pool2d");

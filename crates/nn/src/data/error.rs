@@ -150,6 +150,19 @@ pub enum DataError {
         /// The dimensions declared.
         dims: Vec<u64>,
     },
+    /// An IDX header declaring more data than the reader accepts
+    /// ([`IDX_MAX_BYTES`](super::IDX_MAX_BYTES) by default); nothing after
+    /// the header was read.
+    TooLarge {
+        /// The file.
+        file: String,
+        /// The dimensions declared.
+        dims: Vec<u64>,
+        /// Bytes of data they declare.
+        claimed: u64,
+        /// The most bytes accepted.
+        limit: u64,
+    },
     /// A file that ends before its header says it should.
     Truncated {
         /// The file.
@@ -299,6 +312,16 @@ impl DataError {
                     "{file}: byte 4: dimensions {dims:?} overflow the address space"
                 )
             }
+            TooLarge {
+                file,
+                dims,
+                claimed,
+                limit,
+            } => write!(
+                f,
+                "{file}: byte 4: dimensions {dims:?} declare {claimed} bytes of data, \
+                 over the limit of {limit}"
+            ),
             Truncated {
                 file,
                 offset,

@@ -6,11 +6,24 @@
 //! `0x00000803` (`u8`, `[N, rows, cols]`), labels `0x00000801` (`u8`, `[N]`).
 //! Files may be gzip-compressed (`.idx.gz`, or `-ubyte.gz` as distributed);
 //! compression is detected from the gzip magic bytes, not the name.
+//!
+//! The header is read first: the data size it declares (the product of
+//! the dimensions times the element size, in checked arithmetic) must be
+//! at most [`IDX_MAX_BYTES`] (or the limit given to [`read_idx_limited`] /
+//! [`parse_idx_limited`]), and at most that many bytes (plus one, to see
+//! trailing data) are then read or inflated, so a small gzip file whose
+//! header claims a huge array costs no more memory than its claim allows.
 
 use super::source::{self, read_up_to};
 use super::DataError;
 use std::io::{BufRead, Read, Write};
 use std::path::Path;
+
+/// The largest data section (in bytes, after decompression) [`read_idx`]
+/// and [`parse_idx`] accept: 4 GiB, eight times EMNIST's largest file.
+/// A header declaring more is refused with [`DataError::TooLarge`] before
+/// any data is read; [`read_idx_limited`] takes another limit.
+pub const IDX_MAX_BYTES: u64 = 1 << 32;
 
 /// The element type of an IDX file (byte 2 of the magic number).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,19 +240,49 @@ impl IdxArray {
 /// Parses an IDX file held in memory (gzip-compressed or not).
 ///
 /// Errors name the byte offset (into the decompressed stream) where the
-/// problem is; the data size the header declares is checked against the
-/// bytes present before anything that size is allocated.
+/// problem is; the data size the header declares is checked against
+/// [`IDX_MAX_BYTES`] and then against the bytes present, and no more than
+/// it is ever inflated.
+///
+/// # Errors
+/// A [`DataError`] naming `<memory>` and the byte offset.
 pub fn parse_idx(bytes: &[u8]) -> Result<IdxArray, DataError> {
     parse_named(bytes, "<memory>")
 }
 
-/// Reads an IDX file (`.idx`, or gzip-compressed `.idx.gz`).
+/// [`parse_idx`] accepting at most `max_bytes` bytes of data.
+///
+/// # Errors
+/// As [`parse_idx`]; [`DataError::TooLarge`] if the header declares more
+/// than `max_bytes` bytes of data.
+pub fn parse_idx_limited(bytes: &[u8], max_bytes: u64) -> Result<IdxArray, DataError> {
+    let file = "<memory>";
+    read_from(source::maybe_gunzip(bytes, file)?, file, max_bytes)
+}
+
+/// Reads an IDX file (`.idx`, or gzip-compressed `.idx.gz`) of at most
+/// [`IDX_MAX_BYTES`] bytes of data.
+///
+/// # Errors
+/// A [`DataError`] naming the file and the byte offset of the problem.
 pub fn read_idx(path: impl AsRef<Path>) -> Result<IdxArray, DataError> {
+    read_idx_limited(path, IDX_MAX_BYTES)
+}
+
+/// [`read_idx`] accepting at most `max_bytes` bytes of data.
+///
+/// # Errors
+/// As [`read_idx`]; [`DataError::TooLarge`] if the header declares more
+/// than `max_bytes` bytes of data.
+pub fn read_idx_limited(path: impl AsRef<Path>, max_bytes: u64) -> Result<IdxArray, DataError> {
     let path = path.as_ref();
-    read_from(source::open(path)?, &path.display().to_string())
+    read_from(source::open(path)?, &path.display().to_string(), max_bytes)
 }
 
 /// Writes `array` to `path` as IDX, gzip-compressed if `path` ends in `.gz`.
+///
+/// # Errors
+/// [`DataError::Io`] naming `path` if it cannot be created or written.
 pub fn write_idx(path: impl AsRef<Path>, array: &IdxArray) -> Result<(), DataError> {
     let path = path.as_ref();
     let io_err = |error| DataError::Io {
@@ -263,11 +306,16 @@ pub fn write_idx(path: impl AsRef<Path>, array: &IdxArray) -> Result<(), DataErr
 
 /// [`parse_idx`] with a name for error messages.
 pub(crate) fn parse_named(bytes: &[u8], file: &str) -> Result<IdxArray, DataError> {
-    read_from(source::maybe_gunzip(bytes, file)?, file)
+    read_from(source::maybe_gunzip(bytes, file)?, file, IDX_MAX_BYTES)
 }
 
-/// Reads one IDX array from `reader`, which must hold nothing after it.
-fn read_from(mut reader: Box<dyn BufRead + '_>, file: &str) -> Result<IdxArray, DataError> {
+/// Reads one IDX array of at most `max_bytes` bytes of data from `reader`,
+/// which must hold nothing after it.
+fn read_from(
+    mut reader: Box<dyn BufRead + '_>,
+    file: &str,
+    max_bytes: u64,
+) -> Result<IdxArray, DataError> {
     let (ty, dims) = read_header(&mut reader, file)?;
     let offset = 4 + 4 * dims.len() as u64;
     let too_big = || DataError::SizeOverflow {
@@ -284,8 +332,17 @@ fn read_from(mut reader: Box<dyn BufRead + '_>, file: &str) -> Result<IdxArray, 
     let nbytes = nbytes
         .filter(|&n| n < isize::MAX as usize)
         .ok_or_else(too_big)?;
-    // Read at most one byte past the declared size: the buffer grows with the
-    // bytes actually present, so a lying header cannot make us allocate its claim.
+    if nbytes as u64 > max_bytes {
+        return Err(DataError::TooLarge {
+            file: file.to_string(),
+            dims: dims.iter().map(|&d| d as u64).collect(),
+            claimed: nbytes as u64,
+            limit: max_bytes,
+        });
+    }
+    // Read (inflate) at most one byte past the declared size: the buffer
+    // grows with the bytes actually present, so a lying header cannot make
+    // us allocate its claim, and trailing data is seen without reading it.
     let mut data = Vec::new();
     let limit = nbytes as u64 + 1;
     let read = reader.by_ref().take(limit).read_to_end(&mut data);

@@ -3,7 +3,8 @@
 //! - [`load_bundled_digits`]: the 1,797 UCI handwritten digits shipped in
 //!   `data/digits.csv.gz` (8x8 images, 10 classes), found from any working directory.
 //! - [`read_idx`] / [`parse_idx`] and [`load_mnist`]: the IDX format of MNIST
-//!   and Fashion-MNIST, plain or gzip-compressed.
+//!   and Fashion-MNIST, plain or gzip-compressed, with a bound on the size
+//!   a header may declare ([`IDX_MAX_BYTES`]).
 //! - [`Dataset`]: samples and labels, with seeded train/test splits.
 //! - [`Batches`]: an epoch of shuffled mini-batches, reproducible from a seed.
 //!
@@ -42,5 +43,8 @@ pub use digits::{
     DIGITS_MAX_PIXEL, DIGITS_PIXELS,
 };
 pub use error::{DataError, Location};
-pub use idx::{parse_idx, read_idx, write_idx, IdxArray, IdxData, IdxType};
+pub use idx::{
+    parse_idx, parse_idx_limited, read_idx, read_idx_limited, write_idx, IdxArray, IdxData,
+    IdxType, IDX_MAX_BYTES,
+};
 pub use mnist::{load_mnist, load_mnist_images, load_mnist_labels, MNIST_CLASSES};

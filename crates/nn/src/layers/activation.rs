@@ -50,7 +50,15 @@ pub struct LeakyReLU {
 
 impl LeakyReLU {
     /// Leaky ReLU with negative slope `slope`.
+    ///
+    /// # Panics
+    /// If `slope` is infinite or NaN (every output, or every gradient,
+    /// would be NaN or infinite).
+    #[track_caller]
     pub fn new(slope: f64) -> Self {
+        if !slope.is_finite() {
+            panic!("LeakyReLU: slope must be finite, got {slope}");
+        }
         LeakyReLU { slope }
     }
 }

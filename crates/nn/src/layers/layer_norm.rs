@@ -92,11 +92,11 @@ impl<E: Float> LayerNorm<E> {
     /// Chooses `eps` and whether there is an elementwise affine transform.
     ///
     /// # Panics
-    /// If `normalized_shape` is empty or `eps` is negative.
+    /// If `normalized_shape` is empty or `eps` is negative, infinite or NaN.
     #[track_caller]
     pub fn with_options(normalized_shape: &[usize], eps: f64, elementwise_affine: bool) -> Self {
-        if normalized_shape.is_empty() || eps.is_nan() || eps < 0.0 {
-            panic!("LayerNorm: needs a non-empty normalized_shape and eps >= 0, got {normalized_shape:?} and {eps}");
+        if normalized_shape.is_empty() || !eps.is_finite() || eps < 0.0 {
+            panic!("LayerNorm: needs a non-empty normalized_shape and a finite eps >= 0, got {normalized_shape:?} and {eps}");
         }
         LayerNorm {
             normalized_shape: normalized_shape.to_vec(),

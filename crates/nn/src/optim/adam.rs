@@ -17,7 +17,8 @@
 
 use super::sgd::check_non_negative;
 use super::state::{
-    buffer_tensor, param_list, step_from_tensor, step_tensor, StateError, StateReader,
+    buffer_tensor, check_values, param_list, step_from_tensor, step_tensor, StateError,
+    StateReader, Values,
 };
 use super::Optimizer;
 use crate::module::Module;
@@ -68,7 +69,7 @@ impl<E: Float> Adam<E> {
     /// Adam with learning rate `lr` and PyTorch's other defaults.
     ///
     /// # Panics
-    /// If `lr` is negative or NaN.
+    /// If `lr` is negative, infinite or NaN.
     #[track_caller]
     pub fn new(lr: f64) -> Self {
         check_non_negative("Adam", "lr", lr);
@@ -99,6 +100,9 @@ impl<E: Float> Adam<E> {
     }
 
     /// Sets `ε`, added to the denominator for stability (default `1e-8`).
+    ///
+    /// # Panics
+    /// If `eps` is negative, infinite or NaN.
     #[track_caller]
     pub fn eps(mut self, eps: f64) -> Self {
         check_non_negative("Adam", "eps", eps);
@@ -107,6 +111,9 @@ impl<E: Float> Adam<E> {
     }
 
     /// Sets the weight decay `λ` (default 0): L2, added to the gradient as `λ p`.
+    ///
+    /// # Panics
+    /// If `weight_decay` is negative, infinite or NaN.
     #[track_caller]
     pub fn weight_decay(mut self, weight_decay: f64) -> Self {
         check_non_negative("Adam", "weight_decay", weight_decay);
@@ -218,6 +225,15 @@ impl<E: Float> Adam<E> {
                 continue;
             };
             let step = step_from_tensor(&name, ts.last().expect("step slot"))?;
+            check_values(&format!("{name}.exp_avg"), &ts[0], Values::Finite)?;
+            check_values(&format!("{name}.exp_avg_sq"), &ts[1], Values::NonNegative)?;
+            if self.amsgrad {
+                check_values(
+                    &format!("{name}.max_exp_avg_sq"),
+                    &ts[2],
+                    Values::NonNegative,
+                )?;
+            }
             let s = AdamState {
                 step,
                 exp_avg: ts[0].to_vec(),
@@ -306,7 +322,7 @@ impl<E: Float> AdamW<E> {
     /// AdamW with learning rate `lr` and PyTorch's other defaults (weight decay 0.01).
     ///
     /// # Panics
-    /// If `lr` is negative or NaN.
+    /// If `lr` is negative, infinite or NaN.
     #[track_caller]
     pub fn new(lr: f64) -> Self {
         let mut inner = Adam::new(lr).weight_decay(0.01);
@@ -323,6 +339,9 @@ impl<E: Float> AdamW<E> {
     }
 
     /// Sets `ε` (default `1e-8`).
+    ///
+    /// # Panics
+    /// If `eps` is negative, infinite or NaN.
     #[track_caller]
     pub fn eps(self, eps: f64) -> Self {
         AdamW {
@@ -331,6 +350,9 @@ impl<E: Float> AdamW<E> {
     }
 
     /// Sets the decoupled weight decay `λ` (default 0.01): `p ← p − γ λ p` each step.
+    ///
+    /// # Panics
+    /// If `weight_decay` is negative, infinite or NaN.
     #[track_caller]
     pub fn weight_decay(self, weight_decay: f64) -> Self {
         AdamW {

@@ -29,8 +29,21 @@ use tapegrad_tensor::{Float, Tensor};
 
 /// Scales all gradients together so their L2 norm is at most `max_norm`;
 /// returns the norm before clipping (see [`clip_grad_norm_with`]).
+///
+/// # Panics
+/// If `max_norm` is negative or NaN (`f64::INFINITY` clips nothing).
+#[track_caller]
 pub fn clip_grad_norm<E: Float>(grads: &mut ParamGrads<E>, max_norm: f64) -> f64 {
+    check_max_norm("clip_grad_norm", max_norm);
     clip_grad_norm_with(grads, max_norm, 2.0)
+}
+
+/// Panics unless `max_norm >= 0` (NaN fails), naming `op`.
+#[track_caller]
+fn check_max_norm(op: &str, max_norm: f64) {
+    if max_norm.is_nan() || max_norm < 0.0 {
+        panic!("{op}: max_norm must be >= 0, got {max_norm}");
+    }
 }
 
 /// Scales all gradients together so their `norm_type`-norm is at most
@@ -49,13 +62,16 @@ pub fn clip_grad_norm<E: Float>(grads: &mut ParamGrads<E>, max_norm: f64) -> f64
 /// `f64` whatever `E` is.
 ///
 /// # Panics
-/// If `norm_type` is not positive (`> 0`, or infinity).
+/// If `norm_type` is not positive (`> 0`, or infinity), or `max_norm` is
+/// negative or NaN (a NaN bound would silently turn every gradient to NaN,
+/// a negative one flip their signs).
 #[track_caller]
 pub fn clip_grad_norm_with<E: Float>(
     grads: &mut ParamGrads<E>,
     max_norm: f64,
     norm_type: f64,
 ) -> f64 {
+    check_max_norm("clip_grad_norm_with", max_norm);
     if norm_type.is_nan() || norm_type <= 0.0 {
         panic!("clip_grad_norm_with: norm_type must be > 0 (or infinity), got {norm_type}");
     }

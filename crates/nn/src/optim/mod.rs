@@ -110,7 +110,7 @@ pub trait Optimizer<E: Float = f32> {
     /// Sets the learning rate (for schedules); state is kept.
     ///
     /// # Panics
-    /// If `lr` is negative or NaN.
+    /// If `lr` is negative, infinite or NaN.
     fn set_lr(&mut self, lr: f64);
 
     /// The state of `model`'s parameters as named tensors
@@ -126,8 +126,12 @@ pub trait Optimizer<E: Float = f32> {
     /// parameters by name (so a freshly built model works).
     ///
     /// Strict: an entry that fits no parameter, a parameter with only some
-    /// of its entries, a wrong shape or a bad step count is an error, and
-    /// the state is then left as it was.
+    /// of its entries, a wrong shape, a bad step count or a value no
+    /// optimiser could have produced (NaN or infinite anywhere, a negative
+    /// second moment) is an error, and the state is then left as it was.
+    ///
+    /// # Errors
+    /// A [`StateError`] naming the entry (and, for a bad value, the element).
     fn load_state_dict(
         &mut self,
         model: &dyn Module<E>,

@@ -14,7 +14,7 @@
 //! assert!((w.value().item() - 0.71).abs() < 1e-12);
 //! ```
 
-use super::state::{buffer_tensor, param_list, StateError, StateReader};
+use super::state::{buffer_tensor, check_values, param_list, StateError, StateReader, Values};
 use super::Optimizer;
 use crate::module::Module;
 use crate::param::Param;
@@ -53,7 +53,7 @@ impl<E: Float> SGD<E> {
     /// Plain SGD with learning rate `lr`: no momentum, no weight decay.
     ///
     /// # Panics
-    /// If `lr` is negative or NaN.
+    /// If `lr` is negative, infinite or NaN.
     #[track_caller]
     pub fn new(lr: f64) -> Self {
         check_non_negative("SGD", "lr", lr);
@@ -70,7 +70,7 @@ impl<E: Float> SGD<E> {
     /// Sets the momentum factor `μ` (default 0: no momentum, no state).
     ///
     /// # Panics
-    /// If `momentum` is negative or NaN.
+    /// If `momentum` is negative, infinite or NaN.
     #[track_caller]
     pub fn momentum(mut self, momentum: f64) -> Self {
         check_non_negative("SGD", "momentum", momentum);
@@ -79,6 +79,9 @@ impl<E: Float> SGD<E> {
     }
 
     /// Sets the dampening `τ` applied to new gradients in the momentum buffer (default 0).
+    ///
+    /// # Panics
+    /// If `dampening` is negative, infinite or NaN.
     #[track_caller]
     pub fn dampening(mut self, dampening: f64) -> Self {
         check_non_negative("SGD", "dampening", dampening);
@@ -87,6 +90,9 @@ impl<E: Float> SGD<E> {
     }
 
     /// Sets the L2 weight decay `λ` added to the gradient (default 0).
+    ///
+    /// # Panics
+    /// If `weight_decay` is negative, infinite or NaN.
     #[track_caller]
     pub fn weight_decay(mut self, weight_decay: f64) -> Self {
         check_non_negative("SGD", "weight_decay", weight_decay);
@@ -182,6 +188,7 @@ impl<E: Float> Optimizer<E> for SGD<E> {
         if self.momentum != 0.0 {
             for (name, id, shape) in param_list(model) {
                 if let Some(ts) = reader.take_param(&name, &[("momentum_buffer", &shape)])? {
+                    check_values(&format!("{name}.momentum_buffer"), &ts[0], Values::Finite)?;
                     buffers.insert(id, ts[0].to_vec());
                 }
             }
@@ -192,10 +199,12 @@ impl<E: Float> Optimizer<E> for SGD<E> {
     }
 }
 
-/// Panics unless `value >= 0` (NaN fails), naming the optimiser and setting.
+/// Panics unless `value` is finite and `>= 0` (NaN and infinities fail:
+/// an infinite learning rate, momentum, eps or decay makes every step
+/// NaN or zero), naming the optimiser and setting.
 #[track_caller]
 pub(crate) fn check_non_negative(opt: &str, what: &str, value: f64) {
-    if value.is_nan() || value < 0.0 {
-        panic!("{opt}: {what} must be >= 0, got {value}");
+    if !value.is_finite() || value < 0.0 {
+        panic!("{opt}: {what} must be finite and >= 0, got {value}");
     }
 }

@@ -66,6 +66,19 @@ pub enum StateError {
         /// The value found.
         found: f64,
     },
+    /// A state value no optimiser could have produced: NaN or infinite
+    /// anywhere, or negative in a second-moment estimate (Adam's
+    /// `exp_avg_sq`, `max_exp_avg_sq`, whose square root the step takes).
+    BadValue {
+        /// The entry.
+        name: String,
+        /// The first offending element (row-major index).
+        index: usize,
+        /// What the entry's values must be.
+        expected: &'static str,
+        /// The value found.
+        found: f64,
+    },
 }
 
 impl fmt::Display for StateError {
@@ -96,6 +109,15 @@ impl fmt::Display for StateError {
                     "entry '{name}': expected a whole number >= 0, found {found}"
                 )
             }
+            StateError::BadValue {
+                name,
+                index,
+                expected,
+                found,
+            } => write!(
+                f,
+                "entry '{name}' element {index}: expected {expected}, found {found}"
+            ),
         }
     }
 }
@@ -181,6 +203,41 @@ pub(crate) fn step_from_tensor<E: Float>(param: &str, t: &Tensor<E>) -> Result<u
             name: format!("{param}.step"),
             found,
         })
+    }
+}
+
+/// What the values of a state entry must be.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Values {
+    /// Finite (first moments, momentum buffers).
+    Finite,
+    /// Finite and `>= 0` (second moments).
+    NonNegative,
+}
+
+/// Checks every value of the entry `name` against `rule`.
+pub(crate) fn check_values<E: Float>(
+    name: &str,
+    t: &Tensor<E>,
+    rule: Values,
+) -> Result<(), StateError> {
+    let (ok, expected): (fn(f64) -> bool, _) = match rule {
+        Values::Finite => (|v: f64| v.is_finite(), "a finite value"),
+        Values::NonNegative => (|v: f64| v.is_finite() && v >= 0.0, "a finite value >= 0"),
+    };
+    match t
+        .to_f64_vec()
+        .into_iter()
+        .enumerate()
+        .find(|&(_, v)| !ok(v))
+    {
+        None => Ok(()),
+        Some((index, found)) => Err(StateError::BadValue {
+            name: name.to_string(),
+            index,
+            expected,
+            found,
+        }),
     }
 }
 

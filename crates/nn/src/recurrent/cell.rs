@@ -90,8 +90,12 @@ pub fn unroll<'t, E: Float, C: RecurrentCell<E> + ?Sized>(
 /// full `[T, N, input]`: for long sequences, pass per-step vars to
 /// [`unroll`] instead.
 ///
+/// A sequence of no steps (`T = 0`) with an initial state gives the empty
+/// output `[0, N, hidden]` (a constant) and the initial state unchanged.
+///
 /// # Panics
-/// If `x` is not 3-D or has no steps and no initial state.
+/// If `x` is not 3-D, has no steps and no initial state, or has no steps
+/// and a batch `N` other than the initial state's.
 #[track_caller]
 pub fn unroll_sequence<'t, E: Float, C: RecurrentCell<E> + ?Sized>(
     cell: &C,
@@ -101,6 +105,14 @@ pub fn unroll_sequence<'t, E: Float, C: RecurrentCell<E> + ?Sized>(
     let s = x.shape();
     if s.len() != 3 || (s[0] == 0 && initial.is_none()) {
         panic!("unroll_sequence: expected a non-empty sequence [T, N, features], got {s:?}");
+    }
+    if let (0, Some(state)) = (s[0], initial) {
+        let batch = C::hidden(state).shape()[0];
+        if s[1] != batch {
+            panic!("unroll_sequence: input {s:?} does not fit a state of batch {batch}");
+        }
+        let empty = Tensor::zeros(&[0, batch, cell.hidden_size()]);
+        return (x.constant_like(empty), state);
     }
     let steps: Vec<Var<'t, E>> = (0..s[0])
         .map(|t| x.narrow(0, t, 1).reshape(&[s[1], s[2]]))
@@ -172,13 +184,20 @@ pub(crate) struct CellParams<E: Float> {
 
 impl<E: Float> CellParams<E> {
     /// PyTorch's initialisation: every weight and bias `U(-1/√H, 1/√H)`.
+    ///
+    /// # Panics
+    /// If `gates · hidden` (the rows of the weights) overflows, naming `cell`.
+    #[track_caller]
     pub(crate) fn new(
-        input: usize,
-        hidden: usize,
+        cell: &str,
+        (input, hidden): (usize, usize),
         gates: usize,
         bias: bool,
         rng: &mut impl Rng,
     ) -> Self {
+        if gates.checked_mul(hidden).is_none() {
+            panic!("{cell}: {gates} gates of hidden size {hidden} overflow the weight's rows");
+        }
         let k = if hidden > 0 {
             1.0 / (hidden as f64).sqrt()
         } else {
@@ -211,14 +230,15 @@ impl<E: Float> CellParams<E> {
     ) -> Self {
         let (wi, wh) = (weight_ih.shape(), weight_hh.shape());
         let h = wh.get(1).copied().unwrap_or(0);
-        if wi.len() != 2 || wh != [gates * h, h] || wi[0] != gates * h {
+        // An existing [G H, H] weight cannot overflow G H; a mismatch can only fail.
+        let rows = gates.saturating_mul(h);
+        if wi.len() != 2 || wh != [rows, h] || wi[0] != rows {
             panic!("{cell}: weights must be [{gates} H, input] and [{gates} H, H], got {wi:?} and {wh:?}");
         }
         if let Some((bi, bh)) = &bias {
-            if bi.shape() != [gates * h] || bh.shape() != [gates * h] {
+            if bi.shape() != [rows] || bh.shape() != [rows] {
                 panic!(
-                    "{cell}: biases must be [{}], got {:?} and {:?}",
-                    gates * h,
+                    "{cell}: biases must be [{rows}], got {:?} and {:?}",
                     bi.shape(),
                     bh.shape()
                 );

@@ -75,14 +75,22 @@ pub struct GRU<E: Float = f32> {
 
 impl<E: Float> GRU<E> {
     /// `input -> hidden` with biases and PyTorch's initialisation.
+    ///
+    /// # Panics
+    /// If 3 · `hidden` overflows `usize`.
+    #[track_caller]
     pub fn new(input: usize, hidden: usize, rng: &mut impl Rng) -> Self {
         Self::with_bias(input, hidden, true, rng)
     }
 
     /// `input -> hidden`, with or without biases.
+    ///
+    /// # Panics
+    /// As [`new`](Self::new).
+    #[track_caller]
     pub fn with_bias(input: usize, hidden: usize, bias: bool, rng: &mut impl Rng) -> Self {
         GRU {
-            params: CellParams::new(input, hidden, 3, bias, rng),
+            params: CellParams::new("GRU", (input, hidden), 3, bias, rng),
         }
     }
 

@@ -109,14 +109,22 @@ pub struct LSTM<E: Float = f32> {
 
 impl<E: Float> LSTM<E> {
     /// `input -> hidden` with biases and PyTorch's initialisation.
+    ///
+    /// # Panics
+    /// If 4 · `hidden` overflows `usize`.
+    #[track_caller]
     pub fn new(input: usize, hidden: usize, rng: &mut impl Rng) -> Self {
         Self::with_bias(input, hidden, true, rng)
     }
 
     /// `input -> hidden`, with or without biases.
+    ///
+    /// # Panics
+    /// As [`new`](Self::new).
+    #[track_caller]
     pub fn with_bias(input: usize, hidden: usize, bias: bool, rng: &mut impl Rng) -> Self {
         LSTM {
-            params: CellParams::new(input, hidden, 4, bias, rng),
+            params: CellParams::new("LSTM", (input, hidden), 4, bias, rng),
         }
     }
 

@@ -71,14 +71,22 @@ pub struct RNN<E: Float = f32> {
 
 impl<E: Float> RNN<E> {
     /// `input -> hidden` with biases and PyTorch's initialisation.
+    ///
+    /// # Panics
+    /// If 1 · `hidden` overflows `usize`.
+    #[track_caller]
     pub fn new(input: usize, hidden: usize, rng: &mut impl Rng) -> Self {
         Self::with_bias(input, hidden, true, rng)
     }
 
     /// `input -> hidden`, with or without biases.
+    ///
+    /// # Panics
+    /// As [`new`](Self::new).
+    #[track_caller]
     pub fn with_bias(input: usize, hidden: usize, bias: bool, rng: &mut impl Rng) -> Self {
         RNN {
-            params: CellParams::new(input, hidden, 1, bias, rng),
+            params: CellParams::new("RNN", (input, hidden), 1, bias, rng),
         }
     }
 

@@ -18,9 +18,10 @@ use tapegrad_tensor::Tensor;
 /// gradients this study is about.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Budget {
-    /// Optimiser steps.
+    /// Optimiser steps. 0 trains for no step: [`train`] returns the freshly
+    /// initialised model at once, with no losses.
     pub steps: usize,
-    /// Samples per step.
+    /// Samples per step (at least 1).
     pub batch_size: usize,
     /// Learning rate.
     pub lr: f64,
@@ -28,6 +29,26 @@ pub struct Budget {
     pub momentum: f64,
     /// Largest total gradient norm per step (`clip_grad_norm`), if any.
     pub clip: Option<f64>,
+}
+
+impl Budget {
+    /// Panics, naming the setting and its value, unless the budget can run:
+    /// `batch_size >= 1`, `lr` and `momentum` finite and `>= 0`, `clip`
+    /// (if set) `>= 0` and not NaN.
+    #[track_caller]
+    fn check(&self, op: &str) {
+        if self.batch_size == 0 {
+            panic!("{op}: budget.batch_size must be at least 1, got 0");
+        }
+        for (name, v) in [("lr", self.lr), ("momentum", self.momentum)] {
+            if !v.is_finite() || v < 0.0 {
+                panic!("{op}: budget.{name} must be finite and >= 0, got {v}");
+            }
+        }
+        if let Some(c) = self.clip.filter(|c| c.is_nan() || *c < 0.0) {
+            panic!("{op}: budget.clip must be >= 0, got {c}");
+        }
+    }
 }
 
 impl Default for Budget {
@@ -54,10 +75,14 @@ pub struct TrainOutcome {
 }
 
 impl TrainOutcome {
-    /// Mean loss over the last `n` recorded steps.
+    /// Mean loss over the last `n` recorded steps (NaN if none was
+    /// recorded, or `n` is 0: there is no loss to report).
     pub fn final_loss(&self, n: usize) -> f64 {
         let tail = &self.losses[self.losses.len().saturating_sub(n)..];
-        tail.iter().sum::<f64>() / tail.len().max(1) as f64
+        if tail.is_empty() {
+            return f64::NAN;
+        }
+        tail.iter().sum::<f64>() / tail.len() as f64
     }
 }
 
@@ -104,6 +129,11 @@ pub fn forward_tapped<'t>(
 
 /// Gradient flow of a fresh `config` model on the first `batch` samples of
 /// `data`, and the update-to-weight ratios of one step of the budget's SGD.
+///
+/// # Panics
+/// If `data` is empty, `batch` is 0, or the budget's `lr` or `momentum` is
+/// negative, infinite or NaN.
+#[track_caller]
 pub fn flow_at_init(
     config: &MlpConfig,
     data: &Dataset<f32>,
@@ -111,6 +141,13 @@ pub fn flow_at_init(
     budget: &Budget,
     seed: u64,
 ) -> FlowReport {
+    if data.is_empty() || batch == 0 {
+        panic!(
+            "flow_at_init: needs at least one sample, got a data set of {} and batch {batch}",
+            data.len()
+        );
+    }
+    budget.check("flow_at_init");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut model: Sequential<f32> = config.build(
         data.sample_shape().iter().product(),
@@ -135,6 +172,16 @@ pub fn flow_at_init(
 
 /// Trains a fresh `config` model on `train` for the budget and measures its
 /// accuracy on `test`. Stops early (and says so) if the loss stops being finite.
+///
+/// With `budget.steps == 0` no step is taken: the freshly initialised
+/// model comes back at once, with no losses and its accuracy on `test`.
+/// Epochs repeat (reshuffled) until the budget's steps are done.
+///
+/// # Panics
+/// If `train` is empty (no step could ever be taken), or the budget cannot
+/// run: `batch_size` 0, `lr` or `momentum` negative, infinite or NaN,
+/// `clip` negative or NaN.
+#[track_caller]
 pub fn train(
     config: &MlpConfig,
     train: &Dataset<f32>,
@@ -142,6 +189,10 @@ pub fn train(
     budget: &Budget,
     seed: u64,
 ) -> (Sequential<f32>, TrainOutcome) {
+    budget.check("train");
+    if train.is_empty() {
+        panic!("train: the training set is empty, so no step can be taken");
+    }
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut model: Sequential<f32> = config.build(
         train.sample_shape().iter().product(),
@@ -153,7 +204,9 @@ pub fn train(
     let mut losses = Vec::with_capacity(budget.steps);
     let mut diverged_at = None;
     let mut tape = Tape::new();
-    'epochs: loop {
+    // Every epoch yields at least one batch (the set is not empty), so this
+    // ends after `budget.steps` steps.
+    'epochs: while losses.len() < budget.steps {
         for (x, y) in Batches::new(&features, train.labels(), budget.batch_size, true, &mut rng) {
             let loss = cross_entropy(model.forward(tape.constant(x)), &y);
             let value = loss.item();
@@ -186,8 +239,12 @@ pub fn train(
     )
 }
 
-/// Fraction of `data` whose arg-max logit is the label.
+/// Fraction of `data` whose arg-max logit is the label (NaN for an empty
+/// `data`: no sample, no accuracy).
 pub fn accuracy(model: &Sequential<f32>, data: &Dataset<f32>) -> f64 {
+    if data.is_empty() {
+        return f64::NAN;
+    }
     let tape = Tape::new();
     let logits: Tensor<f32> = model.forward(tape.constant(data.features())).value();
     let predicted = logits.argmax(-1, false).to_vec();
@@ -196,5 +253,5 @@ pub fn accuracy(model: &Sequential<f32>, data: &Dataset<f32>) -> f64 {
         .zip(data.labels())
         .filter(|(p, &l)| **p as usize == l)
         .count();
-    right as f64 / data.len().max(1) as f64
+    right as f64 / data.len() as f64
 }
