@@ -127,10 +127,11 @@ fn lean_backward_peaks_lower_than_keeping_everything() {
     let (lean, lean_peak) = peak_of(|| loss.backward());
     let (all, all_peak) = peak_of(|| loss.backward_retain_all());
     drop((lean, all));
-    // Each layer makes 3 values (mul, add, tanh): keeping all gradients
-    // holds ~3 depth of them; lean holds the leaf's and a few in flight.
+    // Each layer makes 3 values (mul, add, tanh) and 2 gradient buffers
+    // (add's rule passes `g` on, sharing its buffer): keeping all holds ~2
+    // depth of them; lean holds the leaf's and a few in flight.
     assert!(lean_peak < 6 * BYTES, "lean peak {lean_peak} bytes");
-    assert!(all_peak > 3 * depth as isize * BYTES - 8 * BYTES, "all peak {all_peak}");
+    assert!(all_peak > 2 * depth as isize * BYTES - 8 * BYTES, "all peak {all_peak}");
 }
 
 #[test]
@@ -219,8 +220,11 @@ fn checkpointing_holds_less_between_forward_and_backward() {
         let x = input(&tape);
         let mut h = x;
         for _ in 0..blocks {
-            let block = |h: Var<'_, f32>| chain(h, 2);
-            h = if ckpt { checkpoint(h, block) } else { block(h) };
+            h = if ckpt {
+                checkpoint(h, |h| chain(h, 2))
+            } else {
+                chain(h, 2)
+            };
         }
         let loss = h.sum_all();
         let held = tape.bytes() as isize;
