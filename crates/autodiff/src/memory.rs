@@ -149,12 +149,13 @@ impl<'t, E: Float> Var<'t, E> {
 }
 
 /// Releases node `id`'s value for good (after its last use in a consuming
-/// backward pass). Trainable leaves keep theirs: they share storage with
-/// the parameters they were made from, so dropping them frees nothing.
+/// backward pass). Trainable leaves go too: their storage is shared with
+/// the parameters they came from, and letting go of it lets an optimiser
+/// update those parameters in place.
 pub(crate) fn release_value<E: Float>(tape: &Tape<E>, id: usize) {
     let mut nodes = tape.nodes.borrow_mut();
     let node = &mut nodes[id];
-    if node.kind == crate::tape::NodeKind::Var || node.state == ValueState::Released {
+    if node.state == ValueState::Released {
         return;
     }
     node.value = placeholder(node.value.shape());

@@ -95,6 +95,65 @@ impl<E: Float> Param<E> {
         self.value = value;
     }
 
+    /// Updates the value in one pass over memory, element by element: for
+    /// each `i`, `(p, s) ← f(p, grad[i], s)` with `s` element `i` of each
+    /// `state` buffer (an optimiser's moments). In place when this
+    /// parameter is the only owner of its storage (after
+    /// [`backward_consuming`](tapegrad_autodiff::Var::backward_consuming),
+    /// or once the step's tape is dropped), else into one new buffer: either
+    /// way one read of each input and one write of each output.
+    ///
+    /// ```
+    /// use tapegrad_nn::Param;
+    /// use tapegrad_tensor::Tensor;
+    ///
+    /// let mut w = Param::new(Tensor::<f64>::from_vec(vec![1.0, 2.0], &[2]));
+    /// let mut velocity = vec![0.5, 0.5];
+    /// // v ← 0.9 v + g;  p ← p - 0.1 v
+    /// w.update_elementwise(&[1.0, -1.0], [&mut velocity], |p, g, [v]| {
+    ///     let v = 0.9 * v + g;
+    ///     (p - 0.1 * v, [v])
+    /// });
+    /// assert_eq!(velocity, vec![1.45, -0.55]);
+    /// assert!((w.value().to_vec()[0] - 0.855).abs() < 1e-15);
+    /// ```
+    ///
+    /// # Panics
+    /// If `grad` or a state buffer does not have one entry per element.
+    #[track_caller]
+    pub fn update_elementwise<const N: usize>(
+        &mut self,
+        grad: &[E],
+        mut state: [&mut [E]; N],
+        f: impl Fn(E, E, [E; N]) -> (E, [E; N]),
+    ) {
+        let n = self.value.numel();
+        if grad.len() != n || state.iter().any(|s| s.len() != n) {
+            panic!(
+                "Param::update_elementwise: parameter of {n} elements, gradient of {}, state of {:?}",
+                grad.len(),
+                state.iter().map(|s| s.len()).collect::<Vec<_>>()
+            );
+        }
+        let mut step = |i: usize, p: E| {
+            let (p, s) = f(p, grad[i], std::array::from_fn(|k| state[k][i]));
+            for (k, v) in s.into_iter().enumerate() {
+                state[k][i] = v;
+            }
+            p
+        };
+        if let Some(values) = self.value.as_mut_slice() {
+            for (i, p) in values.iter_mut().enumerate() {
+                *p = step(i, *p);
+            }
+            return;
+        }
+        let old = self.value.contiguous();
+        let old = old.as_slice().expect("contiguous");
+        let new: Vec<E> = old.iter().enumerate().map(|(i, &p)| step(i, p)).collect();
+        self.value = Tensor::from_vec(new, self.value.shape());
+    }
+
     /// This parameter as a trainable var on `tape`: created on first use in
     /// a step, the same var afterwards.
     ///

@@ -126,6 +126,29 @@ impl<E: Float> Tensor<E> {
         }
     }
 
+    /// The elements as a mutable slice, if this tensor is the only owner of
+    /// its storage and covers all of it contiguously (no view, no clone
+    /// sharing the buffer): an in-place update then changes no one else's
+    /// values. `None` otherwise (write a new tensor instead).
+    ///
+    /// ```
+    /// let mut a = tapegrad_tensor::Tensor::<f32>::zeros(&[3]);
+    /// a.as_mut_slice().unwrap()[1] = 5.0;
+    /// assert_eq!(a.to_vec(), vec![0.0, 5.0, 0.0]);
+    /// let shared = a.clone();
+    /// assert!(a.as_mut_slice().is_none()); // `shared` sees the same buffer
+    /// # drop(shared);
+    /// ```
+    pub fn as_mut_slice(&mut self) -> Option<&mut [E]> {
+        let whole = self.layout.offset == 0
+            && self.is_contiguous()
+            && self.numel() == self.storage.len();
+        if !whole {
+            return None;
+        }
+        Arc::get_mut(&mut self.storage).map(|v| v.as_mut_slice())
+    }
+
     /// The elements in logical (row-major) order, whatever the strides.
     pub fn to_vec(&self) -> Vec<E> {
         if let Some(s) = self.as_slice() {

@@ -138,60 +138,57 @@ impl<E: Float> Adam<E> {
         slots
     }
 
-    /// Updates the moments of parameter `id` with gradient `g` and returns
-    /// the step `Δp = −γ / (1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)`.
-    fn moment_step(&mut self, id: u64, g: &[E]) -> Vec<E> {
+    /// One Adam step of `param` along `grad`, in one pass:
+    /// `m ← β₁ m + (1 − β₁) g`, `v ← β₂ v + (1 − β₂) g²`,
+    /// `p ← p − γ / (1 − β₁ᵗ) · m / (√v̂ / √(1 − β₂ᵗ) + ε)` with `v̂ = v`
+    /// (or its running maximum under AMSGrad); weight decay added to `g`
+    /// (Adam) or applied to `p` first as `p ← (1 − γλ) p` (AdamW).
+    fn adam_update(&mut self, param: &mut Param<E>, grad: &Tensor<E>, name: &str) {
+        super::check_grad_shape(param, grad, name);
+        let g = grad.contiguous();
+        let g = g.as_slice().expect("contiguous");
+        let n = g.len();
         let amsgrad = self.amsgrad;
-        let s = self.state.entry(id).or_insert_with(|| AdamState {
+        let s = self.state.entry(param.id()).or_insert_with(|| AdamState {
             step: 0,
-            exp_avg: vec![E::ZERO; g.len()],
-            exp_avg_sq: vec![E::ZERO; g.len()],
-            max_exp_avg_sq: amsgrad.then(|| vec![E::ZERO; g.len()]),
+            exp_avg: vec![E::ZERO; n],
+            exp_avg_sq: vec![E::ZERO; n],
+            max_exp_avg_sq: amsgrad.then(|| vec![E::ZERO; n]),
         });
         s.step += 1;
         let (b1, b2) = self.betas;
-        let (w1, b2e, w2) = (
-            E::from_f64(1.0 - b1),
-            E::from_f64(b2),
-            E::from_f64(1.0 - b2),
-        );
-        for ((m, v), &g) in s.exp_avg.iter_mut().zip(&mut s.exp_avg_sq).zip(g) {
-            *m = lerp(*m, g, w1);
-            *v = *v * b2e + w2 * g * g;
-        }
-        let second = match &mut s.max_exp_avg_sq {
-            Some(max) => {
-                max.iter_mut()
-                    .zip(&s.exp_avg_sq)
-                    .for_each(|(mx, &v)| *mx = if v > *mx { v } else { *mx });
-                &*max
-            }
-            None => &s.exp_avg_sq,
-        };
         let t = s.step as f64;
+        let (w1, b2e, w2) = (E::from_f64(1.0 - b1), E::from_f64(b2), E::from_f64(1.0 - b2));
         let step_size = E::from_f64(-(self.lr / (1.0 - b1.powf(t))));
         let bc2_sqrt = E::from_f64((1.0 - b2.powf(t)).sqrt());
         let eps = E::from_f64(self.eps);
-        s.exp_avg
-            .iter()
-            .zip(second)
-            .map(|(&m, &v)| step_size * (m / (v.sqrt() / bc2_sqrt + eps)))
-            .collect()
-    }
-
-    fn adam_update(&mut self, param: &mut Param<E>, grad: &Tensor<E>, name: &str) {
-        let mut p = super::checked_values(param, grad, name);
-        let mut g = grad.to_vec();
-        if self.weight_decay != 0.0 && self.decoupled {
-            let keep = E::from_f64(1.0 - self.lr * self.weight_decay);
-            p.iter_mut().for_each(|p| *p *= keep);
-        } else if self.weight_decay != 0.0 {
-            let wd = E::from_f64(self.weight_decay);
-            g.iter_mut().zip(&p).for_each(|(g, &p)| *g += wd * p);
+        let decoupled = self.weight_decay != 0.0 && self.decoupled;
+        let keep = E::from_f64(if decoupled { 1.0 - self.lr * self.weight_decay } else { 1.0 });
+        let wd = E::from_f64(if decoupled { 0.0 } else { self.weight_decay });
+        let moments = |p: E, g: E, m: E, v: E| {
+            let g = g + wd * p;
+            (lerp(m, g, w1), v * b2e + w2 * g * g)
+        };
+        let stepped = |p: E, m: E, vhat: E| p * keep + step_size * (m / (vhat.sqrt() / bc2_sqrt + eps));
+        match &mut s.max_exp_avg_sq {
+            None => param.update_elementwise(
+                g,
+                [&mut s.exp_avg, &mut s.exp_avg_sq],
+                |p, g, [m, v]| {
+                    let (m, v) = moments(p, g, m, v);
+                    (stepped(p, m, v), [m, v])
+                },
+            ),
+            Some(max) => param.update_elementwise(
+                g,
+                [&mut s.exp_avg, &mut s.exp_avg_sq, max],
+                |p, g, [m, v, mx]| {
+                    let (m, v) = moments(p, g, m, v);
+                    let mx = if v > mx { v } else { mx };
+                    (stepped(p, m, mx), [m, v, mx])
+                },
+            ),
         }
-        let delta = self.moment_step(param.id(), &g);
-        p.iter_mut().zip(&delta).for_each(|(p, &d)| *p += d);
-        param.set(Tensor::from_vec(p, param.shape()));
     }
 
     fn adam_state_dict(&self, model: &dyn Module<E>) -> Vec<(String, Tensor<E>)> {

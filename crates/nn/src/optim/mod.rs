@@ -139,9 +139,9 @@ pub trait Optimizer<E: Float = f32> {
     ) -> Result<(), StateError>;
 }
 
-/// The parameter's values, after checking `grad` has the parameter's shape.
+/// Panics unless `grad` has the parameter's shape.
 #[track_caller]
-fn checked_values<E: Float>(param: &Param<E>, grad: &Tensor<E>, opt: &str) -> Vec<E> {
+fn check_grad_shape<E: Float>(param: &Param<E>, grad: &Tensor<E>, opt: &str) {
     if grad.shape() != param.shape() {
         panic!(
             "{opt}: gradient of shape {:?} for a parameter of shape {:?}",
@@ -149,5 +149,4 @@ fn checked_values<E: Float>(param: &Param<E>, grad: &Tensor<E>, opt: &str) -> Ve
             param.shape()
         );
     }
-    param.value().to_vec()
 }

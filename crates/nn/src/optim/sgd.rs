@@ -18,7 +18,6 @@ use super::state::{buffer_tensor, check_values, param_list, StateError, StateRea
 use super::Optimizer;
 use crate::module::Module;
 use crate::param::Param;
-use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use tapegrad_tensor::{Float, Tensor};
 
@@ -107,32 +106,6 @@ impl<E: Float> SGD<E> {
         self
     }
 
-    /// Updates the momentum buffer of parameter `id` with `d` (the gradient
-    /// after weight decay) and returns the direction to step along.
-    fn momentum_direction(&mut self, id: u64, d: Vec<E>) -> Vec<E> {
-        let (mu, damp) = (
-            E::from_f64(self.momentum),
-            E::from_f64(1.0 - self.dampening),
-        );
-        let buf = match self.buffers.entry(id) {
-            Entry::Vacant(slot) => slot.insert(d.clone()),
-            Entry::Occupied(slot) => {
-                let buf = slot.into_mut();
-                for (b, &g) in buf.iter_mut().zip(&d) {
-                    *b = *b * mu + damp * g;
-                }
-                buf
-            }
-        };
-        if self.nesterov {
-            d.iter()
-                .zip(buf.iter())
-                .map(|(&g, &b)| g + mu * b)
-                .collect()
-        } else {
-            buf.clone()
-        }
-    }
 }
 
 impl<E: Float> Optimizer<E> for SGD<E> {
@@ -141,18 +114,29 @@ impl<E: Float> Optimizer<E> for SGD<E> {
         if self.nesterov && (self.momentum <= 0.0 || self.dampening != 0.0) {
             panic!("SGD: Nesterov momentum needs momentum > 0 and dampening 0 (momentum {}, dampening {})", self.momentum, self.dampening);
         }
-        let p = super::checked_values(param, grad, "SGD");
-        let mut d = grad.to_vec();
-        if self.weight_decay != 0.0 {
-            let wd = E::from_f64(self.weight_decay);
-            d.iter_mut().zip(&p).for_each(|(g, &p)| *g += wd * p);
+        super::check_grad_shape(param, grad, "SGD");
+        let g = grad.contiguous();
+        let g = g.as_slice().expect("contiguous");
+        let (lr, wd) = (E::from_f64(self.lr), E::from_f64(self.weight_decay));
+        // d = g + λ p (L2 weight decay), then the step along d or momentum.
+        if self.momentum == 0.0 {
+            param.update_elementwise(g, [], |p, g, []| (p - lr * (g + wd * p), []));
+            return;
         }
-        if self.momentum != 0.0 {
-            d = self.momentum_direction(param.id(), d);
-        }
-        let neg_lr = E::from_f64(-self.lr);
-        let new: Vec<E> = p.iter().zip(&d).map(|(&p, &g)| p + neg_lr * g).collect();
-        param.set(Tensor::from_vec(new, param.shape()));
+        let (mu, damp) = (E::from_f64(self.momentum), E::from_f64(1.0 - self.dampening));
+        let nesterov = self.nesterov;
+        // The first step starts the buffer at d itself (as PyTorch).
+        let first = !self.buffers.contains_key(&param.id());
+        let buf = self
+            .buffers
+            .entry(param.id())
+            .or_insert_with(|| vec![E::ZERO; g.len()]);
+        param.update_elementwise(g, [buf.as_mut_slice()], |p, g, [b]| {
+            let d = g + wd * p;
+            let b = if first { d } else { b * mu + damp * d };
+            let dir = if nesterov { d + mu * b } else { b };
+            (p - lr * dir, [b])
+        });
     }
 
     fn lr(&self) -> f64 {
