@@ -410,8 +410,14 @@ impl<'t, E: Float> Var<'t, E> {
             let nodes = self.tape.nodes.borrow();
             nodes[..=self.id].iter().map(|n| n.requires_grad).collect()
         };
-        let (grads, reached) =
-            reverse_walk(self.tape, &TensorMode(self.tape), self.id, seed, &flows, policy);
+        let (grads, reached) = reverse_walk(
+            self.tape,
+            &TensorMode(self.tape),
+            self.id,
+            seed,
+            &flows,
+            policy,
+        );
         Gradients {
             tape_uid: self.tape.uid(),
             grads,

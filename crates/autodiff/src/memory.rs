@@ -114,7 +114,10 @@ pub(crate) fn recompute_segment<E: Float>(tape: &Tape<E>, index: usize) {
             if n.segment != Some(index) || n.state != ValueState::Recomputable {
                 continue;
             }
-            (n.op.clone().expect("only ops are recomputable"), n.parents.clone())
+            (
+                n.op.clone().expect("only ops are recomputable"),
+                n.parents.clone(),
+            )
         };
         // Parents outside this block (an earlier block's output, say) may
         // themselves need recomputing first.

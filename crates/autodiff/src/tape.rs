@@ -315,9 +315,10 @@ impl<E: Float> Tape<E> {
         };
         match state {
             ValueState::Held => {}
-            ValueState::Recomputable => {
-                crate::memory::recompute_segment(self, segment.expect("recomputable nodes are in a block"))
-            }
+            ValueState::Recomputable => crate::memory::recompute_segment(
+                self,
+                segment.expect("recomputable nodes are in a block"),
+            ),
             ValueState::Released => {
                 let nodes = self.nodes.borrow();
                 let n = &nodes[id];

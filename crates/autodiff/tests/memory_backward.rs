@@ -108,7 +108,9 @@ fn lean_backward_keeps_only_leaf_gradients() {
 }
 
 #[test]
-#[should_panic(expected = "was freed during backward: backward() keeps only the gradients of trainable leaves; call .retain_grad()")]
+#[should_panic(
+    expected = "was freed during backward: backward() keeps only the gradients of trainable leaves; call .retain_grad()"
+)]
 fn asking_for_a_freed_gradient_says_how_to_keep_it() {
     let tape = Tape::<f32>::new();
     let x = input(&tape);
@@ -131,7 +133,10 @@ fn lean_backward_peaks_lower_than_keeping_everything() {
     // (add's rule passes `g` on, sharing its buffer): keeping all holds ~2
     // depth of them; lean holds the leaf's and a few in flight.
     assert!(lean_peak < 6 * BYTES, "lean peak {lean_peak} bytes");
-    assert!(all_peak > 2 * depth as isize * BYTES - 8 * BYTES, "all peak {all_peak}");
+    assert!(
+        all_peak > 2 * depth as isize * BYTES - 8 * BYTES,
+        "all peak {all_peak}"
+    );
 }
 
 #[test]
@@ -176,7 +181,10 @@ fn deep<'t>(tape: &'t Tape<f64>, x: Var<'t, f64>, blocks: usize, ckpt: bool) -> 
 }
 
 fn start(tape: &Tape<f64>) -> Var<'_, f64> {
-    tape.var(Tensor::from_vec(vec![0.3, -0.7, 1.2, 0.1, -0.5, 0.8], &[3, 2]))
+    tape.var(Tensor::from_vec(
+        vec![0.3, -0.7, 1.2, 0.1, -0.5, 0.8],
+        &[3, 2],
+    ))
 }
 
 #[test]
@@ -237,7 +245,10 @@ fn checkpointing_holds_less_between_forward_and_backward() {
     assert_eq!(g, g_c);
     // Plain: 6 values per block (2 layers x 3 ops). Checkpointed: 1.
     assert!(held > 5 * blocks as isize * BYTES, "plain holds {held}");
-    assert!(held_c < (blocks as isize + 3) * BYTES, "checkpointed holds {held_c}");
+    assert!(
+        held_c < (blocks as isize + 3) * BYTES,
+        "checkpointed holds {held_c}"
+    );
     // Backward recomputes one block at a time: its peak adds about one
     // block's values and the gradients in flight.
     assert!(peak_c < 14 * BYTES, "checkpointed backward peak {peak_c}");

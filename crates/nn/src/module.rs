@@ -242,6 +242,49 @@ impl<E: Float> Sequential<E> {
     pub fn is_empty(&self) -> bool {
         self.layers.is_empty()
     }
+
+    /// The forward pass with gradient checkpointing every `every` layers:
+    /// each run of `every` layers is a [`checkpoint`]ed block, so between
+    /// forward and backward only the blocks' inputs and outputs are held
+    /// (about `1/every` of the activations, plus one block while backward
+    /// recomputes it). Gradients, of any order, are bit-identical to
+    /// [`forward`](Module::forward)'s; dropout inside a block replays its mask.
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use tapegrad_autodiff::Tape;
+    /// use tapegrad_nn::{Linear, Module, Sequential, Tanh};
+    /// use tapegrad_tensor::Tensor;
+    ///
+    /// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    /// let mut model = Sequential::<f64>::new();
+    /// for _ in 0..6 {
+    ///     model.push(Linear::new(4, 4, &mut rng));
+    ///     model.push(Tanh);
+    /// }
+    /// let x = Tensor::ones(&[2, 4]);
+    /// let grad = |checkpointed: bool| {
+    ///     let tape = Tape::new();
+    ///     let h = tape.var(x.clone());
+    ///     let y = if checkpointed { model.forward_checkpointed(h, 4) } else { model.forward(h) };
+    ///     y.sum_all().backward()[h].to_vec()
+    /// };
+    /// assert_eq!(grad(true), grad(false));
+    /// ```
+    ///
+    /// # Panics
+    /// If `every` is 0.
+    ///
+    /// [`checkpoint`]: tapegrad_autodiff::checkpoint
+    #[track_caller]
+    pub fn forward_checkpointed<'t>(&self, x: Var<'t, E>, every: usize) -> Var<'t, E> {
+        if every == 0 {
+            panic!("Sequential::forward_checkpointed: every must be at least 1 layer");
+        }
+        self.layers.chunks(every).fold(x, |h, block| {
+            tapegrad_autodiff::checkpoint(h, |h| block.iter().fold(h, |h, layer| layer.forward(h)))
+        })
+    }
 }
 
 impl<E: Float> Module<E> for Sequential<E> {

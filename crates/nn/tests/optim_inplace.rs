@@ -47,7 +47,10 @@ fn train(opt: &mut dyn Optimizer<f64>, consuming: bool, check_in_place: bool) ->
     for step in 0..5 {
         let before = buffers(&m);
         let tape = Tape::new();
-        let loss = mse(m.forward(tape.constant(x.clone())), tape.constant(y.clone()));
+        let loss = mse(
+            m.forward(tape.constant(x.clone())),
+            tape.constant(y.clone()),
+        );
         let grads = if consuming {
             loss.backward_consuming()
         } else {
@@ -57,7 +60,10 @@ fn train(opt: &mut dyn Optimizer<f64>, consuming: bool, check_in_place: bool) ->
         if check_in_place {
             assert_eq!(buffers(&m), before, "step {step}: updated in place");
         } else {
-            assert!(buffers(&m).iter().zip(&before).all(|(a, b)| a != b), "step {step}: a new buffer while the tape shares the old one");
+            assert!(
+                buffers(&m).iter().zip(&before).all(|(a, b)| a != b),
+                "step {step}: a new buffer while the tape shares the old one"
+            );
         }
     }
     values(&m)
@@ -67,8 +73,12 @@ fn train(opt: &mut dyn Optimizer<f64>, consuming: bool, check_in_place: bool) ->
 fn updates_are_in_place_when_unshared_and_identical_either_way() {
     let makers: Vec<(&str, fn() -> Box<dyn Optimizer<f64>>)> = vec![
         ("sgd", || Box::new(SGD::new(0.1))),
-        ("sgd momentum", || Box::new(SGD::new(0.1).momentum(0.9).weight_decay(1e-3))),
-        ("sgd nesterov", || Box::new(SGD::new(0.1).momentum(0.9).nesterov(true))),
+        ("sgd momentum", || {
+            Box::new(SGD::new(0.1).momentum(0.9).weight_decay(1e-3))
+        }),
+        ("sgd nesterov", || {
+            Box::new(SGD::new(0.1).momentum(0.9).nesterov(true))
+        }),
         ("adam", || Box::new(Adam::new(1e-2).weight_decay(1e-3))),
         ("adamw amsgrad", || Box::new(AdamW::new(1e-2).amsgrad(true))),
     ];

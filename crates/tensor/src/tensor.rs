@@ -140,9 +140,8 @@ impl<E: Float> Tensor<E> {
     /// # drop(shared);
     /// ```
     pub fn as_mut_slice(&mut self) -> Option<&mut [E]> {
-        let whole = self.layout.offset == 0
-            && self.is_contiguous()
-            && self.numel() == self.storage.len();
+        let whole =
+            self.layout.offset == 0 && self.is_contiguous() && self.numel() == self.storage.len();
         if !whole {
             return None;
         }

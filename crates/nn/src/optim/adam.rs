@@ -158,27 +158,34 @@ impl<E: Float> Adam<E> {
         s.step += 1;
         let (b1, b2) = self.betas;
         let t = s.step as f64;
-        let (w1, b2e, w2) = (E::from_f64(1.0 - b1), E::from_f64(b2), E::from_f64(1.0 - b2));
+        let (w1, b2e, w2) = (
+            E::from_f64(1.0 - b1),
+            E::from_f64(b2),
+            E::from_f64(1.0 - b2),
+        );
         let step_size = E::from_f64(-(self.lr / (1.0 - b1.powf(t))));
         let bc2_sqrt = E::from_f64((1.0 - b2.powf(t)).sqrt());
         let eps = E::from_f64(self.eps);
         let decoupled = self.weight_decay != 0.0 && self.decoupled;
-        let keep = E::from_f64(if decoupled { 1.0 - self.lr * self.weight_decay } else { 1.0 });
+        let keep = E::from_f64(if decoupled {
+            1.0 - self.lr * self.weight_decay
+        } else {
+            1.0
+        });
         let wd = E::from_f64(if decoupled { 0.0 } else { self.weight_decay });
         let moments = |p: E, g: E, m: E, v: E| {
             let g = g + wd * p;
             (lerp(m, g, w1), v * b2e + w2 * g * g)
         };
-        let stepped = |p: E, m: E, vhat: E| p * keep + step_size * (m / (vhat.sqrt() / bc2_sqrt + eps));
+        let stepped =
+            |p: E, m: E, vhat: E| p * keep + step_size * (m / (vhat.sqrt() / bc2_sqrt + eps));
         match &mut s.max_exp_avg_sq {
-            None => param.update_elementwise(
-                g,
-                [&mut s.exp_avg, &mut s.exp_avg_sq],
-                |p, g, [m, v]| {
+            None => {
+                param.update_elementwise(g, [&mut s.exp_avg, &mut s.exp_avg_sq], |p, g, [m, v]| {
                     let (m, v) = moments(p, g, m, v);
                     (stepped(p, m, v), [m, v])
-                },
-            ),
+                })
+            }
             Some(max) => param.update_elementwise(
                 g,
                 [&mut s.exp_avg, &mut s.exp_avg_sq, max],

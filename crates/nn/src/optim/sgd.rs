@@ -105,7 +105,6 @@ impl<E: Float> SGD<E> {
         self.nesterov = nesterov;
         self
     }
-
 }
 
 impl<E: Float> Optimizer<E> for SGD<E> {
@@ -123,7 +122,10 @@ impl<E: Float> Optimizer<E> for SGD<E> {
             param.update_elementwise(g, [], |p, g, []| (p - lr * (g + wd * p), []));
             return;
         }
-        let (mu, damp) = (E::from_f64(self.momentum), E::from_f64(1.0 - self.dampening));
+        let (mu, damp) = (
+            E::from_f64(self.momentum),
+            E::from_f64(1.0 - self.dampening),
+        );
         let nesterov = self.nesterov;
         // The first step starts the buffer at d itself (as PyTorch).
         let first = !self.buffers.contains_key(&param.id());
