@@ -58,6 +58,7 @@ mod gradcheck;
 mod inspect;
 mod memory;
 pub mod ops;
+mod per_sample;
 mod tape;
 mod transforms;
 mod var;
@@ -70,6 +71,7 @@ pub use gradcheck::{
 pub use inspect::{SummaryRow, TapeSummary, ValueStatus};
 pub use memory::checkpoint;
 pub use ops::{ConvParams, Ctx, GradOps, Grads, JvpCtx, Op};
+pub use per_sample::{per_sample_grads, PerSampleError};
 pub use tape::{Hook, NodeId, NodeKind, Tape};
 pub use transforms::{check_jvp, check_jvp_vjp, hessian, hvp, jacfwd, jacrev, jvp, vjp, Pullback};
 pub use var::Var;

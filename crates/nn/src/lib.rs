@@ -57,6 +57,7 @@ pub mod loss;
 pub mod module;
 pub mod optim;
 pub mod param;
+pub mod per_sample;
 pub mod recurrent;
 pub mod study;
 

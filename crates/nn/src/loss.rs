@@ -91,6 +91,22 @@ pub fn cross_entropy_with<'t, E: Float>(
     picked * (eps - 1.0) - log_probs.mean_all() * eps
 }
 
+/// Cross-entropy of each sample (PyTorch's `reduction="none"`): shape
+/// `[N]`, entry `n` is `logsumexp(zₙ) - zₙ,yₙ`; the mean of these is
+/// [`cross_entropy`]. The per-example losses that
+/// [`per_sample_grads`](crate::per_sample::per_sample_grads) differentiates.
+///
+/// # Panics
+/// As [`cross_entropy`].
+#[track_caller]
+pub fn cross_entropy_each<'t, E: Float>(logits: Var<'t, E>, labels: &[usize]) -> Var<'t, E> {
+    check_labels("cross_entropy_each", logits, labels);
+    let index = IndexTensor::from_vec(labels.to_vec(), &[labels.len(), 1]);
+    -stable_log_softmax(logits)
+        .gather(1, &index)
+        .reshape(&[labels.len()])
+}
+
 /// Negative log-likelihood of log-probabilities `log_probs` `[N, C]` (e.g.
 /// from `log_softmax`) at the class indices `labels`, averaged over the
 /// samples: `L = -(1/N) Σₙ qₙ,yₙ`. Gradient: `-onehot(y) / N`.

@@ -39,6 +39,9 @@ macro_rules! unary_ops {
                     let ($x, $out, $v) = (&c.x[0], c.out, c.g);
                     [Some($rule)].into()
                 }
+                fn preserves_batch(&self, _: &[&[usize]], _: &[bool]) -> bool {
+                    true // elementwise: row b from row b
+                }
                 #[allow(unused_variables)]
                 fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
                     let ($x, $out, $v) = (&c.x[0], c.out, c.tangent(0)?);
@@ -142,6 +145,9 @@ macro_rules! scalar_ops {
                     let ($s2, $x, $out, $v) = (self, &c.x[0], c.out, c.g);
                     [Some($rule)].into()
                 }
+                fn preserves_batch(&self, _: &[&[usize]], _: &[bool]) -> bool {
+                    true // elementwise: row b from row b
+                }
                 #[allow(unused_variables)]
                 fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
                     let ($s2, $x, $out, $v) = (self, &c.x[0], c.out, c.tangent(0)?);
@@ -240,6 +246,9 @@ macro_rules! binary_ops {
                 fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
                     let ($a, $b, $out, $v) = (&c.x[0], &c.x[1], c.out, c.g);
                     [c.needs(0).then(|| $ga), c.needs(1).then(|| $gb)].into()
+                }
+                fn preserves_batch(&self, _: &[&[usize]], _: &[bool]) -> bool {
+                    true // elementwise: row b from row b
                 }
                 #[allow(unused_variables)]
                 fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
@@ -370,6 +379,9 @@ impl<E: Float> Op<E> for WhereCond<E> {
             c.needs(1).then(|| self.pick(c.g, false)),
         ]
         .into()
+    }
+    fn preserves_batch(&self, _: &[&[usize]], _: &[bool]) -> bool {
+        true // elementwise: row b from row b
     }
     fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
         let da = c.tangent(0).map(|t| self.pick(t, true));

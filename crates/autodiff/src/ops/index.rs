@@ -65,6 +65,9 @@ impl<E: Float> Op<E> for IndexSelect {
     fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
         Some(c.tangent(0)?.index_select(self.axis, &self.indices))
     }
+    fn preserves_batch(&self, _: &[&[usize]], _: &[bool]) -> bool {
+        self.axis != 0
+    }
 }
 
 impl<E: Float> Op<E> for IndexAddZeros {
@@ -83,6 +86,9 @@ impl<E: Float> Op<E> for IndexAddZeros {
                 .index_add_zeros(self.axis, &self.indices, self.size),
         )
     }
+    fn preserves_batch(&self, _: &[&[usize]], _: &[bool]) -> bool {
+        self.axis != 0
+    }
 }
 
 impl<E: Float> Op<E> for Gather {
@@ -98,6 +104,9 @@ impl<E: Float> Op<E> for Gather {
     }
     fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
         Some(c.tangent(0)?.gather(self.axis, &self.index))
+    }
+    fn preserves_batch(&self, shapes: &[&[usize]], _: &[bool]) -> bool {
+        self.axis != 0 && self.index.shape().first() == shapes[0].first()
     }
 }
 
@@ -133,6 +142,9 @@ impl<E: Float> Op<E> for ScatterAdd {
             (tx, ts) => tx.or(ts),
         }
     }
+    fn preserves_batch(&self, shapes: &[&[usize]], _: &[bool]) -> bool {
+        self.axis != 0 && self.index.shape().first() == shapes[0].first()
+    }
 }
 
 impl<E: Float> Op<E> for Im2col {
@@ -150,6 +162,9 @@ impl<E: Float> Op<E> for Im2col {
     fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
         Some(c.tangent(0)?.im2col(&self.p))
     }
+    fn preserves_batch(&self, _: &[&[usize]], _: &[bool]) -> bool {
+        true
+    }
 }
 
 impl<E: Float> Op<E> for Col2im {
@@ -165,6 +180,9 @@ impl<E: Float> Op<E> for Col2im {
     }
     fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
         Some(c.tangent(0)?.col2im(&self.p, self.hw))
+    }
+    fn preserves_batch(&self, _: &[&[usize]], _: &[bool]) -> bool {
+        true
     }
 }
 

@@ -39,6 +39,15 @@ impl<E: Float> Op<E> for Matmul {
             (da, db) => da.or(db),
         }
     }
+    /// Rows of a batched 2-D left operand, or leading batch dimensions.
+    fn preserves_batch(&self, shapes: &[&[usize]], batched: &[bool]) -> bool {
+        if shapes[0].len() >= 3 {
+            return true; // axis 0 is a batch dimension of both operands
+        }
+        // 2-D: the batch is the rows of the left operand; a batched right
+        // operand would be contracted over its examples.
+        !batched[1]
+    }
 }
 
 impl<'t, E: Float> Var<'t, E> {

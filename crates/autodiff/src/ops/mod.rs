@@ -176,6 +176,17 @@ pub trait Op<E: Float>: 'static {
         let _ = ctx;
         None
     }
+    /// True if the op keeps examples apart along axis 0: given inputs of
+    /// `shapes` of which those marked `batched` hold one example per index
+    /// of axis 0, output row `b` depends only on row `b` of each batched
+    /// input (and on the unbatched ones). Elementwise ops and ops on the
+    /// trailing axes do; a sum over axis 0 does not. Per-sample gradients
+    /// ([`per_sample_grads`](crate::per_sample_grads)) flow through such ops
+    /// in one pass. The default, `false`, is always safe.
+    fn preserves_batch(&self, shapes: &[&[usize]], batched: &[bool]) -> bool {
+        let _ = (shapes, batched);
+        false
+    }
 }
 
 /// The object-safe face of [`Op`], which the tape stores.
@@ -192,6 +203,10 @@ pub(crate) trait DynOp<E: Float> {
     fn jvp_tensor(&self, ctx: &JvpCtx<Tensor<E>>) -> Option<Tensor<E>>;
     /// The forward-mode rule on vars, if the op has one.
     fn jvp_var<'t>(&self, ctx: &JvpCtx<Var<'t, E>>) -> Option<Var<'t, E>>;
+    /// See [`Op::preserves_batch`].
+    fn preserves_batch(&self, shapes: &[&[usize]], batched: &[bool]) -> bool;
+    /// The op itself, to recognise built-in ops by type.
+    fn as_any(&self) -> &dyn std::any::Any;
 }
 
 /// Stores an [`Op`] on the tape behind [`DynOp`].
@@ -215,6 +230,12 @@ impl<E: Float, T: Op<E>> DynOp<E> for Rule<T> {
     }
     fn jvp_var<'t>(&self, ctx: &JvpCtx<Var<'t, E>>) -> Option<Var<'t, E>> {
         self.0.jvp(ctx)
+    }
+    fn preserves_batch(&self, shapes: &[&[usize]], batched: &[bool]) -> bool {
+        self.0.preserves_batch(shapes, batched)
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        &self.0
     }
 }
 

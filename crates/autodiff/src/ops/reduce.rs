@@ -58,6 +58,9 @@ impl<E: Float> Op<E> for Sum {
     fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
         Some(c.tangent(0)?.sum(&isize_axes(&self.axes), self.keepdim))
     }
+    fn preserves_batch(&self, _: &[&[usize]], _: &[bool]) -> bool {
+        !self.axes.contains(&0)
+    }
 }
 
 impl Extremum {
@@ -96,6 +99,9 @@ impl<E: Float> Op<E> for Extremum {
                 .sum(&isize_axes(&self.axes), self.keepdim),
         )
     }
+    fn preserves_batch(&self, _: &[&[usize]], _: &[bool]) -> bool {
+        !self.axes.contains(&0)
+    }
 }
 
 impl<E: Float> Op<E> for LogSumExp {
@@ -120,6 +126,9 @@ impl<E: Float> Op<E> for LogSumExp {
                 .mul(&softmax)
                 .sum(&isize_axes(&self.axes), self.keepdim),
         )
+    }
+    fn preserves_batch(&self, _: &[&[usize]], _: &[bool]) -> bool {
+        !self.axes.contains(&0)
     }
 }
 

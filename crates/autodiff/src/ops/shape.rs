@@ -64,6 +64,11 @@ impl<E: Float> Op<E> for BroadcastTo {
         [Some(c.g.sum_to(&c.x[0].shape()))].into()
     }
     linear_jvp!();
+    /// A batched input keeps its leading axis (a new leading axis would
+    /// give every output row all examples).
+    fn preserves_batch(&self, shapes: &[&[usize]], _: &[bool]) -> bool {
+        shapes[0].len() == self.0.len() && shapes[0].first() == self.0.first()
+    }
 }
 
 impl SumTo {
@@ -83,6 +88,9 @@ impl<E: Float> Op<E> for SumTo {
         [Some(c.g.broadcast_to(&c.x[0].shape()))].into()
     }
     linear_jvp!();
+    fn preserves_batch(&self, shapes: &[&[usize]], _: &[bool]) -> bool {
+        shapes[0].len() == self.0.len() && shapes[0].first() == self.0.first()
+    }
 }
 
 impl Reshape {
@@ -102,6 +110,10 @@ impl<E: Float> Op<E> for Reshape {
         [Some(c.g.reshape(&c.x[0].shape()))].into()
     }
     linear_jvp!();
+    /// Row-major: equal leading sizes keep each example's elements together.
+    fn preserves_batch(&self, shapes: &[&[usize]], _: &[bool]) -> bool {
+        !shapes[0].is_empty() && shapes[0].first() == self.0.first()
+    }
 }
 
 impl Permute {
@@ -125,6 +137,9 @@ impl<E: Float> Op<E> for Permute {
         [Some(c.g.permute(&inverse))].into()
     }
     linear_jvp!();
+    fn preserves_batch(&self, _: &[&[usize]], _: &[bool]) -> bool {
+        self.0.first() == Some(&0)
+    }
 }
 
 impl Narrow {
@@ -146,6 +161,9 @@ impl<E: Float> Op<E> for Narrow {
         [Some(c.g.pad_axis(self.axis, self.start, after))].into()
     }
     linear_jvp!();
+    fn preserves_batch(&self, _: &[&[usize]], _: &[bool]) -> bool {
+        self.axis != 0
+    }
 }
 
 impl PadAxis {
@@ -166,6 +184,9 @@ impl<E: Float> Op<E> for PadAxis {
         [Some(c.g.narrow(self.axis, self.before, len))].into()
     }
     linear_jvp!();
+    fn preserves_batch(&self, _: &[&[usize]], _: &[bool]) -> bool {
+        self.axis != 0
+    }
 }
 
 impl<E: Float> Op<E> for Concat {
@@ -196,6 +217,9 @@ impl<E: Float> Op<E> for Concat {
                 })
                 .collect();
         Some(V::concat(&parts, self.0))
+    }
+    fn preserves_batch(&self, _: &[&[usize]], _: &[bool]) -> bool {
+        self.0 != 0
     }
 }
 

@@ -15,7 +15,7 @@ use crate::param::Param;
 use tapegrad_autodiff::{ConvParams, Var};
 use tapegrad_tensor::{Float, Tensor};
 
-/// The windows of every channel as columns `[N C, kh kw, L]`, the output
+/// The windows of every channel as columns `[N, C, kh kw, L]`, the output
 /// shape `[N, C, out_h, out_w]` and, with padding, the `[1, kh kw, L]` mask
 /// of taps inside the image.
 #[track_caller]
@@ -34,7 +34,10 @@ fn windows<'t, E: Float>(
     }
     let (n, c, h, w) = (s[0], s[1], s[2], s[3]);
     let (oh, ow) = checked_windows(op, &s, c, p, std::mem::size_of::<E>());
-    let cols = x.reshape(&[n * c, 1, h, w]).im2col(p);
+    // [N, C kh kw, L] -> [N, C, kh kw, L]: each example stays on axis 0, so
+    // per-sample gradients flow through pooling.
+    let kk = p.kernel.0 * p.kernel.1;
+    let cols = x.im2col(p).reshape(&[n, c, kk, oh * ow]);
     let mask = (pad != (0, 0)).then(|| inside_mask::<E>((h, w), p));
     if let Some(m) = &mask {
         if m.sum(&[1], false).to_vec().contains(&E::ZERO) {
@@ -93,7 +96,7 @@ pub fn max_pool2d<'t, E: Float>(x: Var<'t, E>, p: ConvParams) -> Var<'t, E> {
             Var::where_cond(&mask, cols, fill)
         }
     };
-    cols.max(&[1], false).reshape(&out)
+    cols.max(&[2], false).reshape(&out)
 }
 
 /// 2-D average pooling of `x: [N, C, H, W]`:
@@ -131,9 +134,9 @@ pub fn avg_pool2d<'t, E: Float>(
     let y = match mask {
         Some(mask) if !count_include_pad => {
             let counts = mask.sum(&[1], false); // taps inside each window, [1, L]
-            cols.sum(&[1], false) / cols.constant_like(counts)
+            cols.sum(&[2], false) / cols.constant_like(counts)
         }
-        _ => cols.mean(&[1], false),
+        _ => cols.mean(&[2], false),
     };
     y.reshape(&out)
 }
