@@ -49,6 +49,7 @@
 
 pub mod checkpoint;
 pub mod conv;
+pub mod curvature;
 pub mod data;
 pub mod diagnostics;
 pub mod init;
