@@ -41,7 +41,15 @@ fn quadratic(lambda: &[f64]) -> Quadratic {
     let n = lambda.len();
     let q = init::orthogonal::<f64>(&[n, n], 1.0, &mut rng(1));
     let d = Tensor::from_vec(
-        (0..n * n).map(|k| if k / n == k % n { lambda[k / n] / 2.0 } else { 0.0 }).collect(),
+        (0..n * n)
+            .map(|k| {
+                if k / n == k % n {
+                    lambda[k / n] / 2.0
+                } else {
+                    0.0
+                }
+            })
+            .collect(),
         &[n, n],
     );
     Quadratic {
@@ -76,7 +84,10 @@ fn lanczos_finds_the_known_top_eigenvalues_of_a_quadratic() {
 
 fn small_mlp() -> (Sequential<f64>, Tensor<f64>, Vec<usize>) {
     let mut r = rng(4);
-    let model = Sequential::new().add(Linear::new(3, 4, &mut r)).add(Tanh).add(Linear::new(4, 3, &mut r));
+    let model = Sequential::new()
+        .add(Linear::new(3, 4, &mut r))
+        .add(Tanh)
+        .add(Linear::new(4, 3, &mut r));
     let x = Tensor::rand_normal(&[8, 3], 0.0, 1.0, &mut r);
     (model, x, vec![0, 1, 2, 0, 1, 2, 0, 1])
 }
@@ -99,7 +110,14 @@ fn dense_hessian(model: &Sequential<f64>, x: &Tensor<f64>, labels: &[usize]) -> 
     let sizes: Vec<usize> = values.iter().map(|v| v.numel()).collect();
     let n: usize = sizes.iter().sum();
     let mut dense = vec![vec![0.0; n]; n];
-    let offsets: Vec<usize> = sizes.iter().scan(0, |acc, &s| { let o = *acc; *acc += s; Some(o) }).collect();
+    let offsets: Vec<usize> = sizes
+        .iter()
+        .scan(0, |acc, &s| {
+            let o = *acc;
+            *acc += s;
+            Some(o)
+        })
+        .collect();
     for (i, row) in blocks.iter().enumerate() {
         for (j, b) in row.iter().enumerate() {
             let v = b.to_vec();
@@ -116,21 +134,28 @@ fn dense_hessian(model: &Sequential<f64>, x: &Tensor<f64>, labels: &[usize]) -> 
 #[test]
 fn mlp_hessian_eigenvalues_and_trace_match_the_dense_hessian() {
     let (model, x, labels) = small_mlp();
-    let loss = objective(|t: &Tape<f64>| cross_entropy(model.forward(t.constant(x.clone())), &labels));
+    let loss =
+        objective(|t: &Tape<f64>| cross_entropy(model.forward(t.constant(x.clone())), &labels));
     let dense = dense_hessian(&model, &x, &labels);
     let exact = symmetric_eigen(dense.clone());
     let n = dense.len();
     let lanczos = hessian_eigenvalues(&model, loss, 3, n, 0);
     for (k, got) in lanczos.values.iter().enumerate() {
         let want = exact.values[n - 1 - k];
-        assert!((got - want).abs() < 1e-9 * (1.0 + want.abs()), "eigenvalue {k}: {got} vs {want}");
+        assert!(
+            (got - want).abs() < 1e-9 * (1.0 + want.abs()),
+            "eigenvalue {k}: {got} vs {want}"
+        );
     }
     // Hutchinson: within 4 standard errors of the exact trace (a false
     // alarm has probability ~6e-5 for a normal mean estimate).
     let trace: f64 = (0..n).map(|i| dense[i][i]).sum();
     let est = hessian_trace(&model, loss, 400, 7);
     assert!(est.std_error > 0.0);
-    assert!((est.estimate - trace).abs() < 4.0 * est.std_error, "{est:?} vs {trace}");
+    assert!(
+        (est.estimate - trace).abs() < 4.0 * est.std_error,
+        "{est:?} vs {trace}"
+    );
 }
 
 #[test]
@@ -138,7 +163,10 @@ fn orthogonal_linear_networks_have_all_singular_values_one() {
     let mut r = rng(5);
     let mut model = Sequential::<f64>::new();
     for _ in 0..10 {
-        model.push(Linear::from_tensors(init::orthogonal(&[16, 16], 1.0, &mut r), None));
+        model.push(Linear::from_tensors(
+            init::orthogonal(&[16, 16], 1.0, &mut r),
+            None,
+        ));
     }
     let x = Tensor::rand_normal(&[2, 16], 0.0, 1.0, &mut r);
     let s = jacobian_singular_values(&model, &x, 32, 0);
@@ -164,14 +192,20 @@ fn gaussian_product_spectra_match_dense_and_the_known_spread() {
     let model = gaussian_chain(n, depth, 6);
     let x = Tensor::<f64>::ones(&[1, n]);
     let s = jacobian_singular_values(&model, &x, n, 0);
-    let j = jacrev(|t, v| model.forward(v[0]).reshape(&[n]) + t.constant(Tensor::zeros(&[n])), &[x.clone()])[0]
-        .reshape(&[n, n]);
+    let j = jacrev(
+        |t, v| model.forward(v[0]).reshape(&[n]) + t.constant(Tensor::zeros(&[n])),
+        &[x.clone()],
+    )[0]
+    .reshape(&[n, n]);
     let jtj = j.t().matmul(&j);
     let rows: Vec<Vec<f64>> = (0..n).map(|i| jtj.narrow(0, i, 1).to_vec()).collect();
     let exact = symmetric_eigen(rows);
     for (k, got) in s.iter().enumerate() {
         let want = exact.values[n - 1 - k].max(0.0).sqrt();
-        assert!((got - want).abs() < 1e-8 * (1.0 + want), "singular value {k}: {got} vs {want}");
+        assert!(
+            (got - want).abs() < 1e-8 * (1.0 + want),
+            "singular value {k}: {got} vs {want}"
+        );
     }
     // The spread: for a product of L such matrices the squared singular
     // values λ have E[mean λ] = 1 at any size, and E[mean λ²] → L + 1 as
@@ -189,7 +223,13 @@ fn gaussian_product_spectra_match_dense_and_the_known_spread() {
     }
     let (m1, m2) = (m1 / draws as f64, m2 / draws as f64);
     let l = depth as f64;
-    assert!((m1 - 1.0).abs() < 4.0 * 0.08 / (draws as f64).sqrt(), "mean λ {m1}");
+    assert!(
+        (m1 - 1.0).abs() < 4.0 * 0.08 / (draws as f64).sqrt(),
+        "mean λ {m1}"
+    );
     let excess = l * (l + 1.0) / (2.0 * n as f64);
-    assert!((m2 - (l + 1.0)).abs() < excess + 4.0 * 0.7 / (draws as f64).sqrt(), "mean λ² {m2}");
+    assert!(
+        (m2 - (l + 1.0)).abs() < excess + 4.0 * 0.7 / (draws as f64).sqrt(),
+        "mean λ² {m2}"
+    );
 }

@@ -54,7 +54,12 @@ fn norm(a: &[f64]) -> f64 {
 /// # Panics
 /// If `n` or `steps` is 0, or `matvec` returns a vector of another length.
 #[track_caller]
-pub fn lanczos(n: usize, mut matvec: impl FnMut(&[f64]) -> Vec<f64>, steps: usize, seed: u64) -> Eigen {
+pub fn lanczos(
+    n: usize,
+    mut matvec: impl FnMut(&[f64]) -> Vec<f64>,
+    steps: usize,
+    seed: u64,
+) -> Eigen {
     if n == 0 || steps == 0 {
         panic!("lanczos: dimension {n} and steps {steps} must be positive");
     }
@@ -68,7 +73,10 @@ pub fn lanczos(n: usize, mut matvec: impl FnMut(&[f64]) -> Vec<f64>, steps: usiz
     for j in 0..steps {
         let mut w = matvec(&q);
         if w.len() != n {
-            panic!("lanczos: the map returned {} entries for a vector of {n}", w.len());
+            panic!(
+                "lanczos: the map returned {} entries for a vector of {n}",
+                w.len()
+            );
         }
         let a = dot(&q, &w);
         alpha.push(a);
@@ -161,7 +169,9 @@ pub fn symmetric_eigen(mut a: Vec<Vec<f64>>) -> Eigen {
     if a.iter().any(|r| r.len() != n) {
         panic!("symmetric_eigen: the matrix is not square");
     }
-    let mut v: Vec<Vec<f64>> = (0..n).map(|i| (0..n).map(|j| f64::from(u8::from(i == j))).collect()).collect();
+    let mut v: Vec<Vec<f64>> = (0..n)
+        .map(|i| (0..n).map(|j| f64::from(u8::from(i == j))).collect())
+        .collect();
     let total: f64 = a.iter().flatten().map(|x| x * x).sum::<f64>().max(1e-300);
     for _sweep in 0..100 {
         let off: f64 = (0..n)
@@ -204,6 +214,9 @@ pub fn symmetric_eigen(mut a: Vec<Vec<f64>>) -> Eigen {
     order.sort_by(|&i, &j| a[i][i].total_cmp(&a[j][j]));
     Eigen {
         values: order.iter().map(|&i| a[i][i]).collect(),
-        vectors: order.iter().map(|&i| (0..n).map(|k| v[k][i]).collect()).collect(),
+        vectors: order
+            .iter()
+            .map(|&i| (0..n).map(|k| v[k][i]).collect())
+            .collect(),
     }
 }

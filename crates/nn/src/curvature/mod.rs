@@ -65,13 +65,20 @@ fn param_shapes<E: Float, M: Module<E> + ?Sized>(model: &M) -> (Vec<Vec<usize>>,
 /// If `v` does not have one entry per parameter, or the loss is not a
 /// single element.
 #[track_caller]
-pub fn hessian_vector_product<E: Float, M: Module<E> + ?Sized, F>(model: &M, loss: F, v: &[f64]) -> Vec<f64>
+pub fn hessian_vector_product<E: Float, M: Module<E> + ?Sized, F>(
+    model: &M,
+    loss: F,
+    v: &[f64],
+) -> Vec<f64>
 where
     F: for<'t> Fn(&'t Tape<E>) -> Var<'t, E>,
 {
     let (shapes, n) = param_shapes(model);
     if v.len() != n {
-        panic!("hessian_vector_product: vector of {} entries for {n} parameters", v.len());
+        panic!(
+            "hessian_vector_product: vector of {} entries for {n} parameters",
+            v.len()
+        );
     }
     let tape = Tape::<E>::new();
     let mut vars = Vec::new();
@@ -86,7 +93,10 @@ where
     });
     let l = loss(&tape);
     if l.numel() != 1 {
-        panic!("hessian_vector_product: the loss has shape {:?}, not one element", l.shape());
+        panic!(
+            "hessian_vector_product: the loss has shape {:?}, not one element",
+            l.shape()
+        );
     }
     let grads = tape.grad(l, &vars);
     let mut out = Vec::with_capacity(n);
@@ -137,7 +147,12 @@ pub struct TraceEstimate {
 /// # Panics
 /// If `samples` is 0.
 #[track_caller]
-pub fn hessian_trace<E: Float, M: Module<E> + ?Sized, F>(model: &M, loss: F, samples: usize, seed: u64) -> TraceEstimate
+pub fn hessian_trace<E: Float, M: Module<E> + ?Sized, F>(
+    model: &M,
+    loss: F,
+    samples: usize,
+    seed: u64,
+) -> TraceEstimate
 where
     F: for<'t> Fn(&'t Tape<E>) -> Var<'t, E>,
 {
@@ -148,7 +163,9 @@ where
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let draws: Vec<f64> = (0..samples)
         .map(|_| {
-            let v: Vec<f64> = (0..n).map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 }).collect();
+            let v: Vec<f64> = (0..n)
+                .map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 })
+                .collect();
             let hv = hessian_vector_product(model, &loss, &v);
             v.iter().zip(&hv).map(|(a, b)| a * b).sum()
         })
