@@ -194,7 +194,7 @@ impl<C: RecurrentCell<f32>> Experiment for Classifier<C> {
         let right = predicted
             .iter()
             .zip(labels)
-            .filter(|(p, &l)| **p as usize == l)
+            .filter(|(p, &l)| **p == l)
             .count();
         right as f64 / labels.len() as f64
     }

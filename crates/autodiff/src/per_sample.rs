@@ -219,9 +219,9 @@ fn step<E: Float>(
     let pure_inputs = parents.iter().any(|&p| matches!(roles[p], Role::Pure(_)));
     // An op whose only differentiable inputs are parameters, with a batched
     // output, adds the batch axis itself: it must be a broadcast.
-    if !op.preserves_batch(&shapes, &batched)
-        && !(pure_inputs && is_batching_broadcast(op.as_ref(), x[0].shape(), batch))
-    {
+    let batch_safe = op.preserves_batch(&shapes, &batched)
+        || (pure_inputs && is_batching_broadcast(op.as_ref(), x[0].shape(), batch));
+    if !batch_safe {
         return Err(mixes());
     }
     let out = tape.value_of(id);

@@ -98,7 +98,7 @@ fn hessian_of_a_quadratic_form_is_a_plus_a_transpose() {
 /// matches central differences of the gradient.
 #[test]
 fn hessian_is_symmetric_and_matches_differences_of_the_gradient() {
-    let f = check_fn(|_, v| (v[0].matmul(v[1]).tanh().square().sum_all() + v[0].sin().sum_all()));
+    let f = check_fn(|_, v| v[0].matmul(v[1]).tanh().square().sum_all() + v[0].sin().sum_all());
     let inputs = [rand_tensor(&[2, 3], 6), rand_tensor(&[3, 2], 7)];
     let h = hessian(f, &inputs);
     let sizes = [6, 6];
@@ -260,10 +260,15 @@ fn a_wrong_jvp_rule_is_caught() {
 fn an_op_without_a_jvp_rule_uses_the_double_vjp_identity() {
     let x = rand_tensor(&[2, 3], 15);
     let t = rand_tensor(&[2, 3], 16);
-    let with = jvp(|_, v| (v[0] * v[0]).exp(), &[x.clone()], &[t.clone()]).1;
+    let with = jvp(
+        |_, v| (v[0] * v[0]).exp(),
+        std::slice::from_ref(&x),
+        std::slice::from_ref(&t),
+    )
+    .1;
     let without = jvp(
         |_, v| Var::apply(NoJvpSquare, &[v[0]]).exp(),
-        &[x.clone()],
+        std::slice::from_ref(&x),
         &[t],
     )
     .1;

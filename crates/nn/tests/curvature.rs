@@ -194,7 +194,7 @@ fn gaussian_product_spectra_match_dense_and_the_known_spread() {
     let s = jacobian_singular_values(&model, &x, n, 0);
     let j = jacrev(
         |t, v| model.forward(v[0]).reshape(&[n]) + t.constant(Tensor::zeros(&[n])),
-        &[x.clone()],
+        std::slice::from_ref(&x),
     )[0]
     .reshape(&[n, n]);
     let jtj = j.t().matmul(&j);

@@ -69,9 +69,12 @@ fn train(opt: &mut dyn Optimizer<f64>, consuming: bool, check_in_place: bool) ->
     values(&m)
 }
 
+/// A named constructor of a fresh optimiser.
+type MakeOptimizer = (&'static str, fn() -> Box<dyn Optimizer<f64>>);
+
 #[test]
 fn updates_are_in_place_when_unshared_and_identical_either_way() {
-    let makers: Vec<(&str, fn() -> Box<dyn Optimizer<f64>>)> = vec![
+    let makers: Vec<MakeOptimizer> = vec![
         ("sgd", || Box::new(SGD::new(0.1))),
         ("sgd momentum", || {
             Box::new(SGD::new(0.1).momentum(0.9).weight_decay(1e-3))

@@ -251,7 +251,7 @@ pub fn accuracy(model: &Sequential<f32>, data: &Dataset<f32>) -> f64 {
     let right = predicted
         .iter()
         .zip(data.labels())
-        .filter(|(p, &l)| **p as usize == l)
+        .filter(|(p, &l)| **p == l)
         .count();
     right as f64 / data.len() as f64
 }
