@@ -8,16 +8,20 @@
 //! 2. One training step of a 784-512-256-10 ReLU MLP at batch 128 in f32
 //!    (forward, softmax cross-entropy, backward, SGD update), through the tape
 //!    and hand-written on bare tensors: the ratio is the tape's cost on a
-//!    real model.
+//!    real model. The same step as a user writes it with `tapegrad::prelude`
+//!    (`Sequential`, `cross_entropy`, `SGD`) is timed with them, interleaved:
+//!    its ratio to the raw tape is the cost of the nn layer.
 //!
 //! Run: `cargo bench --bench tape` (`--quick` for a smoke run; `--chain` or
 //! `--mlp` for one part only).
 
 mod common;
 
-use common::{black_box, in_pool, print_load, ratio, time, time_pair, Table};
+use common::{black_box, in_pool, print_load, ratio, time, time_interleaved, timed, Table};
 use rand::SeedableRng;
+use tapegrad::prelude::{cross_entropy, Linear, Module, Optimizer, Sequential, SGD};
 use tapegrad_autodiff::Tape;
+use tapegrad_nn::ReLU;
 use tapegrad_tensor::{IndexTensor, Tensor};
 
 const CHAIN: usize = 10_000;
@@ -178,26 +182,87 @@ fn bench_chain(table: &mut Table, threads: usize) {
     ]);
 }
 
+/// The step a user writes with `tapegrad::prelude`: a `Sequential` of
+/// `Linear`/`ReLU`, `cross_entropy`, `SGD`, starting from the same weights
+/// as [`Mlp`] (`Linear` stores `[out, in]`, as PyTorch).
+struct NnMlp {
+    model: Sequential<f32>,
+    opt: SGD<f32>,
+    x: Tensor<f32>,
+    labels: Vec<usize>,
+}
+
+impl NnMlp {
+    fn new(lr: f64) -> NnMlp {
+        let m = Mlp::new();
+        let mut model = Sequential::new();
+        for i in 0..3 {
+            model.push(Linear::from_tensors(
+                m.w[i].t().contiguous(),
+                Some(m.b[i].clone()),
+            ));
+            if i < 2 {
+                model.push(ReLU);
+            }
+        }
+        NnMlp {
+            model,
+            opt: SGD::new(lr),
+            x: m.x,
+            labels: m.labels,
+        }
+    }
+
+    /// The loop body of the README: a fresh tape, forward, backward, step.
+    fn step(&mut self) -> f32 {
+        let tape = Tape::new();
+        let loss = cross_entropy(
+            self.model.forward(tape.constant(self.x.clone())),
+            &self.labels,
+        );
+        let grads = loss.backward();
+        self.opt.step(&mut self.model, &grads);
+        loss.item() as f32
+    }
+}
+
 fn bench_mlp(table: &mut Table, threads: usize) {
-    let (mut a, mut b) = (Mlp::new(), Mlp::new());
-    let (la, lb) = (a.step_tape(0.01), b.step_hand(0.01));
+    let (mut a, mut b, mut c) = (Mlp::new(), Mlp::new(), NnMlp::new(0.01));
+    let (la, lb, lc) = (a.step_tape(0.01), b.step_hand(0.01), c.step());
     assert!(
-        (la - lb).abs() < 1e-4 * la.abs(),
-        "tape loss {la} vs hand loss {lb}"
+        (la - lb).abs() < 1e-4 * la.abs() && (lc - lb).abs() < 1e-4 * lb.abs(),
+        "tape loss {la}, nn loss {lc}, hand loss {lb}"
     );
-    // Interleaved samples: the ratio is the tape's cost, not the machine's drift.
-    let (tape, hand) = in_pool(threads, || {
-        time_pair(
-            || {
+    // Interleaved samples: the ratios are the tape's and the nn layer's
+    // cost, not the machine's drift.
+    let t = in_pool(threads, || {
+        let mut nn = |inner: usize| {
+            timed(inner, &mut || {
+                black_box(c.step());
+            })
+        };
+        let mut tape = |inner: usize| {
+            timed(inner, &mut || {
                 black_box(a.step_tape(0.01));
-            },
-            || {
+            })
+        };
+        let mut hand = |inner: usize| {
+            timed(inner, &mut || {
                 black_box(b.step_hand(0.01));
-            },
-        )
+            })
+        };
+        time_interleaved(&mut [&mut nn, &mut tape, &mut hand], common::target_s())
     });
+    let (nn, tape, hand) = (&t[0], &t[1], &t[2]);
     table.row(vec![
-        format!("MLP step 784-512-256-10 b128, {threads}T"),
+        format!("MLP step, nn API (prelude), {threads}T"),
+        format!("{:.3} ms", nn.ms()),
+        format!("{:.3} ms", hand.ms()),
+        ratio(nn.median, hand.median),
+        format!("{} tape", ratio(nn.median, tape.median)),
+    ]);
+    table.row(vec![
+        format!("MLP step, raw tape, {threads}T"),
         format!("{:.3} ms", tape.ms()),
         format!("{:.3} ms", hand.ms()),
         ratio(tape.median, hand.median),

@@ -28,3 +28,9 @@ pub mod prelude {
     pub use tapegrad_nn::{Init, Linear, Module, Param, Sequential};
     pub use tapegrad_tensor::{Float, Tensor};
 }
+
+/// The README's Rust code blocks, compiled and run as doc tests so that what
+/// it shows stays true (blocks marked `rust,ignore` are fragments of a loop).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -63,6 +63,12 @@ impl<E: Float> GradOps<E> for Tensor<E> {
     fn sigmoid(&self) -> Self {
         Tensor::sigmoid(self)
     }
+    fn expm1(&self) -> Self {
+        Tensor::expm1(self)
+    }
+    fn log1p(&self) -> Self {
+        Tensor::log1p(self)
+    }
     fn erf(&self) -> Self {
         self.map(|v| v.erf())
     }
@@ -168,6 +174,12 @@ impl<'t, E: Float> GradOps<E> for Var<'t, E> {
     }
     fn sigmoid(&self) -> Self {
         Var::sigmoid(*self)
+    }
+    fn expm1(&self) -> Self {
+        Var::expm1(*self)
+    }
+    fn log1p(&self) -> Self {
+        Var::log1p(*self)
     }
     fn erf(&self) -> Self {
         Var::erf(*self)

@@ -36,14 +36,16 @@
 //!
 //! ## Derivatives at kinks
 //!
-//! Where a function is not differentiable, tapegrad follows PyTorch:
+//! Where a function is not differentiable, tapegrad follows PyTorch
+//! (`crates/autodiff/README.md` has this table beside PyTorch's and JAX's
+//! values, with the reason for each row):
 //!
 //! | op | at | derivative used |
 //! |---|---|---|
 //! | `relu` | x = 0 | 0 |
 //! | `leaky_relu(s)` | x = 0 | s |
 //! | `abs` | x = 0 | 0 |
-//! | `clamp(lo, hi)` | x = lo or x = hi | 1 (the gradient passes) |
+//! | `clamp(lo, hi)` | x = lo or x = hi | 0 (the bound is inactive, as relu at 0) |
 //! | `max` / `min` over axes | k tied extrema | g / k to each |
 //! | `maximum(a, b)` / `minimum(a, b)` | a = b | g / 2 to each |
 //! | `sqrt` | x = 0 | +inf (caught by anomaly mode) |

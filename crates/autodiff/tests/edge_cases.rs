@@ -238,13 +238,24 @@ fn elementwise_kink_conventions() {
     let c = [-2.0, -1.0, 0.0, 1.0, 3.0];
     assert_eq!(
         grad_of(&c, &[5], |v| v.clamp(-1.0, 1.0)),
-        vec![0.0, 1.0, 1.0, 1.0, 0.0]
-    );
-    // clamp with lo == hi: every element at a bound passes, the rest do not.
-    assert_eq!(
-        grad_of(&c, &[5], |v| v.clamp(0.0, 0.0)),
         vec![0.0, 0.0, 1.0, 0.0, 0.0]
     );
+    // clamp with lo == hi: every element is at a bound or outside: 0.
+    assert_eq!(grad_of(&c, &[5], |v| v.clamp(0.0, 0.0)), vec![0.0; 5]);
+    // clamp(x, 0, inf) is relu, kink included.
+    assert_eq!(
+        grad_of(&c, &[5], |v| v.clamp(0.0, f64::INFINITY)),
+        grad_of(&c, &[5], |v| v.relu())
+    );
+    // The other rows of the README's kink table.
+    let positive = |v: Var<'_, f64>| v.value().map(|e| if e > 0.0 { 1.0 } else { 0.0 });
+    assert_eq!(
+        grad_of(&x, &[3], |v| Var::where_cond(&positive(v), v, v * 0.0)),
+        vec![0.0, 0.0, 1.0]
+    );
+    let g = grad_of(&[0.0, 4.0], &[2], |v| v.sqrt());
+    assert!(g[0] == f64::INFINITY && (g[1] - 0.25).abs() < 1e-15);
+    assert_eq!(grad_of(&x, &[3], |v| v.powf(0.0)), vec![0.0, 0.0, 0.0]);
 }
 
 /// `max` / `min` over an axis split the gradient evenly among ties.

@@ -38,6 +38,14 @@ macro_rules! unary_case {
 
 unary_case!(exp_grad, exp_gradgrad, smooth(), |x| x.exp());
 unary_case!(ln_grad, ln_gradgrad, positive(), |x| x.ln());
+unary_case!(log1p_grad, log1p_gradgrad, positive(), |x| x.log1p());
+unary_case!(expm1_grad, expm1_gradgrad, smooth(), |x| x.expm1());
+unary_case!(
+    log_sigmoid_grad,
+    log_sigmoid_gradgrad,
+    (-5.0..5.0f64).boxed(),
+    |x| x.log_sigmoid()
+);
 unary_case!(sqrt_grad, sqrt_gradgrad, positive(), |x| x.sqrt());
 unary_case!(sin_grad, sin_gradgrad, smooth(), |x| x.sin());
 unary_case!(cos_grad, cos_gradgrad, smooth(), |x| x.cos());

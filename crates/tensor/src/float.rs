@@ -88,6 +88,8 @@ pub trait Float:
     fn ln(self) -> Self;
     /// `ln(1 + x)`, accurate for small `x`.
     fn ln_1p(self) -> Self;
+    /// `e^x - 1`, accurate for small `x`.
+    fn exp_m1(self) -> Self;
     /// Square root.
     fn sqrt(self) -> Self;
     /// Absolute value.
@@ -146,6 +148,10 @@ macro_rules! impl_float {
             #[inline]
             fn ln_1p(self) -> Self {
                 $t::ln_1p(self)
+            }
+            #[inline]
+            fn exp_m1(self) -> Self {
+                $t::exp_m1(self)
             }
             #[inline]
             fn sqrt(self) -> Self {
@@ -229,12 +235,12 @@ macro_rules! impl_float {
 impl_float!(f32, "float32", sgemm, crate::fast_math::tanh_f32);
 impl_float!(f64, "float64", dgemm, f64::tanh);
 
-/// The error function, to double precision (W. J. Cody's rational
-/// approximations as used by many libms; max relative error ~1e-15 here via
-/// the complementary series for large |x|).
+/// The error function to about 1e-15 relative: its Maclaurin series
+/// `erf x = 2/√π Σ (-1)ⁿ x^(2n+1) / (n! (2n+1))` for |x| < 2.5, and the
+/// continued fraction of `erfc` (evaluated by Lentz's method) beyond.
 fn erf_f64(x: f64) -> f64 {
-    // Abramowitz & Stegun 7.1.26 is only 1e-7; use the series / continued
-    // fraction split instead, which is accurate to ~1e-15.
+    // Abramowitz & Stegun 7.1.26 is only 1e-7; the series / continued
+    // fraction split is accurate to ~1e-15.
     let ax = x.abs();
     let r = if ax < 2.5 {
         // Maclaurin series: erf x = 2/sqrt(pi) * sum (-1)^n x^(2n+1) / (n! (2n+1))

@@ -44,6 +44,10 @@ unary_ops! {
     exp => |x| x.exp();
     /// Natural logarithm `ln x` (`-inf` at 0, NaN below).
     ln => |x| x.ln();
+    /// `ln(1 + x)`, accurate for small |x| (where `(1 + x).ln()` loses digits).
+    log1p => |x| x.ln_1p();
+    /// `e^x - 1`, accurate for small |x| (where `x.exp() - 1` loses digits).
+    expm1 => |x| x.exp_m1();
     /// `sqrt(x)`.
     sqrt => |x| x.sqrt();
     /// `|x|`.
@@ -63,6 +67,8 @@ unary_ops! {
     sigmoid => |x| stable_sigmoid(x);
     /// Softplus `ln(1 + e^x)`, stable for large |x|.
     softplus => |x| stable_softplus(x);
+    /// `ln σ(x) = -softplus(-x)`, stable for large |x| (no `ln 0`).
+    log_sigmoid => |x| -stable_softplus(-x);
     /// `max(x, 0)`; NaN stays NaN (as in PyTorch), so a NaN before a relu
     /// still shows in the loss.
     relu => |x| if x > E::ZERO || x.is_nan() { x } else { E::ZERO };
@@ -157,6 +163,43 @@ mod tests {
         assert_eq!(y[3], 1.0);
         assert_eq!(y[4], 1.0);
         assert!(y.iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn log1p_expm1_and_log_sigmoid_keep_their_digits() {
+        // Near 0, ln(1 + x) = x - x²/2 and e^x - 1 = x + x²/2 to f64
+        // precision; (1 + x).ln() would keep only ~6 digits of x = 1e-10.
+        let x = Tensor::<f64>::from_vec(vec![1e-10, -1e-10], &[2]);
+        for (got, want) in x
+            .log1p()
+            .to_vec()
+            .iter()
+            .zip([1e-10 - 5e-21, -1e-10 - 5e-21])
+        {
+            assert!(
+                (got - want).abs() <= 1e-16 * want.abs(),
+                "log1p {got} vs {want}"
+            );
+        }
+        for (got, want) in x
+            .expm1()
+            .to_vec()
+            .iter()
+            .zip([1e-10 + 5e-21, -1e-10 + 5e-21])
+        {
+            assert!(
+                (got - want).abs() <= 1e-16 * want.abs(),
+                "expm1 {got} vs {want}"
+            );
+        }
+        // ln σ(x) = -softplus(-x): at -1000 it is -1000 (not ln 0 = -inf),
+        // at 1000 it is -e^-1000 = -0 in f64, and ln(1/2) at 0.
+        let y = Tensor::<f64>::from_vec(vec![-1000.0, 0.0, 1000.0], &[3])
+            .log_sigmoid()
+            .to_vec();
+        assert_eq!(y[0], -1000.0);
+        assert!((y[1] + std::f64::consts::LN_2).abs() < 1e-16);
+        assert_eq!(y[2], 0.0);
     }
 
     #[test]

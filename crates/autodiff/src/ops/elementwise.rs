@@ -2,7 +2,7 @@
 //! made explicit with `broadcast_to` nodes), and the `std::ops` operators.
 //!
 //! Derivatives at kinks follow PyTorch (see the crate docs' table):
-//! relu'(0) = 0, abs'(0) = 0, clamp passes the gradient at its bounds,
+//! relu'(0) = 0, abs'(0) = 0, clamp's gradient is 0 at its bounds,
 //! `maximum`/`minimum` give half to each side at a tie.
 
 use super::{Ctx, GradOps, Grads, JvpCtx, Op};
@@ -73,6 +73,12 @@ unary_ops! {
     /// `ln x`. Derivative: `1 / x`.
     Ln, "ln", ln, |t| t.ln(),
     |x, out, v| v.div(x);
+    /// `ln(1 + x)`, accurate near 0. Derivative: `1 / (1 + x)`.
+    Log1p, "log1p", log1p, |t| t.log1p(),
+    |x, out, v| v.div(&x.add_scalar(1.0));
+    /// `e^x - 1`, accurate near 0. Derivative: `e^x` (`out + 1`).
+    Expm1, "expm1", expm1, |t| t.expm1(),
+    |x, out, v| v.mul(&out.add_scalar(1.0));
     /// `sqrt x`. Derivative: `1 / (2 sqrt x)` (infinite at 0).
     Sqrt, "sqrt", sqrt, |t| t.sqrt(),
     |x, out, v| v.div(out).mul_scalar(0.5);
@@ -91,6 +97,9 @@ unary_ops! {
     /// `erf x`. Derivative: `2/√π e^(-x²)`.
     Erf, "erf", erf, |t| t.map(|v| v.erf()),
     |x, out, v| v.mul(&x.mul(x).neg().exp().mul_scalar(TWO_OVER_SQRT_PI));
+    /// `ln σ(x) = -softplus(-x)` (stable). Derivative: `σ(-x) = 1 - σ(x)`.
+    LogSigmoid, "log_sigmoid", log_sigmoid, |t| t.log_sigmoid(),
+    |x, out, v| v.mul(&x.neg().sigmoid());
     /// Softplus `ln(1 + e^x)` (stable). Derivative: `σ(x)`.
     Softplus, "softplus", softplus, |t| t.softplus(),
     |x, out, v| v.mul(&x.sigmoid());
@@ -181,7 +190,7 @@ scalar_ops! {
     Clamp(min: f64, max: f64), "clamp", |s, t| t.clamp(s.min, s.max),
     |s, x, out, v| {
         let (lo, hi) = (E::from_f64(s.min), E::from_f64(s.max));
-        v.mul(&x.lift(x.value().map(|e| if e >= lo && e <= hi { E::ONE } else { E::ZERO })))
+        v.mul(&x.lift(x.value().map(|e| if e > lo && e < hi { E::ONE } else { E::ZERO })))
     };
 }
 
@@ -210,7 +219,9 @@ impl<'t, E: Float> Var<'t, E> {
         Var::apply(LeakyRelu { slope }, &[self])
     }
 
-    /// Clamps into `[min, max]`; the gradient passes where `min <= x <= max`.
+    /// Clamps into `[min, max]`; the gradient passes where `min < x < max`
+    /// and is 0 at a bound (as PyTorch, and as `relu'(0) = 0`: `clamp(x, 0, ∞)`
+    /// is `relu(x)`).
     ///
     /// # Panics
     /// If a bound is NaN or `min > max`.

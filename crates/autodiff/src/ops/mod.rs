@@ -1,11 +1,52 @@
-//! Differentiable ops. Each op family lives in one file with, side by side,
-//! the op's forward (a `Var` method), its backward rule and its tests.
+//! Differentiable ops. Each op family lives in one file with, side by side
+//! for every op, its `Var` method, its forward on tensors, its backward
+//! (VJP) rule, its forward-mode (JVP) rule and the formula in its doc
+//! comment. Their tests live in `tests/prop_*.rs` (property tests against
+//! finite differences) and `tests/edge_cases.rs`.
 //!
-//! A backward rule is written once, generically over [`GradOps`], the small
+//! A rule is written once, generically over [`GradOps`], the small
 //! vocabulary of tensor operations rules may use. The engine runs it on plain
-//! [`Tensor`]s for first-order `backward()` (nothing is recorded) and on
-//! [`Var`]s for [`Tape::grad`](crate::Tape::grad), where the rule's own
-//! operations are recorded and can be differentiated again.
+//! [`Tensor`]s for first-order `backward()` and for forward mode (nothing is
+//! recorded) and on [`Var`]s for [`Tape::grad`](crate::Tape::grad) and
+//! var-valued tangents, where the rule's own operations are recorded and can
+//! be differentiated again.
+//!
+//! Every op, built-in or a user's, goes through one door: a type that
+//! implements [`Op`], recorded by [`Var::apply`]. A user's op gets the same
+//! tensor fast path for first order, works under `tape.grad` at any order,
+//! and is checked with `gradcheck` / `gradgradcheck` / `check_jvp`.
+//!
+//! # Adding an op
+//!
+//! A unary elementwise op touches three files (four if the tensor crate
+//! lacks its forward):
+//!
+//! 1. `crates/tensor/src/unary.rs`: the forward on tensors, one line in the
+//!    `unary_ops!` list (`log1p => |x| x.ln_1p();`), if it is new.
+//! 2. `src/ops/elementwise.rs`: one entry in `unary_ops!` with its doc and
+//!    formula: `Log1p, "log1p", log1p, |t| t.log1p(), |x, out, v| v.div(&x.add_scalar(1.0));`
+//!    The rule is `v · f'(x)`; the same expression serves backward (`v` is
+//!    the incoming gradient) and forward mode (`v` is the tangent), because
+//!    the Jacobian is diagonal. Write it over [`GradOps`] only, so it is
+//!    differentiable again.
+//! 3. `tests/prop_elementwise.rs`: one `unary_case!(log1p_grad,
+//!    log1p_gradgrad, positive(), |x| x.log1p());` line. `check1` runs
+//!    `gradcheck`, `check_jvp` and the JVP/VJP dot test; `check2` runs
+//!    `gradgradcheck` and reverse-over-forward. Pick a value generator
+//!    that keeps away from kinks and poles (never loosen tolerances).
+//! 4. `crates/autodiff/README.md`: a row in the op table (and in the kink
+//!    table if the op has a kink).
+//!
+//! Any other op is a struct implementing [`Op`] in its family's file:
+//! `name`, `forward` (on tensors), `backward` (returning [`Grads`], `None`
+//! for inputs that need no gradient: check `Ctx::needs`), `jvp` (or leave
+//! the default, which derives the JVP from the VJP by the double-VJP
+//! identity at the price of two extra backward passes), and
+//! `preserves_batch` if row `b` of the output depends only on row `b` of
+//! the batched inputs (for per-sample gradients). Then a `Var` method that
+//! checks shapes (panicking with the op's name and both shapes, at the
+//! caller's line: `#[track_caller]`) and calls `Var::apply`, and a property
+//! test in the family's `tests/prop_*.rs`.
 
 pub mod elementwise;
 pub mod index;
@@ -273,6 +314,10 @@ pub trait GradOps<E: Float>: Clone + Sized {
     fn exp(&self) -> Self;
     /// `ln self`.
     fn ln(&self) -> Self;
+    /// `e^x - 1`, accurate near 0.
+    fn expm1(&self) -> Self;
+    /// `ln(1 + x)`, accurate near 0.
+    fn log1p(&self) -> Self;
     /// `sin self`.
     fn sin(&self) -> Self;
     /// `cos self`.
