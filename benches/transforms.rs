@@ -12,7 +12,8 @@
 //!    64 through `nn::per_sample::per_sample_grads` (one backward pass),
 //!    against `per_sample_grads_by_loop` (64 single-example passes).
 //!
-//! Run: `cargo bench --bench transforms` (`--quick` for a short budget).
+//! Run: `cargo bench --bench transforms` (`--quick` for a short budget;
+//! `--jvp`, `--hvp` or `--per-sample` for one part).
 //! Peers: `benches/peers/transforms_jax_torch.py` (JAX's `jax.jvp`,
 //! `jax.vmap(jax.grad)` without jit, and `torch.func`).
 
@@ -188,10 +189,19 @@ fn bench_per_sample(table: &mut Table, threads: usize) {
 fn main() {
     print_load();
     let mut table = Table::new(&["benchmark", "tapegrad", "baseline", "ratio"]);
+    // `--jvp`, `--hvp` or `--per-sample` runs only that part (for profiling).
+    let only = ["--jvp", "--hvp", "--per-sample"].map(common::has_flag);
+    let all = !only.iter().any(|&o| o);
     for threads in [1, common::all_threads()] {
-        bench_jvp(&mut table, threads);
-        bench_hvp(&mut table, threads);
-        bench_per_sample(&mut table, threads);
+        if all || only[0] {
+            bench_jvp(&mut table, threads);
+        }
+        if all || only[1] {
+            bench_hvp(&mut table, threads);
+        }
+        if all || only[2] {
+            bench_per_sample(&mut table, threads);
+        }
     }
     println!("ratio = transform / baseline (time), median of interleaved samples");
     print!("{}", table.render());

@@ -16,6 +16,18 @@ fn t<E: Float, V: GradOps<E>>(v: &V) -> V {
     v.permute(&perm)
 }
 
+/// True if the last two dimensions of `x` are stored column-major (the
+/// transpose of a contiguous matrix).
+fn stored_transposed<E: Float>(x: &Tensor<E>) -> bool {
+    let (shape, strides) = (x.shape(), x.strides());
+    let nd = shape.len();
+    nd >= 2
+        && shape[nd - 2] > 1
+        && shape[nd - 1] > 1
+        && strides[nd - 2] == 1
+        && strides[nd - 1] != 1
+}
+
 impl<E: Float> Op<E> for Matmul {
     fn name(&self) -> &'static str {
         "matmul"
@@ -23,10 +35,28 @@ impl<E: Float> Op<E> for Matmul {
     fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
         x[0].matmul(x[1])
     }
+    /// Each gradient is computed in its operand's memory order: for an
+    /// operand stored transposed (`Linear` multiplies by `weightᵀ`, a view),
+    /// as the transpose of the product in the other order (`lhsᵀ g =
+    /// (gᵀ lhs)ᵀ`), so the gradient that reaches the stored tensor is
+    /// contiguous and the optimiser's pass over it is a plain loop, not a
+    /// strided one.
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
         let (lhs, rhs, g) = (&c.x[0], &c.x[1], c.g);
-        let g_lhs = c.needs(0).then(|| g.matmul(&t(rhs)));
-        let g_rhs = c.needs(1).then(|| t(lhs).matmul(g));
+        let g_lhs = c.needs(0).then(|| {
+            if stored_transposed(&lhs.value()) {
+                t(&rhs.matmul(&t(g)))
+            } else {
+                g.matmul(&t(rhs))
+            }
+        });
+        let g_rhs = c.needs(1).then(|| {
+            if stored_transposed(&rhs.value()) {
+                t(&t(g).matmul(lhs))
+            } else {
+                t(lhs).matmul(g)
+            }
+        });
         [g_lhs, g_rhs].into()
     }
     fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
