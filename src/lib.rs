@@ -22,10 +22,15 @@ pub use tapegrad_tensor as tensor;
 
 /// The names most programs need: `use tapegrad::prelude::*;`.
 pub mod prelude {
-    pub use tapegrad_autodiff::{gradcheck, gradgradcheck, GradcheckOptions, Gradients, Tape, Var};
-    pub use tapegrad_nn::loss::{cross_entropy, mse};
+    pub use tapegrad_autodiff::{
+        checkpoint, gradcheck, gradgradcheck, hessian, hvp, jacfwd, jacrev, jvp, vjp,
+        GradcheckOptions, Gradients, Tape, Var,
+    };
+    pub use tapegrad_nn::loss::{binary_cross_entropy_with_logits, cross_entropy, mse, nll};
     pub use tapegrad_nn::optim::{Adam, AdamW, Optimizer, SGD};
-    pub use tapegrad_nn::{Init, Linear, Module, Param, Sequential};
+    pub use tapegrad_nn::{
+        Conv2d, Dropout, Init, LayerNorm, Linear, MaxPool2d, Module, Param, ReLU, Sequential, Tanh,
+    };
     pub use tapegrad_tensor::{Float, Tensor};
 }
 

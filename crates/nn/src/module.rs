@@ -49,11 +49,13 @@ pub trait Module<E: Float = f32> {
     /// The forward pass. Parameters are bound to `x`'s tape.
     fn forward<'t>(&self, x: Var<'t, E>) -> Var<'t, E>;
 
-    /// Calls `f(name, param)` for every parameter.
-    fn visit_params(&self, f: &mut dyn FnMut(&str, &Param<E>));
+    /// Calls `f(name, param)` for every parameter. None by default (for
+    /// layers without parameters: activations, pooling, dropout).
+    fn visit_params(&self, _f: &mut dyn FnMut(&str, &Param<E>)) {}
 
-    /// Calls `f(name, param)` for every parameter, mutably (optimisers, loading).
-    fn visit_params_mut(&mut self, f: &mut dyn FnMut(&str, &mut Param<E>));
+    /// Calls `f(name, param)` for every parameter, mutably (optimisers,
+    /// loading). None by default.
+    fn visit_params_mut(&mut self, _f: &mut dyn FnMut(&str, &mut Param<E>)) {}
 
     /// Calls `f(name, buffer)` for every buffer (non-trainable state such as
     /// running statistics). None by default.

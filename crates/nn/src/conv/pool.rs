@@ -11,7 +11,6 @@
 
 use super::geometry::checked_windows;
 use crate::module::Module;
-use crate::param::Param;
 use tapegrad_autodiff::{ConvParams, Var};
 use tapegrad_tensor::{Float, Tensor};
 
@@ -342,10 +341,6 @@ impl<E: Float> Module<E> for MaxPool2d {
         max_pool2d(x, self.params)
     }
 
-    fn visit_params(&self, _f: &mut dyn FnMut(&str, &Param<E>)) {}
-
-    fn visit_params_mut(&mut self, _f: &mut dyn FnMut(&str, &mut Param<E>)) {}
-
     fn describe(&self) -> String {
         format!("MaxPool2d({})", describe_params(&self.params))
     }
@@ -357,10 +352,6 @@ impl<E: Float> Module<E> for AvgPool2d {
     fn forward<'t>(&self, x: Var<'t, E>) -> Var<'t, E> {
         avg_pool2d(x, self.params, self.count_include_pad)
     }
-
-    fn visit_params(&self, _f: &mut dyn FnMut(&str, &Param<E>)) {}
-
-    fn visit_params_mut(&mut self, _f: &mut dyn FnMut(&str, &mut Param<E>)) {}
 
     fn describe(&self) -> String {
         let pad = if self.count_include_pad {
@@ -414,10 +405,6 @@ impl<E: Float> Module<E> for AdaptiveAvgPool2d {
     fn forward<'t>(&self, x: Var<'t, E>) -> Var<'t, E> {
         adaptive_avg_pool2d(x, self.output)
     }
-
-    fn visit_params(&self, _f: &mut dyn FnMut(&str, &Param<E>)) {}
-
-    fn visit_params_mut(&mut self, _f: &mut dyn FnMut(&str, &mut Param<E>)) {}
 
     fn describe(&self) -> String {
         format!("AdaptiveAvgPool2d({:?})", self.output)

@@ -14,7 +14,6 @@
 //! ```
 
 use crate::module::Module;
-use crate::param::Param;
 use tapegrad_autodiff::Var;
 use tapegrad_tensor::Float;
 
@@ -27,8 +26,6 @@ macro_rules! stateless_module {
                 let $s = self;
                 $forward
             }
-            fn visit_params(&self, _f: &mut dyn FnMut(&str, &Param<E>)) {}
-            fn visit_params_mut(&mut self, _f: &mut dyn FnMut(&str, &mut Param<E>)) {}
             fn describe(&self) -> String {
                 let $d = self;
                 $describe

@@ -2,7 +2,6 @@
 //! the identity in evaluation mode.
 
 use crate::module::Module;
-use crate::param::Param;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::cell::RefCell;
@@ -103,10 +102,6 @@ impl<E: Float> Module<E> for Dropout {
         }
         x * x.constant_like(self.mask(&x.shape()))
     }
-
-    fn visit_params(&self, _f: &mut dyn FnMut(&str, &Param<E>)) {}
-
-    fn visit_params_mut(&mut self, _f: &mut dyn FnMut(&str, &mut Param<E>)) {}
 
     fn set_training(&mut self, training: bool) {
         Dropout::set_training(self, training);

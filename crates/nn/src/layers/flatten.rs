@@ -1,7 +1,6 @@
 //! `Flatten`: keeps the batch axis, merges the rest.
 
 use crate::module::Module;
-use crate::param::Param;
 use tapegrad_autodiff::Var;
 use tapegrad_tensor::Float;
 
@@ -34,10 +33,6 @@ impl<E: Float> Module<E> for Flatten {
         }
         x.flatten()
     }
-
-    fn visit_params(&self, _f: &mut dyn FnMut(&str, &Param<E>)) {}
-
-    fn visit_params_mut(&mut self, _f: &mut dyn FnMut(&str, &mut Param<E>)) {}
 
     fn describe(&self) -> String {
         "Flatten".to_string()
