@@ -53,7 +53,11 @@ impl GaussHermite {
                 None => 2.0 * (n as f64 + 1.0).sqrt(),
                 Some(&r) => r - 1e-6 * r.max(1.0),
             };
-            let z = deflated_newton(n, start, &found);
+            let z = if n % 2 == 1 && i == half - 1 {
+                0.0 // the middle root of an odd order, by symmetry
+            } else {
+                deflated_newton(n, start, &found)
+            };
             let p_nm1 = orthonormal(n, z).1;
             found.push(z);
             let w = 1.0 / (n as f64 * p_nm1 * p_nm1);
@@ -61,9 +65,6 @@ impl GaussHermite {
             nodes[n - 1 - i] = -z;
             weights[i] = w;
             weights[n - 1 - i] = w;
-        }
-        if n % 2 == 1 {
-            nodes[half - 1] = 0.0; // exactly, by symmetry
         }
         nodes.reverse(); // ascending
         weights.reverse();
@@ -141,7 +142,8 @@ fn orthonormal(n: usize, z: f64) -> (f64, f64) {
 /// The largest root of `pₙ` below `start` that is not among `found` (nor
 /// their negatives), by Newton's method on `pₙ(z) / Πⱼ (z² − rⱼ²)` (Maehly's
 /// deflation): the deflated polynomial has only real roots and `start` lies
-/// right of its largest, so the iterates decrease monotonically onto it.
+/// right of its largest, so the iterates decrease monotonically onto it
+/// (up to rounding, which Newton's quadratic convergence then corrects).
 fn deflated_newton(n: usize, start: f64, found: &[f64]) -> f64 {
     let mut z = start;
     for _ in 0..500 {
@@ -150,10 +152,12 @@ fn deflated_newton(n: usize, start: f64, found: &[f64]) -> f64 {
         let log_slope = (n as f64).sqrt() * p_nm1 / p_n
             - found.iter().map(|&r| 2.0 * z / (z * z - r * r)).sum::<f64>();
         let step = 1.0 / log_slope;
-        if !(step > 1e-16 * z.abs().max(1.0)) {
-            break; // converged: rounding makes the step vanish or turn
-        }
         z -= step;
+        // Rounding can overshoot a root by a little (the deflation cancels
+        // large terms next to the previous root), so converge on |step|.
+        if !(step.abs() > 1e-16 * z.abs().max(1.0)) {
+            break;
+        }
     }
     z
 }
