@@ -31,7 +31,10 @@ impl fmt::Display for FixedPointError {
             FixedPointError::Diverges => f.write_str("the length map diverges: no fixed point q*"),
             FixedPointError::Neutral => f.write_str("every q is a fixed point of the length map"),
             FixedPointError::NotConverged { iterations, q } => {
-                write!(f, "q* not converged after {iterations} iterations (last q = {q})")
+                write!(
+                    f,
+                    "q* not converged after {iterations} iterations (last q = {q})"
+                )
             }
         }
     }

@@ -25,12 +25,7 @@ impl MeanField {
     /// the raw input), `qˡ⁺¹ = 𝓠(qˡ) = σ_w² E[φ(√qˡ z)²] + σ_b²`, and
     /// `χ(qˡ)` beside each. The predicted gradient gain from layer `L` back
     /// to layer `k` is `Πₖ≤ₗ<L χ(qˡ)`.
-    pub fn predict_layers(
-        &self,
-        v: Variances,
-        q_input: f64,
-        depth: usize,
-    ) -> Vec<LayerPrediction> {
+    pub fn predict_layers(&self, v: Variances, q_input: f64, depth: usize) -> Vec<LayerPrediction> {
         let mut q = v.weight * q_input + v.bias;
         let mut out = Vec::with_capacity(depth);
         for _ in 0..depth {

@@ -5,11 +5,16 @@ use super::activation::Activation;
 use super::quadrature::GaussHermite;
 use std::f64::consts::PI;
 
-/// The number of Gauss–Hermite nodes [`MeanField::new`] uses: for tanh at
-/// `q ≤ 10` the integrands are analytic in a strip of half-width
-/// `π / (2√q) ≥ 0.5` and the error, about `e^{−2 · 0.5 · √(2n)}`, is below
-/// `10⁻⁶` even there, and at the machine's precision for `q ≲ 1`.
-pub const DEFAULT_ORDER: usize = 100;
+/// The number of Gauss–Hermite nodes [`MeanField::new`] uses. For tanh at
+/// length `q` the integrands have poles at `z = ±iπ/(2√q)`, a distance
+/// `b = π/(2√(2q))` from the real axis in the physicists' variable
+/// `x = z/√2`, and the rule's error behaves like
+/// `2√π e^{b²} · (2√(2n))^{m−1}/(m−1)! · e^{−2b√(2n)}` for poles of order
+/// `m` (Barrett 1961): for `E[tanh²]` (`m = 2`) at `n = 200` about
+/// `3·10⁻¹⁷` at `q = 1`, `5·10⁻¹⁴` at `q = 1.5`, `10⁻⁷` at `q = 10`; for
+/// `E[tanh'²]` (`m = 4`) some 270 times more. (At `n = 100`, `E[tanh²]`
+/// errs by `8·10⁻¹²` already at `q = 1`.)
+pub const DEFAULT_ORDER: usize = 200;
 
 /// The variances of a random layer `z = W h + b`: `Var Wᵢⱼ = σ_w² / n` (for
 /// `n` inputs) and `Var bᵢ = σ_b²`.
