@@ -156,7 +156,8 @@ fn deflated_newton(n: usize, start: f64, found: &[f64]) -> f64 {
         z -= step;
         // Rounding can overshoot a root by a little (the deflation cancels
         // large terms next to the previous root), so converge on |step|.
-        if !(step.abs() > 1e-16 * z.abs().max(1.0)) {
+        // (a NaN step also stops)
+        if step.is_nan() || step.abs() <= 1e-16 * z.abs().max(1.0) {
             break;
         }
     }
