@@ -17,6 +17,8 @@
 //!   clipping, optimiser state that saves and loads.
 //! - [`diagnostics`]: per-layer gradient flow, vanishing/exploding verdicts,
 //!   terminal tables and SVG charts; [`study`]: the initialisation study.
+//! - [`theory`]: mean-field signal propagation (q*, c*, χ₁, ξ_q, ξ_c, the
+//!   critical line) by Gauss–Hermite quadrature, beside the study.
 //! - [`data`]: the bundled digits, MNIST-style IDX files, seeded batches;
 //!   [`checkpoint`]: weights and whole modules as safetensors.
 //!
@@ -61,6 +63,7 @@ pub mod param;
 pub mod per_sample;
 pub mod recurrent;
 pub mod study;
+pub mod theory;
 
 pub use conv::{AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, MaxPool2d};
 pub use init::Init;
