@@ -301,6 +301,16 @@ proptest! {
     }
 
     #[test]
+    fn select_grad((t, axis, start, _len) in narrow_case()) {
+        check1(|_, v| v[0].select(axis as isize, start), &[t])?;
+    }
+
+    #[test]
+    fn select_gradgrad((t, axis, start, _len) in narrow_case()) {
+        check2(|_, v| v[0].select(axis as isize, start).square(), &[t])?;
+    }
+
+    #[test]
     fn pad_axis_grad((t, axis, before, after) in pad_case()) {
         check1(|_, v| v[0].pad_axis(axis, before, after), &[t])?;
     }

@@ -181,6 +181,31 @@ impl<E: Float> Tensor<E> {
         )
     }
 
+    /// Element `index` along `axis`, with that axis removed (NumPy's
+    /// `a[:, index]`, PyTorch's `select`). A view.
+    ///
+    /// ```
+    /// let a = tapegrad_tensor::Tensor::<f32>::arange(0.0, 6.0, 1.0).reshape(&[2, 3]);
+    /// assert_eq!(a.select(1, 2).to_vec(), vec![2.0, 5.0]);
+    /// assert_eq!(a.select(-2, 0).shape(), &[3]);
+    /// ```
+    ///
+    /// # Panics
+    /// If `index` is not below the size of `axis`:
+    /// `select: index 3 out of range for axis 1 of size 3 (shape [2, 3])`.
+    #[track_caller]
+    pub fn select(&self, axis: isize, index: usize) -> Tensor<E> {
+        let d = normalize_axis(axis, self.ndim(), "select");
+        let size = self.layout.shape[d];
+        if index >= size {
+            panic!(
+                "select: index {index} out of range for axis {d} of size {size} (shape {:?})",
+                self.shape()
+            );
+        }
+        self.narrow(d as isize, index, 1).squeeze(d as isize)
+    }
+
     /// Elements `start..start + len` along `axis`. A view.
     ///
     /// ```

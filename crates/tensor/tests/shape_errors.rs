@@ -35,6 +35,7 @@ panics_with! {
     transpose_axis: "transpose: axis 2 is out of range for a tensor with 2 dimensions" => z(&[2, 3]).transpose(0, 2);
     t_of_vector: "t: needs at least 2 dimensions, got shape [3]" => z(&[3]).t();
     narrow_range: "narrow: range 2..5 is out of bounds for axis 1 of [2, 3]" => z(&[2, 3]).narrow(1, 2, 3);
+    select_index: "select: index 3 out of range for axis 1 of size 3 (shape [2, 3])" => z(&[2, 3]).select(1, 3);
     squeeze_size: "squeeze: axis 0 of [2, 3] has size 2, not 1" => z(&[2, 3]).squeeze(0);
     sum_axis: "sum: axis 2 is out of range for a tensor with 2 dimensions" => z(&[2, 3]).sum(&[2], false);
     sum_to_shape: "sum_to: cannot sum [2, 3] down to [4]" => z(&[2, 3]).sum_to(&[4]);

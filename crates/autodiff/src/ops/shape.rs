@@ -298,6 +298,19 @@ impl<'t, E: Float> Var<'t, E> {
         self.reshape(&[s.first().copied().unwrap_or(1), rest])
     }
 
+    /// Element `index` along `axis`, with that axis removed (PyTorch's
+    /// `select`): a narrow then a reshape, so its gradient is `g` placed at
+    /// `index` with zeros elsewhere.
+    ///
+    /// # Panics
+    /// As [`Tensor::select`].
+    #[track_caller]
+    pub fn select(self, axis: isize, index: usize) -> Var<'t, E> {
+        let shape = self.value().select(axis, index).shape_vec();
+        let d = normalize_axis(axis, self.ndim(), "select");
+        self.narrow(d as isize, index, 1).reshape(&shape)
+    }
+
     /// Elements `start..start + len` along `axis`.
     #[track_caller]
     pub fn narrow(self, axis: isize, start: usize, len: usize) -> Var<'t, E> {
