@@ -117,7 +117,7 @@ fn gelu_then_layernorm_from_primitives() {
     check_case(&reference::GELU_LAYERNORM, |b| {
         let h = b.get("x").gelu();
         let mu = h.mean(&[-1], true);
-        let var = h.var(&[-1], true, 0); // biased, as layer norm
+        let var = h.var_with_correction(&[-1], true, 0); // biased, as layer norm
         let y = (h - mu) / (var + 1e-5).sqrt() * b.get("gamma") + b.get("beta");
         (y * b.get("wts")).sum_all()
     });

@@ -95,12 +95,12 @@ proptest! {
 
     #[test]
     fn var_grad((t, axes, keep, corr) in var_case()) {
-        check1(|_, v| v[0].var(&axes, keep, corr), &[t])?;
+        check1(|_, v| v[0].var_with_correction(&axes, keep, corr), &[t])?;
     }
 
     #[test]
     fn var_gradgrad((t, axes, keep, corr) in var_case()) {
-        check2(|_, v| v[0].var(&axes, keep, corr), &[t])?;
+        check2(|_, v| v[0].var_with_correction(&axes, keep, corr), &[t])?;
     }
 
     #[test]
@@ -146,7 +146,7 @@ fn reductions_match_naive_values() {
     assert_eq!(x.max(&[-1], false).value().to_vec(), vec![5.0, 7.0]);
     assert_eq!(x.min(&[0, 1], false).value().item(), 1.0);
     // var over axis 1, correction 1: row 0 mean 8/3, Σ(x-m)² = 26/3, /2 = 13/3.
-    assert!((x.var(&[1], false, 1).value().to_vec()[0] - 13.0 / 3.0).abs() < 1e-12);
+    assert!((x.var_with_correction(&[1], false, 1).value().to_vec()[0] - 13.0 / 3.0).abs() < 1e-12);
     // logsumexp of row 0 = ln(e + e^5 + e^2).
     let want = (1f64.exp() + 5f64.exp() + 2f64.exp()).ln();
     assert!((x.logsumexp(&[1], false).value().to_vec()[0] - want).abs() < 1e-12);

@@ -367,10 +367,29 @@ impl<E: Float> Tensor<E> {
         }
     }
 
+    /// Unbiased variance over `axes`, `Σ (x - mean)² / (N - 1)`: PyTorch's
+    /// default (`torch.var`); [`var_with_correction`](Self::var_with_correction)
+    /// with 0 gives the population variance (NumPy's default).
+    ///
+    /// ```
+    /// let a = tapegrad_tensor::Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[4]);
+    /// assert_eq!(a.var(&[0], false).item(), 5.0 / 3.0);
+    /// assert_eq!(a.var_with_correction(&[0], false, 0).item(), 1.25);
+    /// ```
+    #[track_caller]
+    pub fn var(&self, axes: &[isize], keepdim: bool) -> Tensor<E> {
+        self.var_with_correction(axes, keepdim, 1)
+    }
+
     /// Variance over `axes`: `Σ (x - mean)² / (N - correction)`
     /// (`correction = 1` is the unbiased estimate, as PyTorch's default).
     #[track_caller]
-    pub fn var(&self, axes: &[isize], keepdim: bool, correction: usize) -> Tensor<E> {
+    pub fn var_with_correction(
+        &self,
+        axes: &[isize],
+        keepdim: bool,
+        correction: usize,
+    ) -> Tensor<E> {
         let n = self.reduce_count(axes, "var");
         let centered = self.sub(&self.mean(axes, true));
         let denom = (n as f64 - correction as f64).max(0.0);
@@ -432,8 +451,8 @@ mod tests {
     #[test]
     fn variance_is_unbiased_by_default() {
         let a = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[4]);
-        assert!((a.var(&[0], false, 1).item() - 5.0 / 3.0).abs() < 1e-15);
-        assert!((a.var(&[0], false, 0).item() - 1.25).abs() < 1e-15);
+        assert!((a.var_with_correction(&[0], false, 1).item() - 5.0 / 3.0).abs() < 1e-15);
+        assert!((a.var_with_correction(&[0], false, 0).item() - 1.25).abs() < 1e-15);
     }
 
     #[test]

@@ -87,8 +87,8 @@ proptest! {
             ("argmax", |t, a, kd| as_values(t.argmax(a, kd)), first_argmax),
             ("argmin", |t, a, kd| as_values(t.argmin(a, kd)), first_argmin),
             ("logsumexp", |t, a, kd| t.logsumexp(&[a], kd), logsumexp),
-            ("var", |t, a, kd| t.var(&[a], kd, 1), |xs| var(xs, 1)),
-            ("var (biased)", |t, a, kd| t.var(&[a], kd, 0), |xs| var(xs, 0)),
+            ("var", |t, a, kd| t.var(&[a], kd), |xs| var(xs, 1)),
+            ("var (biased)", |t, a, kd| t.var_with_correction(&[a], kd, 0), |xs| var(xs, 0)),
         ];
         for axis in 0..s.len() {
             let a = if negative { axis as isize - s.len() as isize } else { axis as isize };

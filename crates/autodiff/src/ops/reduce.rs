@@ -197,9 +197,22 @@ impl<'t, E: Float> Var<'t, E> {
         Var::apply(LogSumExp { axes, keepdim }, &[self])
     }
 
-    /// Variance over `axes`: `Σ (x - mean)² / (N - correction)`.
+    /// Unbiased variance over `axes`, `Σ (x - mean)² / (N - 1)`, as PyTorch's
+    /// default.
     #[track_caller]
-    pub fn var(self, axes: &[isize], keepdim: bool, correction: usize) -> Var<'t, E> {
+    pub fn var(self, axes: &[isize], keepdim: bool) -> Var<'t, E> {
+        self.var_with_correction(axes, keepdim, 1)
+    }
+
+    /// Variance over `axes`: `Σ (x - mean)² / (N - correction)` (0 for the
+    /// population variance, as layer and batch norm use).
+    #[track_caller]
+    pub fn var_with_correction(
+        self,
+        axes: &[isize],
+        keepdim: bool,
+        correction: usize,
+    ) -> Var<'t, E> {
         let n = self.value().reduce_count(axes, "var");
         let centered = self - self.mean(axes, true);
         let denom = (n as f64 - correction as f64).max(0.0);

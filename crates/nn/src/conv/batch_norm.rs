@@ -259,7 +259,9 @@ impl<E: Float> BatchNorm2d<E> {
         let n = x.numel() / x.shape()[1];
         let axes = [0, 2, 3];
         let mean = x.mean(&axes, false);
-        let var = x.var(&axes, false, 0).mul_scalar(n as f64 / (n - 1) as f64);
+        let var = x
+            .var_with_correction(&axes, false, 0)
+            .mul_scalar(n as f64 / (n - 1) as f64);
         let m = self.momentum;
         let blend =
             |old: &Tensor<E>, new: &Tensor<E>| old.mul_scalar(1.0 - m).add(&new.mul_scalar(m));

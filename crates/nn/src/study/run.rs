@@ -96,7 +96,7 @@ pub fn standardize(train: &Dataset<f32>, test: &Dataset<f32>) -> (Dataset<f32>, 
     let x = train.features();
     let mean = x.mean(&[0], true);
     let std = x
-        .var(&[0], true, 0)
+        .var_with_correction(&[0], true, 0)
         .sqrt()
         .map(|s| if s > 1e-6 { s } else { 1.0 });
     let scale = |d: &Dataset<f32>| {
