@@ -21,7 +21,8 @@ mod common;
 
 use common::{black_box, in_pool, print_load, ratio, time, Table, Timing, XorShift};
 use rayon::prelude::*;
-use tapegrad_tensor::{sum_slice, Tensor, CHUNK, PARALLEL_THRESHOLD};
+use tapegrad_tensor::tuning::{sum_slice, CHUNK, PARALLEL_THRESHOLD};
+use tapegrad_tensor::Tensor;
 
 /// Serial and parallel timings of one op.
 fn serial_vs_parallel(f: impl Fn() + Sync) -> (Timing, Timing) {

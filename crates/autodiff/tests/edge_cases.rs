@@ -162,7 +162,7 @@ fn backward_twice_is_bit_identical_on_parallel_reductions() {
     use rand::SeedableRng;
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let x = Tensor::<f32>::rand_normal(&[2816, 96], 0.0, 1.0, &mut rng); // 270k elements
-    const _: () = assert!(2816 * 96 > tapegrad_tensor::PARALLEL_THRESHOLD);
+    const _: () = assert!(2816 * 96 > tapegrad_tensor::tuning::PARALLEL_THRESHOLD);
     let w = Tensor::<f32>::rand_normal(&[96, 128], 0.0, 0.1, &mut rng);
     let b = Tensor::<f32>::rand_normal(&[128], 0.0, 0.1, &mut rng);
     let run = || {

@@ -7,7 +7,7 @@
 //!   storage, so views (`reshape` of contiguous data, `transpose`, `permute`,
 //!   `broadcast_to`, `narrow`, `squeeze`/`unsqueeze`) never copy.
 //! - Elementwise ops broadcast like NumPy and run in parallel with rayon
-//!   above [`PARALLEL_THRESHOLD`] elements.
+//!   above a threshold of elements (`tuning::PARALLEL_THRESHOLD`).
 //! - [`Tensor::matmul`] is batched, broadcasts batch dimensions, passes
 //!   strides straight to `matrixmultiply`, and splits large products over
 //!   rayon's threads.
@@ -41,14 +41,21 @@ mod unary;
 mod view;
 
 pub use conv::conv_output_size;
-pub use elementwise::{CHUNK, PARALLEL_THRESHOLD};
 pub use float::Float;
 pub use index_tensor::IndexTensor;
 pub use layout::{
-    broadcast_shapes, checked_numel, contiguous_strides, normalize_axis, try_numel, Layout,
-    RunWalker, Shape, Strides, MAX_NUMEL,
+    broadcast_shapes, checked_numel, normalize_axis, try_numel, Layout, Shape, Strides, MAX_NUMEL,
 };
-pub use matmul::MATMUL_PARALLEL_FLOPS;
-pub use reduce::sum_slice;
 pub use tensor::Tensor;
-pub use unary::{stable_sigmoid, stable_softplus};
+
+/// Thresholds and inner kernels that the tests and benchmarks reach for
+/// (to build inputs above a parallel threshold, or to time a kernel alone).
+/// Not part of the API: they may change with any tuning.
+#[doc(hidden)]
+pub mod tuning {
+    pub use crate::elementwise::{CHUNK, PARALLEL_THRESHOLD};
+    pub use crate::layout::{contiguous_strides, RunWalker};
+    pub use crate::matmul::MATMUL_PARALLEL_FLOPS;
+    pub use crate::reduce::sum_slice;
+    pub use crate::unary::{stable_sigmoid, stable_softplus};
+}

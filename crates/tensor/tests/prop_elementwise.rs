@@ -166,8 +166,8 @@ proptest! {
 fn large_strided_broadcast_add_matches_loop() {
     // Rows of 217 (prime to CHUNK): several chunks past the threshold, none row-aligned.
     let c = 217;
-    let r = tapegrad_tensor::PARALLEL_THRESHOLD / c + 50;
-    assert!(r * c > tapegrad_tensor::PARALLEL_THRESHOLD);
+    let r = tapegrad_tensor::tuning::PARALLEL_THRESHOLD / c + 50;
+    assert!(r * c > tapegrad_tensor::tuning::PARALLEL_THRESHOLD);
     let a = values(r * c, 11);
     let b = values(c, 12);
     let (want, _) = zip_ref(&a, &[r, c], &b, &[1, c], |x, y| x * 2.0 + y);

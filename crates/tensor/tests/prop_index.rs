@@ -200,7 +200,7 @@ proptest! {
 #[test]
 fn large_index_ops_match_loops() {
     let (r, c) = (1000, 300);
-    const _: () = assert!(1000 * 300 > tapegrad_tensor::PARALLEL_THRESHOLD);
+    const _: () = assert!(1000 * 300 > tapegrad_tensor::tuning::PARALLEL_THRESHOLD);
     let x = values(r * c, 1);
     let t = view::<f64>(&x, &[r, c], Kind::PermutedNarrowed);
     let idx = indices(r, r, 2);

@@ -158,7 +158,7 @@ proptest! {
 fn long_reductions_on_the_parallel_paths_match_loop() {
     // One long row (split into chunks, partial sums folded again).
     let n = 3 << 17;
-    assert!(n >= tapegrad_tensor::PARALLEL_THRESHOLD);
+    assert!(n >= tapegrad_tensor::tuning::PARALLEL_THRESHOLD);
     let x = values(n, 5);
     let t = Tensor::<f64>::from_vec(x.clone(), &[n]);
     assert_close(&[t.sum_all().item()], &[x.iter().sum()], 1e-12, "sum_all");
@@ -172,7 +172,7 @@ fn long_reductions_on_the_parallel_paths_match_loop() {
     );
     // Many rows in parallel, read through a transposed, sliced view.
     let s = [600, 500];
-    const _: () = assert!(600 * 500 > tapegrad_tensor::PARALLEL_THRESHOLD);
+    const _: () = assert!(600 * 500 > tapegrad_tensor::tuning::PARALLEL_THRESHOLD);
     let x = values(600 * 500, 6);
     let v = view::<f64>(&x, &s, Kind::PermutedNarrowed);
     for axis in 0..2 {
