@@ -249,7 +249,10 @@ fn accuracy_grid(train: &Dataset<f32>, test: &Dataset<f32>, s: &Settings) -> Vec
         .map(|&c| train_cell(c, train, test, s))
         .collect();
     let per_config: Vec<f64> = acc.chunks(s.seeds).map(|c| median(c.to_vec())).collect();
-    per_config.chunks(s.depths.len()).map(|r| r.to_vec()).collect()
+    per_config
+        .chunks(s.depths.len())
+        .map(|r| r.to_vec())
+        .collect()
 }
 
 /// Accuracy at or above which a network counts as trained (chance is 0.1).
@@ -482,17 +485,28 @@ fn draw_growth(
         .draw()?;
     let blue = RGBColor(31, 119, 180);
     chart
-        .draw_series(LineSeries::new(theory_pts, RGBColor(214, 39, 40).stroke_width(3)))?
+        .draw_series(LineSeries::new(
+            theory_pts,
+            RGBColor(214, 39, 40).stroke_width(3),
+        ))?
         .label("theory: ln χ₁")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 25, y)], RGBColor(214, 39, 40).stroke_width(3)));
+        .legend(|(x, y)| {
+            PathElement::new([(x, y), (x + 25, y)], RGBColor(214, 39, 40).stroke_width(3))
+        });
     chart
         .draw_series(measured.iter().flat_map(|(w, v)| {
-            v.iter().map(move |&g| Circle::new((*w, g), 5, blue.filled()))
+            v.iter()
+                .map(move |&g| Circle::new((*w, g), 5, blue.filled()))
         }))?
         .label(format!("measured ({} seed(s) each)", s.seeds))
         .legend(move |(x, y)| Circle::new((x + 12, y), 5, blue.filled()));
     chart
-        .draw_series(DashedLineSeries::new([(x0, 0.0), (x1, 0.0)], 6, 4, BLACK.stroke_width(1)))?
+        .draw_series(DashedLineSeries::new(
+            [(x0, 0.0), (x1, 0.0)],
+            6,
+            4,
+            BLACK.stroke_width(1),
+        ))?
         .label("χ₁ = 1 (no growth)")
         .legend(|(x, y)| PathElement::new([(x, y), (x + 25, y)], BLACK.stroke_width(1)));
     if let Some(c) = critical.filter(|c| (x0..x1).contains(c)) {
@@ -611,7 +625,10 @@ fn write_summary(
          batch 256) against ln χ₁:\n",
         growth_depth(s)
     );
-    let _ = writeln!(md, "| σ_w² | ln χ₁ (theory) | measured (median) |\n|---|---|---|");
+    let _ = writeln!(
+        md,
+        "| σ_w² | ln χ₁ (theory) | measured (median) |\n|---|---|---|"
+    );
     let mf = MeanField::new(Activation::Tanh);
     for (w, v) in growth {
         let _ = writeln!(
@@ -677,13 +694,22 @@ fn run(s: &Settings) -> Result<(), Box<dyn Error>> {
     let xe = edges(&s.weight_vars);
     let curve = theory_curve(&mf, xe[0].max(0.05), xe[xe.len() - 1], s.bias_var);
     let svg = s.out.join("accuracy.svg");
-    draw_accuracy(&acc, s, &curve, critical, &svg).map_err(|e| format!("{}: {e}", svg.display()))?;
+    draw_accuracy(&acc, s, &curve, critical, &svg)
+        .map_err(|e| format!("{}: {e}", svg.display()))?;
     let svg2 = s.out.join("gradient_growth.svg");
     draw_growth(&growth, s, depth, &curve, critical, &svg2)
         .map_err(|e| format!("{}: {e}", svg2.display()))?;
     let summary = s.out.join("summary.md");
-    write_summary(&summary, (&header, &rows), &line, s, &growth, critical, seconds)
-        .map_err(|e| format!("cannot write {}: {e}", summary.display()))?;
+    write_summary(
+        &summary,
+        (&header, &rows),
+        &line,
+        s,
+        &growth,
+        critical,
+        seconds,
+    )
+    .map_err(|e| format!("cannot write {}: {e}", summary.display()))?;
     println!(
         "wrote {}, {} and {} in {seconds:.1} s",
         svg.display(),
