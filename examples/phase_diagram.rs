@@ -380,18 +380,22 @@ fn draw_accuracy(
             BLACK.stroke_width(2),
         ))?;
     }
-    // The numbers last, over the lines, so none is hidden.
+    // The numbers last, each on a patch of its cell's colour, over the
+    // lines, so no line runs through a number.
     for (i, row) in acc.iter().enumerate() {
         for (j, &a) in row.iter().enumerate() {
             let ink = if a > 0.6 { BLACK } else { WHITE };
-            chart.draw_series([Text::new(
-                format!("{:.0}", 100.0 * a),
-                (s.weight_vars[i], depths[j]),
-                ("sans-serif", 14)
-                    .into_font()
-                    .color(&ink)
-                    .pos(Pos::new(HPos::Center, VPos::Center)),
-            )])?;
+            let label = EmptyElement::at((s.weight_vars[i], depths[j]))
+                + Rectangle::new([(-13, -9), (13, 9)], ramp(a).filled())
+                + Text::new(
+                    format!("{:.0}", 100.0 * a),
+                    (0, 0),
+                    ("sans-serif", 14)
+                        .into_font()
+                        .color(&ink)
+                        .pos(Pos::new(HPos::Center, VPos::Center)),
+                );
+            chart.draw_series([label])?;
         }
     }
     draw_side_legend(&side, critical)?;
