@@ -625,7 +625,7 @@ fn write_summary(
     let _ = writeln!(md, "\n{line}.\n");
     let _ = writeln!(
         md,
-        "Gradient growth at init (mean over hidden layers of ln(‖∂L/∂h_l‖² / ‖∂L/∂h_l+1‖²), depth {}, \
+        "Gradient growth at init (mean over hidden layers of ln(‖∂L/∂h_l‖² / ‖∂L/∂h_{{l+1}}‖²), depth {}, \
          batch 256) against ln χ₁:\n",
         growth_depth(s)
     );
