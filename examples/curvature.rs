@@ -28,8 +28,8 @@ use tapegrad::autodiff::Tape;
 use tapegrad::nn::curvature::{
     hessian_eigenvalues, hessian_trace, jacobian_singular_values, objective,
 };
-use tapegrad::nn::data::{load_bundled_digits, Batches, Dataset, DIGITS_CLASSES, DIGITS_PIXELS};
-use tapegrad::nn::init::{self, FanMode, Init, Nonlinearity};
+use tapegrad::nn::data::{load_bundled_digits, Batches, Dataset, DIGITS_PIXELS};
+use tapegrad::nn::init::{self, FanMode, Nonlinearity};
 use tapegrad::nn::loss::cross_entropy;
 use tapegrad::nn::optim::{Adam, Optimizer};
 use tapegrad::nn::{Linear, Module, ReLU, Sequential, Tanh};
@@ -65,38 +65,6 @@ struct Settings {
     /// Directory for the chart and the summary.
     #[arg(long, default_value = "curvature")]
     out: PathBuf,
-}
-
-/// `train_digits`' model, in f64 (curvature is a second derivative).
-fn digits_mlp(rng: &mut StdRng) -> Sequential<f64> {
-    let he = |nonlinearity| Init::KaimingNormal {
-        mode: FanMode::FanIn,
-        nonlinearity,
-    };
-    Sequential::new()
-        .add(Linear::with_init(
-            DIGITS_PIXELS,
-            128,
-            he(Nonlinearity::ReLU),
-            true,
-            rng,
-        ))
-        .add(ReLU)
-        .add(Linear::with_init(
-            128,
-            64,
-            he(Nonlinearity::ReLU),
-            true,
-            rng,
-        ))
-        .add(ReLU)
-        .add(Linear::with_init(
-            64,
-            DIGITS_CLASSES,
-            he(Nonlinearity::Linear),
-            true,
-            rng,
-        ))
 }
 
 /// The Hessian's top eigenvalues and trace for the loss over `data`.
@@ -331,7 +299,7 @@ fn run(s: &Settings) -> Result<(), Box<dyn Error>> {
     let all = load_bundled_digits::<f64>()?;
     let (train_set, _) = all.stratified_split(0.2, 0);
     let mut rng = StdRng::seed_from_u64(s.seed);
-    let mut model = digits_mlp(&mut rng);
+    let mut model = common::digits_mlp::<f64>(&mut rng);
     println!(
         "Hessian of the mean cross-entropy over {} training digits, {} parameters:",
         train_set.len(),

@@ -19,12 +19,11 @@ use std::process::ExitCode;
 use std::time::Instant;
 use tapegrad::autodiff::Tape;
 use tapegrad::nn::checkpoint::{load_module, save_module};
-use tapegrad::nn::data::{load_bundled_digits, Batches, Dataset, DIGITS_CLASSES, DIGITS_PIXELS};
+use tapegrad::nn::data::{load_bundled_digits, Batches, Dataset, DIGITS_CLASSES};
 use tapegrad::nn::diagnostics::render_table;
-use tapegrad::nn::init::{FanMode, Init, Nonlinearity};
 use tapegrad::nn::loss::cross_entropy;
 use tapegrad::nn::optim::{Adam, Optimizer};
-use tapegrad::nn::{Linear, Module, ReLU, Sequential};
+use tapegrad::nn::{Module, Sequential};
 
 /// Fraction of the data held out for testing (stratified by class).
 const TEST_FRACTION: f64 = 0.2;
@@ -53,38 +52,9 @@ struct Settings {
     out: PathBuf,
 }
 
-/// 64-128-64-10 with ReLU; hidden layers He-initialised for ReLU
-/// (`Var[w] = 2 / fan_in`), the output layer for a linear unit
-/// (`Var[w] = 1 / fan_in`); zero biases.
+/// The model: [`common::digits_mlp`] in f32.
 fn build_mlp(rng: &mut StdRng) -> Sequential<f32> {
-    let he = |nonlinearity| Init::KaimingNormal {
-        mode: FanMode::FanIn,
-        nonlinearity,
-    };
-    Sequential::new()
-        .add(Linear::with_init(
-            DIGITS_PIXELS,
-            128,
-            he(Nonlinearity::ReLU),
-            true,
-            rng,
-        ))
-        .add(ReLU)
-        .add(Linear::with_init(
-            128,
-            64,
-            he(Nonlinearity::ReLU),
-            true,
-            rng,
-        ))
-        .add(ReLU)
-        .add(Linear::with_init(
-            64,
-            DIGITS_CLASSES,
-            he(Nonlinearity::Linear),
-            true,
-            rng,
-        ))
+    common::digits_mlp(rng)
 }
 
 /// One epoch of shuffled mini-batches; returns the mean training loss, or

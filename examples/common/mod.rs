@@ -4,9 +4,14 @@
 //! code of `main`.
 #![allow(dead_code)] // not every example uses every helper
 
+use rand::rngs::StdRng;
 use std::error::Error;
 use std::path::Path;
 use std::process::ExitCode;
+use tapegrad::nn::data::{DIGITS_CLASSES, DIGITS_PIXELS};
+use tapegrad::nn::init::{FanMode, Init, Nonlinearity};
+use tapegrad::nn::{Linear, ReLU, Sequential};
+use tapegrad::tensor::Float;
 
 /// A finite number `> 0` (learning rates).
 pub fn positive(s: &str) -> Result<f64, String> {
@@ -93,6 +98,30 @@ pub fn exit(example: &str, result: Result<(), Box<dyn Error>>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `train_digits`' MLP, 64-128-64-10 with ReLU; hidden layers
+/// He-initialised for ReLU (`Var[w] = 2 / fan_in`), the output layer for a
+/// linear unit (`Var[w] = 1 / fan_in`); zero biases. Generic so the
+/// curvature example can build it in f64.
+pub fn digits_mlp<E: Float>(rng: &mut StdRng) -> Sequential<E> {
+    let he = |nonlinearity| Init::KaimingNormal {
+        mode: FanMode::FanIn,
+        nonlinearity,
+    };
+    let relu = he(Nonlinearity::ReLU);
+    Sequential::new()
+        .add(Linear::with_init(DIGITS_PIXELS, 128, relu, true, rng))
+        .add(ReLU)
+        .add(Linear::with_init(128, 64, relu, true, rng))
+        .add(ReLU)
+        .add(Linear::with_init(
+            64,
+            DIGITS_CLASSES,
+            he(Nonlinearity::Linear),
+            true,
+            rng,
+        ))
 }
 
 #[cfg(test)]
