@@ -103,6 +103,31 @@ impl<E: Float> ParamGrads<E> {
         });
     }
 
+    /// Sets the gradient of `param` (named `name`, as the model visits it)
+    /// to `grad`, replacing any held: how gradients computed elsewhere
+    /// (averaged across processes by data-parallel training, say) become
+    /// an optimiser's input. A new parameter goes after those held.
+    ///
+    /// # Panics
+    /// If `grad`'s shape differs from `param`'s.
+    #[track_caller]
+    pub fn insert(&mut self, name: &str, param: &Param<E>, grad: Tensor<E>) {
+        if grad.shape() != param.shape() {
+            panic!(
+                "ParamGrads::insert: gradient of '{name}' has shape {:?}, the parameter has {:?}",
+                grad.shape(),
+                param.shape()
+            );
+        }
+        match self.index.get(&param.id()) {
+            Some(&i) => self.entries[i].2 = grad,
+            None => {
+                self.index.insert(param.id(), self.entries.len());
+                self.entries.push((name.to_string(), param.id(), grad));
+            }
+        }
+    }
+
     /// The gradient of `param`, if held.
     pub fn get(&self, param: &Param<E>) -> Option<&Tensor<E>> {
         self.index.get(&param.id()).map(|&i| &self.entries[i].2)
