@@ -118,7 +118,11 @@ pub trait CollectiveExt: Collective {
 
     /// `root`'s `t` on every rank (every rank passes a tensor of the same
     /// shape; the others' values are ignored).
-    fn broadcast_tensor<E: Float>(&self, t: &Tensor<E>, root: usize) -> Result<Tensor<E>, DistError> {
+    fn broadcast_tensor<E: Float>(
+        &self,
+        t: &Tensor<E>,
+        root: usize,
+    ) -> Result<Tensor<E>, DistError> {
         let out = self
             .start_broadcast(Buffer::from_floats(t.to_vec()), root)
             .wait()?;

@@ -103,7 +103,7 @@ struct BucketLayout {
 /// use rand::SeedableRng;
 /// use std::sync::Arc;
 /// use tapegrad_autodiff::Tape;
-/// use tapegrad_dist::{DdpConfig, DistributedDataParallel, ThreadCollective};
+/// use tapegrad_dist::{Collective, DdpConfig, DistributedDataParallel, ThreadCollective};
 /// use tapegrad_nn::loss::mse;
 /// use tapegrad_nn::optim::{Optimizer, SGD};
 /// use tapegrad_nn::{Linear, Module, Sequential};
@@ -120,11 +120,13 @@ struct BucketLayout {
 ///         for step in 0..3 {
 ///             let tape = Tape::new();
 ///             let x = tape.constant(Tensor::from_vec(vec![rank as f64, step as f64], &[1, 2]));
-///             let loss = mse(model.forward(x), &tape.constant(Tensor::from_vec(vec![1.0], &[1, 1])));
+///             let loss = mse(model.forward(x), tape.constant(Tensor::from_vec(vec![1.0], &[1, 1])));
 ///             let grads = ddp.backward(&model, loss).unwrap();
 ///             opt.step(&mut model, &grads);
 ///         }
-///         model.parameters().iter().flat_map(|p| p.value().to_vec()).collect()
+///         let mut weights = Vec::new();
+///         model.visit_params(&mut |_, p| weights.extend(p.value().to_vec()));
+///         weights
 ///     })).collect();
 ///     ranks.into_iter().map(|h| h.join().unwrap()).collect()
 /// });
@@ -302,7 +304,10 @@ impl<E: Float> DistributedDataParallel<E> {
             let flag = bucket[self.buckets[slot.bucket].elements + slot.index_in_bucket];
             if flag > E::ZERO {
                 let n = p.numel();
-                let avg = bucket[slot.offset..slot.offset + n].iter().map(|&x| x / scale).collect();
+                let avg = bucket[slot.offset..slot.offset + n]
+                    .iter()
+                    .map(|&x| x / scale)
+                    .collect();
                 out.insert(name, p, Tensor::from_vec(avg, &slot.shape));
             }
         });
@@ -358,7 +363,13 @@ fn layout<E: Float>(model: &dyn Module<E>, bucket_bytes: usize) -> (Vec<Slot>, V
         b.elements += numel;
         b.params += 1;
     }
-    (slots.into_iter().map(|s| s.expect("every slot placed")).collect(), buckets)
+    (
+        slots
+            .into_iter()
+            .map(|s| s.expect("every slot placed"))
+            .collect(),
+        buckets,
+    )
 }
 
 /// One step's buckets as they fill.
@@ -440,8 +451,11 @@ impl<E: Float> StepState<E> {
 
     fn launch_next(&mut self) {
         let comm = self.comm.as_ref().expect("an open step");
-        let data = self.buffers[self.next_launch].take().expect("launched once");
-        self.pending.push(comm.start_all_reduce_sum(Buffer::from_floats(data)));
+        let data = self.buffers[self.next_launch]
+            .take()
+            .expect("launched once");
+        self.pending
+            .push(comm.start_all_reduce_sum(Buffer::from_floats(data)));
         self.next_launch += 1;
     }
 }

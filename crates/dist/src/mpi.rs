@@ -114,7 +114,12 @@ impl MpiCollective {
             .map_err(|_| ())
     }
 
-    fn start(&self, kind: &str, buf: Buffer, make: impl FnOnce(Buffer, Sender<Result<Buffer, DistError>>) -> Command) -> Pending {
+    fn start(
+        &self,
+        kind: &str,
+        buf: Buffer,
+        make: impl FnOnce(Buffer, Sender<Result<Buffer, DistError>>) -> Command,
+    ) -> Pending {
         let seq = self.next_op.fetch_add(1, Ordering::Relaxed);
         let op = format!("{kind} #{seq} of {}", human_bytes(buf.bytes()));
         let bytes = buf.bytes();
@@ -176,13 +181,17 @@ impl Collective for MpiCollective {
                 }),
             );
         }
-        self.start("broadcast", buf, move |buf, reply| Command::Broadcast(buf, root, reply))
+        self.start("broadcast", buf, move |buf, reply| {
+            Command::Broadcast(buf, root, reply)
+        })
     }
 
     fn barrier(&self) -> Result<(), DistError> {
-        self.start("barrier", Buffer::U8(Vec::new()), |_, reply| Command::Barrier(reply))
-            .wait()
-            .map(|_| ())
+        self.start("barrier", Buffer::U8(Vec::new()), |_, reply| {
+            Command::Barrier(reply)
+        })
+        .wait()
+        .map(|_| ())
     }
 }
 
@@ -208,7 +217,11 @@ impl Drop for MpiCollective {
 
 impl std::fmt::Debug for MpiCollective {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "MpiCollective(rank {} of {}, {:?})", self.rank, self.world, self.order)
+        write!(
+            f,
+            "MpiCollective(rank {} of {}, {:?})",
+            self.rank, self.world, self.order
+        )
     }
 }
 
@@ -307,10 +320,22 @@ fn rank_order_sum(
     }
     let len = buf.len();
     let parts: Vec<Buffer> = match &buf {
-        Buffer::F32(v) => gather(world, rank, size, v).into_iter().map(Buffer::F32).collect(),
-        Buffer::F64(v) => gather(world, rank, size, v).into_iter().map(Buffer::F64).collect(),
-        Buffer::U64(v) => gather(world, rank, size, v).into_iter().map(Buffer::U64).collect(),
-        Buffer::U8(v) => gather(world, rank, size, v).into_iter().map(Buffer::U8).collect(),
+        Buffer::F32(v) => gather(world, rank, size, v)
+            .into_iter()
+            .map(Buffer::F32)
+            .collect(),
+        Buffer::F64(v) => gather(world, rank, size, v)
+            .into_iter()
+            .map(Buffer::F64)
+            .collect(),
+        Buffer::U64(v) => gather(world, rank, size, v)
+            .into_iter()
+            .map(Buffer::U64)
+            .collect(),
+        Buffer::U8(v) => gather(world, rank, size, v)
+            .into_iter()
+            .map(Buffer::U8)
+            .collect(),
     };
     let mut total = if rank == 0 && len > 0 {
         Buffer::sum_in_order(parts.iter())

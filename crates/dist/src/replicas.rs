@@ -1,8 +1,8 @@
 //! Keeping the ranks' models the same: checked at start, copied from one
 //! rank to all, saved and loaded by rank 0 alone.
 
-use crate::collective::{floats, Collective, CollectiveExt};
 use crate::buffer::Buffer;
+use crate::collective::{floats, Collective, CollectiveExt};
 use crate::error::DistError;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -26,7 +26,7 @@ pub fn model_signature<E: Float>(model: &dyn Module<E>) -> String {
 ///
 /// ```
 /// use rand::SeedableRng;
-/// use tapegrad_dist::{check_same_model, ThreadCollective};
+/// use tapegrad_dist::{check_same_model, Collective, ThreadCollective};
 /// use tapegrad_nn::{Linear, Sequential};
 /// let verdicts: Vec<String> = std::thread::scope(|s| {
 ///     let hs: Vec<_> = ThreadCollective::group(2).into_iter().map(|c| s.spawn(move || {
@@ -68,14 +68,18 @@ fn first_difference(mine: &str, reference: &str) -> Option<String> {
     for i in 0..a.len().max(b.len()) {
         match (a.get(i), b.get(i)) {
             (Some(x), Some(y)) if x == y => {}
-            (Some(x), Some(y)) => {
-                return Some(format!("entry {i} is `{x}` here, `{y}` on rank 0"))
-            }
+            (Some(x), Some(y)) => return Some(format!("entry {i} is `{x}` here, `{y}` on rank 0")),
             (Some(x), None) => {
-                return Some(format!("entry {i} `{x}` is here, not on rank 0 ({} entries)", b.len()))
+                return Some(format!(
+                    "entry {i} `{x}` is here, not on rank 0 ({} entries)",
+                    b.len()
+                ))
             }
             (None, Some(y)) => {
-                return Some(format!("rank 0 has entry {i} `{y}`, this rank only {} entries", a.len()))
+                return Some(format!(
+                    "rank 0 has entry {i} `{y}`, this rank only {} entries",
+                    a.len()
+                ))
             }
             (None, None) => unreachable!("i < max(len)"),
         }
@@ -95,13 +99,17 @@ pub fn broadcast_module<E: Float>(
     let flat: Vec<E> = state.iter().flat_map(|(_, t)| t.to_vec()).collect();
     let flat = floats::<E>(
         comm.rank(),
-        comm.start_broadcast(Buffer::from_floats(flat), root).wait()?,
+        comm.start_broadcast(Buffer::from_floats(flat), root)
+            .wait()?,
     )?;
     let mut offset = 0;
     let mut tensors = BTreeMap::new();
     for (name, t) in state {
         let n = t.numel();
-        tensors.insert(name, Tensor::from_vec(flat[offset..offset + n].to_vec(), t.shape()));
+        tensors.insert(
+            name,
+            Tensor::from_vec(flat[offset..offset + n].to_vec(), t.shape()),
+        );
         offset += n;
     }
     model
@@ -121,7 +129,10 @@ pub fn save_checkpoint<E: Float>(
     model: &dyn Module<E>,
 ) -> Result<(), DistError> {
     let status = if comm.rank() == 0 {
-        save_module(path, model).err().map(|e| e.to_string()).unwrap_or_default()
+        save_module(path, model)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
     } else {
         String::new()
     };
@@ -138,7 +149,10 @@ pub fn load_checkpoint<E: Float>(
     model: &mut dyn Module<E>,
 ) -> Result<(), DistError> {
     let status = if comm.rank() == 0 {
-        load_module(path, model).err().map(|e| e.to_string()).unwrap_or_default()
+        load_module(path, model)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
     } else {
         String::new()
     };

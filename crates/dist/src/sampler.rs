@@ -102,10 +102,19 @@ impl DistributedSampler {
         if total <= order.len() {
             order.truncate(total);
         } else if !order.is_empty() {
-            let pad: Vec<usize> = order.iter().copied().cycle().take(total - order.len()).collect();
+            let pad: Vec<usize> = order
+                .iter()
+                .copied()
+                .cycle()
+                .take(total - order.len())
+                .collect();
             order.extend(pad);
         }
-        order.into_iter().skip(self.rank).step_by(self.world).collect()
+        order
+            .into_iter()
+            .skip(self.rank)
+            .step_by(self.world)
+            .collect()
     }
 
     /// This rank's batches of `data`'s flattened features (`[b, D]`, as
@@ -115,7 +124,12 @@ impl DistributedSampler {
     /// # Panics
     /// If `data.len()` differs from the sampler's length or `batch_size` is 0.
     #[track_caller]
-    pub fn batches<E: Float>(&self, data: &Dataset<E>, epoch: u64, batch_size: usize) -> Batches<E> {
+    pub fn batches<E: Float>(
+        &self,
+        data: &Dataset<E>,
+        epoch: u64,
+        batch_size: usize,
+    ) -> Batches<E> {
         assert_eq!(
             data.len(),
             self.len,

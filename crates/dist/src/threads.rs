@@ -99,7 +99,10 @@ impl ThreadCollective {
     /// # Panics
     /// If `world_size` is 0.
     pub fn group_with_timeout(world_size: usize, timeout: Duration) -> Vec<ThreadCollective> {
-        assert!(world_size > 0, "ThreadCollective::group: a group of 0 ranks");
+        assert!(
+            world_size > 0,
+            "ThreadCollective::group: a group of 0 ranks"
+        );
         let shared = Arc::new(Shared {
             world: world_size,
             timeout,
@@ -192,7 +195,10 @@ fn collect(shared: &Shared, rank: usize, seq: u64, op: &str) -> Result<Buffer, D
     loop {
         let world = shared.world;
         let state_ref = &mut *state;
-        let slot = state_ref.ops.get_mut(&seq).expect("deposited before waiting");
+        let slot = state_ref
+            .ops
+            .get_mut(&seq)
+            .expect("deposited before waiting");
         if let Some(result) = &slot.result {
             let out = result
                 .clone()
@@ -269,6 +275,10 @@ impl Drop for ThreadCollective {
 
 impl std::fmt::Debug for ThreadCollective {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ThreadCollective(rank {} of {})", self.rank, self.shared.world)
+        write!(
+            f,
+            "ThreadCollective(rank {} of {})",
+            self.rank, self.shared.world
+        )
     }
 }
