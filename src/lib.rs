@@ -1,7 +1,8 @@
 //! # tapegrad
 //!
 //! A tape-based reverse-mode automatic-differentiation tensor framework.
-//! This facade re-exports the three crates and a [`prelude`].
+//! This facade re-exports the four crates (`tensor`, `autodiff`, `nn`,
+//! `dist` for data-parallel training) and a [`prelude`].
 //!
 //! ```
 //! use tapegrad::prelude::*;
@@ -17,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub use tapegrad_autodiff as autodiff;
+pub use tapegrad_dist as dist;
 pub use tapegrad_nn as nn;
 pub use tapegrad_tensor as tensor;
 

@@ -269,6 +269,9 @@ fn communicate(inbox: Receiver<Command>, ready: Sender<Result<(usize, usize), Di
 }
 
 fn all_reduce(world: &mpi::topology::SimpleCommunicator, buf: Buffer) -> Buffer {
+    if buf.is_empty() {
+        return buf; // see `broadcast`
+    }
     fn sum<T: Equivalence + Clone + Default>(
         world: &mpi::topology::SimpleCommunicator,
         data: Vec<T>,
@@ -286,6 +289,12 @@ fn all_reduce(world: &mpi::topology::SimpleCommunicator, buf: Buffer) -> Buffer 
 }
 
 fn broadcast(world: &mpi::topology::SimpleCommunicator, buf: &mut Buffer, root: usize) {
+    // OpenMPI refuses an empty slice's dangling pointer (MPI_ERR_ARG, fatal)
+    // even with count 0; an empty collective moves nothing, so skip it.
+    // (Every rank's buffer has the same length, so all ranks skip it.)
+    if buf.is_empty() {
+        return;
+    }
     let root = world.process_at_rank(root as i32);
     match buf {
         Buffer::F32(v) => root.broadcast_into(&mut v[..]),
@@ -302,6 +311,9 @@ fn rank_order_sum(
     size: usize,
     buf: Buffer,
 ) -> Buffer {
+    if buf.is_empty() {
+        return buf; // see `broadcast`
+    }
     fn gather<T: Equivalence + Clone + Default>(
         world: &mpi::topology::SimpleCommunicator,
         rank: usize,
@@ -310,7 +322,11 @@ fn rank_order_sum(
     ) -> Vec<Vec<T>> {
         let root = world.process_at_rank(0);
         if rank == 0 {
-            let mut all = vec![T::default(); data.len() * size];
+            let total = data
+                .len()
+                .checked_mul(size)
+                .expect("rank-order sum: the gathered buffer's length overflows usize");
+            let mut all = vec![T::default(); total];
             root.gather_into_root(data, &mut all[..]);
             all.chunks(data.len().max(1)).map(<[T]>::to_vec).collect()
         } else {
