@@ -9,6 +9,9 @@
 //! alternate between the two set-ups (interleaved, so a drifting machine
 //! moves both); the median round is reported.
 //!
+//! Flags: `--steps`, `--rounds`, `--bucket-kib` (default 4096),
+//! `--no-overlap`, `--quick`.
+//!
 //! - `cargo bench --bench ddp`: 1 rank x N threads against N ranks x 1
 //!   thread as threads of this process (`ThreadCollective`), N = the cores.
 //! - `cargo bench --features mpi --bench ddp --no-run`, then
@@ -107,7 +110,14 @@ impl Rank {
     fn new(comm: Arc<dyn Collective>, data: &Dataset<f32>, steps: usize) -> Rank {
         let (rank, world) = (comm.rank(), comm.world_size());
         let mut model = mlp();
-        let ddp = DistributedDataParallel::new(comm, &mut model, DdpConfig::default())
+        let config = DdpConfig {
+            bucket_bytes: common::arg_value("--bucket-kib")
+                .map_or(DdpConfig::default().bucket_bytes, |k| {
+                    k.parse::<usize>().expect("--bucket-kib takes KiB") << 10
+                }),
+            overlap: !common::has_flag("--no-overlap"),
+        };
+        let ddp = DistributedDataParallel::new(comm, &mut model, config)
             .expect("the same model on every rank");
         let mine = DistributedSampler::new(data.len(), rank, world, 0).indices(0);
         Rank {
@@ -163,7 +173,14 @@ fn cpu() -> String {
 }
 
 /// Prints the comparison.
-fn report(backend: &str, world: usize, solo: &[f64], ranks: &[f64], waits: &[f64], bytes: usize) {
+fn report(
+    backend: &str,
+    world: usize,
+    solo: &[f64],
+    ranks: &[f64],
+    waits: &[f64],
+    (bytes, buckets): (usize, usize),
+) {
     let mut solo = solo.to_vec();
     let mut ranks = ranks.to_vec();
     let mut waits = waits.to_vec();
@@ -195,8 +212,9 @@ fn report(backend: &str, world: usize, solo: &[f64], ranks: &[f64], waits: &[f64
     ]);
     table.print();
     println!(
-        "# {} bytes all-reduced per step per rank; median of {} rounds",
+        "# {} bytes all-reduced per step per rank in {} buckets; median of {} rounds",
         bytes,
+        buckets,
         solo.len()
     );
 }
@@ -214,7 +232,7 @@ fn bench_threads(data: &Dataset<f32>) {
     common::print_load();
     let mut solo = Solo::new(data, steps);
     let go = Barrier::new(world + 1);
-    let (tx, rx) = std::sync::mpsc::channel::<(usize, f64, f64, usize)>();
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, f64, f64, (usize, usize))>();
     std::thread::scope(|s| {
         for c in ThreadCollective::group(world) {
             let (go, tx) = (&go, tx.clone());
@@ -225,7 +243,8 @@ fn bench_threads(data: &Dataset<f32>) {
                     for _ in 0..rounds {
                         go.wait();
                         let (t, w) = rank.round();
-                        let bytes = rank.ddp.stats().bytes_per_step;
+                        let stats = rank.ddp.stats();
+                        let bytes = (stats.bytes_per_step, stats.buckets);
                         tx.send((rank.ddp.rank(), t, w, bytes))
                             .expect("main is listening");
                     }
@@ -235,7 +254,7 @@ fn bench_threads(data: &Dataset<f32>) {
         common::in_pool(world, || {
             solo.round();
         });
-        let (mut solo_t, mut rank_t, mut waits, mut bytes) = (vec![], vec![], vec![], 0);
+        let (mut solo_t, mut rank_t, mut waits, mut bytes) = (vec![], vec![], vec![], (0, 0));
         for _ in 0..rounds {
             solo_t.push(common::in_pool(world, || solo.round()));
             go.wait();
@@ -317,7 +336,7 @@ fn bench_mpi(data: &Dataset<f32>) {
             &solo_t,
             &rank_t,
             &waits,
-            me.ddp.stats().bytes_per_step,
+            (me.ddp.stats().bytes_per_step, me.ddp.stats().buckets),
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
