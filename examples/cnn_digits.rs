@@ -20,7 +20,7 @@
 mod common;
 
 use clap::Parser;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::error::Error;
@@ -108,15 +108,6 @@ fn accuracy(model: &Sequential<f32>, data: &Dataset<f32>) -> f64 {
     right as f64 / data.len() as f64
 }
 
-fn progress_bar(total: u64) -> ProgressBar {
-    let bar = ProgressBar::new(total);
-    let style = ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} steps  {msg}")
-        .expect("a valid template")
-        .progress_chars("=> ");
-    bar.set_style(style);
-    bar
-}
-
 fn main() -> ExitCode {
     let s = Settings::parse();
     common::exit("cnn_digits", run(&s))
@@ -146,7 +137,7 @@ fn run(s: &Settings) -> Result<(), Box<dyn Error>> {
     );
     let mut opt = Adam::new(s.lr);
     let steps_per_epoch = train_set.len().div_ceil(s.batch_size) as u64;
-    let bar = progress_bar(steps_per_epoch * s.epochs as u64);
+    let bar = common::progress_bar(steps_per_epoch * s.epochs as u64);
     let start = Instant::now();
     let mut epoch_times = Vec::new();
     for epoch in 1..=s.epochs {

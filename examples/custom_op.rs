@@ -26,7 +26,7 @@ use rand::SeedableRng;
 use std::error::Error;
 use std::process::ExitCode;
 use tapegrad::autodiff::{check_jvp, check_jvp_vjp, Ctx, GradOps, Grads, JvpCtx, Op};
-use tapegrad::nn::data::{load_bundled_digits, Batches, Dataset, DIGITS_CLASSES, DIGITS_PIXELS};
+use tapegrad::nn::data::{load_bundled_digits, Batches, DIGITS_CLASSES, DIGITS_PIXELS};
 use tapegrad::nn::diagnostics::render_table;
 use tapegrad::nn::ReLU;
 use tapegrad::prelude::*;
@@ -122,19 +122,6 @@ fn build_model(rng: &mut StdRng) -> Sequential<f32> {
         .add(Linear::new(DIGITS_PIXELS, 64, rng))
         .add(ReLU)
         .add(Linear::new(64, DIGITS_CLASSES, rng))
-}
-
-/// Fraction of test samples whose most likely class (largest rate) is right.
-fn accuracy(model: &Sequential<f32>, data: &Dataset<f32>) -> f64 {
-    let tape = Tape::new();
-    let z = model.forward(tape.constant(data.features())).value();
-    let predicted = z.argmax(1, false).to_vec();
-    let right = predicted
-        .iter()
-        .zip(data.labels())
-        .filter(|(p, l)| p == l)
-        .count();
-    right as f64 / data.len() as f64
 }
 
 /// Part 1: the stable and the naive forms against the f64 value, in f32.
@@ -234,11 +221,11 @@ fn train(s: &Settings) -> Result<f64, Box<dyn Error>> {
             println!(
                 "  epoch {epoch:>3}  train loss {:.4}  test accuracy {:.2}%",
                 total / count as f64,
-                100.0 * accuracy(&model, &test_set)
+                100.0 * common::accuracy(&model, &test_set)
             );
         }
     }
-    Ok(accuracy(&model, &test_set))
+    Ok(common::accuracy(&model, &test_set))
 }
 
 fn run(s: Settings) -> Result<(), Box<dyn Error>> {

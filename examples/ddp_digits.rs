@@ -21,7 +21,7 @@
 mod common;
 
 use clap::Parser;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::error::Error;
@@ -131,31 +131,6 @@ fn gather_reports(comm: &dyn Collective, mine: RankReport) -> Result<Vec<RankRep
         .collect())
 }
 
-/// The predicted class of every sample.
-fn accuracy(model: &Sequential<f32>, data: &Dataset<f32>) -> f64 {
-    let tape = Tape::new();
-    let logits = model.forward(tape.constant(data.features())).value();
-    let predicted = logits.argmax(1, false).to_vec();
-    let right = predicted
-        .iter()
-        .zip(data.labels())
-        .filter(|(p, l)| p == l)
-        .count();
-    right as f64 / data.len() as f64
-}
-
-fn progress_bar(total: u64, visible: bool) -> ProgressBar {
-    if !visible {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(total);
-    let style = ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} steps  {msg}")
-        .expect("a valid template")
-        .progress_chars("=> ");
-    bar.set_style(style);
-    bar
-}
-
 /// Trains on one rank; returns its report. Every rank runs this with the
 /// same settings (it is collective throughout).
 fn train_rank(
@@ -185,7 +160,11 @@ fn train_rank(
             steps_per_epoch
         );
     }
-    let bar = progress_bar(steps_per_epoch * s.epochs as u64, lead);
+    let bar = if lead {
+        common::progress_bar(steps_per_epoch * s.epochs as u64)
+    } else {
+        ProgressBar::hidden()
+    };
     let mut report = RankReport::default();
     let mut trained = Duration::ZERO;
     let mut test_accuracy = 0.0;
@@ -215,7 +194,7 @@ fn train_rank(
             bar.finish_and_clear();
         })?;
         if lead {
-            test_accuracy = accuracy(&model, test);
+            test_accuracy = common::accuracy(&model, test);
             bar.suspend(|| {
                 println!(
                     "epoch {:>3}  train loss {loss:.4}  test accuracy {:.2}%",

@@ -10,7 +10,7 @@
 mod common;
 
 use clap::Parser;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::error::Error;
@@ -132,15 +132,6 @@ fn load_model(path: &Path) -> Result<Sequential<f32>, Box<dyn Error>> {
     Ok(model)
 }
 
-fn progress_bar(total: u64) -> ProgressBar {
-    let bar = ProgressBar::new(total);
-    let style = ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} steps  {msg}")
-        .expect("a valid template")
-        .progress_chars("=> ");
-    bar.set_style(style);
-    bar
-}
-
 /// Cosine annealing (Loshchilov & Hutter, 2017) without restarts, per epoch:
 /// `lr_e = lr · (1 + cos(π (e − 1) / epochs)) / 2` for `e = 1..=epochs`.
 fn cosine_lr(lr: f64, epoch: usize, epochs: usize) -> f64 {
@@ -158,7 +149,7 @@ fn train(
 ) -> Result<(), String> {
     let mut opt = Adam::new(s.lr);
     let steps_per_epoch = train_set.len().div_ceil(s.batch_size) as u64;
-    let bar = progress_bar(steps_per_epoch * s.epochs as u64);
+    let bar = common::progress_bar(steps_per_epoch * s.epochs as u64);
     for epoch in 1..=s.epochs {
         opt.set_lr(cosine_lr(s.lr, epoch, s.epochs));
         bar.set_prefix(format!("epoch {epoch}/{}", s.epochs));

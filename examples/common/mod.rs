@@ -4,13 +4,15 @@
 //! code of `main`.
 #![allow(dead_code)] // not every example uses every helper
 
+use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use std::error::Error;
 use std::path::Path;
 use std::process::ExitCode;
-use tapegrad::nn::data::{DIGITS_CLASSES, DIGITS_PIXELS};
+use tapegrad::autodiff::Tape;
+use tapegrad::nn::data::{Dataset, DIGITS_CLASSES, DIGITS_PIXELS};
 use tapegrad::nn::init::{FanMode, Init, Nonlinearity};
-use tapegrad::nn::{Linear, ReLU, Sequential};
+use tapegrad::nn::{Linear, Module, ReLU, Sequential};
 use tapegrad::tensor::Float;
 
 /// A finite number `> 0` (learning rates).
@@ -98,6 +100,31 @@ pub fn exit(example: &str, result: Result<(), Box<dyn Error>>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Fraction of `data` that `model` classifies right: the argmax of its
+/// logits on the flattened features against the labels.
+pub fn accuracy(model: &Sequential<f32>, data: &Dataset<f32>) -> f64 {
+    let tape = Tape::new();
+    let logits = model.forward(tape.constant(data.features())).value();
+    let predicted = logits.argmax(1, false).to_vec();
+    let right = predicted
+        .iter()
+        .zip(data.labels())
+        .filter(|(p, l)| p == l)
+        .count();
+    right as f64 / data.len() as f64
+}
+
+/// A progress bar over `total` training steps, with a prefix (the epoch)
+/// and a message (the loss).
+pub fn progress_bar(total: u64) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    let style = ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} steps  {msg}")
+        .expect("a valid template")
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar
 }
 
 /// `train_digits`' MLP, 64-128-64-10 with ReLU; hidden layers

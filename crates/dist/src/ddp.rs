@@ -135,7 +135,8 @@ struct BucketLayout {
 pub struct DistributedDataParallel<E: Float = f32> {
     comm: Arc<dyn Collective>,
     config: DdpConfig,
-    slots: Vec<Slot>,
+    /// Shared with the gradient hooks of each step (a clone is a count).
+    slots: Vec<Arc<Slot>>,
     buckets: Vec<BucketLayout>,
     stats: DdpStats,
     _element: PhantomData<E>,
@@ -164,6 +165,7 @@ impl<E: Float> DistributedDataParallel<E> {
         check_same_model(&*comm, model)?;
         broadcast_module(&*comm, model, 0)?;
         let (slots, buckets) = layout::<E>(model, config.bucket_bytes);
+        let slots: Vec<Arc<Slot>> = slots.into_iter().map(Arc::new).collect();
         let stats = DdpStats {
             buckets: buckets.len(),
             bytes_per_step: buckets
@@ -232,7 +234,7 @@ impl<E: Float> DistributedDataParallel<E> {
                 let i = index;
                 index += 1;
                 let Some(var) = p.bound(tape) else { return };
-                let (state, slot) = (Rc::clone(&step), self.slots[i].clone());
+                let (state, slot) = (Rc::clone(&step), Arc::clone(&self.slots[i]));
                 var.register_hook(move |g| {
                     state.borrow_mut().arrive(&slot, g);
                     None
