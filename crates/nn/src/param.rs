@@ -177,3 +177,39 @@ impl<E: Float> Param<E> {
         grads.by_key(self.id)
     }
 }
+
+/// Visits a layer's `"weight"` and `"bias"` (each if the layer has it), the
+/// names PyTorch gives them, for [`Module::visit_params`](crate::Module::visit_params).
+pub(crate) fn visit_weight_bias<E: Float>(
+    weight: Option<&Param<E>>,
+    bias: Option<&Param<E>>,
+    f: &mut dyn FnMut(&str, &Param<E>),
+) {
+    for (name, p) in [("weight", weight), ("bias", bias)] {
+        if let Some(p) = p {
+            f(name, p);
+        }
+    }
+}
+
+/// [`visit_weight_bias`] for [`Module::visit_params_mut`](crate::Module::visit_params_mut).
+pub(crate) fn visit_weight_bias_mut<E: Float>(
+    weight: Option<&mut Param<E>>,
+    bias: Option<&mut Param<E>>,
+    f: &mut dyn FnMut(&str, &mut Param<E>),
+) {
+    for (name, p) in [("weight", weight), ("bias", bias)] {
+        if let Some(p) = p {
+            f(name, p);
+        }
+    }
+}
+
+/// A layer's weight and optional bias bound to `tape`.
+pub(crate) fn bind_weight_bias<'t, E: Float>(
+    weight: &Param<E>,
+    bias: Option<&Param<E>>,
+    tape: &'t Tape<E>,
+) -> (Var<'t, E>, Option<Var<'t, E>>) {
+    (weight.bind(tape), bias.map(|b| b.bind(tape)))
+}

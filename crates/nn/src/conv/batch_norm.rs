@@ -3,7 +3,7 @@
 //! its functional form [`batch_norm`].
 
 use crate::module::Module;
-use crate::param::Param;
+use crate::param::{visit_weight_bias, visit_weight_bias_mut, Param};
 use std::cell::{Cell, RefCell};
 use tapegrad_autodiff::Var;
 use tapegrad_tensor::{Float, Tensor};
@@ -307,17 +307,11 @@ impl<E: Float> Module<E> for BatchNorm2d<E> {
     }
 
     fn visit_params(&self, f: &mut dyn FnMut(&str, &Param<E>)) {
-        if let (Some(w), Some(b)) = (&self.weight, &self.bias) {
-            f("weight", w);
-            f("bias", b);
-        }
+        visit_weight_bias(self.weight.as_ref(), self.bias.as_ref(), f);
     }
 
     fn visit_params_mut(&mut self, f: &mut dyn FnMut(&str, &mut Param<E>)) {
-        if let (Some(w), Some(b)) = (&mut self.weight, &mut self.bias) {
-            f("weight", w);
-            f("bias", b);
-        }
+        visit_weight_bias_mut(self.weight.as_mut(), self.bias.as_mut(), f);
     }
 
     fn visit_buffers(&self, f: &mut dyn FnMut(&str, &Tensor<E>)) {

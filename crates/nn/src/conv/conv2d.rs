@@ -4,7 +4,7 @@
 use super::geometry::{checked_windows, output_hw};
 use crate::init::{self, Init};
 use crate::module::Module;
-use crate::param::Param;
+use crate::param::{bind_weight_bias, visit_weight_bias, visit_weight_bias_mut, Param};
 use rand::Rng;
 use tapegrad_autodiff::{ConvParams, Var};
 use tapegrad_tensor::{Float, Tensor};
@@ -344,23 +344,16 @@ impl<E: Float> Module<E> for Conv2d<E> {
     /// [`conv2d`] of `x: [N, in, H, W]` with this layer's weight and bias.
     #[track_caller]
     fn forward<'t>(&self, x: Var<'t, E>) -> Var<'t, E> {
-        let tape = x.tape();
-        let bias = self.bias.as_ref().map(|b| b.bind(tape));
-        conv2d(x, self.weight.bind(tape), bias, self.params, self.groups)
+        let (weight, bias) = bind_weight_bias(&self.weight, self.bias.as_ref(), x.tape());
+        conv2d(x, weight, bias, self.params, self.groups)
     }
 
     fn visit_params(&self, f: &mut dyn FnMut(&str, &Param<E>)) {
-        f("weight", &self.weight);
-        if let Some(b) = &self.bias {
-            f("bias", b);
-        }
+        visit_weight_bias(Some(&self.weight), self.bias.as_ref(), f);
     }
 
     fn visit_params_mut(&mut self, f: &mut dyn FnMut(&str, &mut Param<E>)) {
-        f("weight", &mut self.weight);
-        if let Some(b) = &mut self.bias {
-            f("bias", b);
-        }
+        visit_weight_bias_mut(Some(&mut self.weight), self.bias.as_mut(), f);
     }
 
     fn describe(&self) -> String {

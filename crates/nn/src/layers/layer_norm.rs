@@ -2,7 +2,7 @@
 //! axes, then scale and shift; and its functional form [`layer_norm`].
 
 use crate::module::Module;
-use crate::param::Param;
+use crate::param::{visit_weight_bias, visit_weight_bias_mut, Param};
 use tapegrad_autodiff::Var;
 use tapegrad_tensor::{Float, Tensor};
 
@@ -149,17 +149,11 @@ impl<E: Float> Module<E> for LayerNorm<E> {
     }
 
     fn visit_params(&self, f: &mut dyn FnMut(&str, &Param<E>)) {
-        if let (Some(w), Some(b)) = (&self.weight, &self.bias) {
-            f("weight", w);
-            f("bias", b);
-        }
+        visit_weight_bias(self.weight.as_ref(), self.bias.as_ref(), f);
     }
 
     fn visit_params_mut(&mut self, f: &mut dyn FnMut(&str, &mut Param<E>)) {
-        if let (Some(w), Some(b)) = (&mut self.weight, &mut self.bias) {
-            f("weight", w);
-            f("bias", b);
-        }
+        visit_weight_bias_mut(self.weight.as_mut(), self.bias.as_mut(), f);
     }
 
     fn describe(&self) -> String {

@@ -3,7 +3,7 @@
 
 use crate::init::{self, Init};
 use crate::module::Module;
-use crate::param::Param;
+use crate::param::{bind_weight_bias, visit_weight_bias, visit_weight_bias_mut, Param};
 use rand::Rng;
 use tapegrad_autodiff::Var;
 use tapegrad_tensor::{Float, Tensor};
@@ -167,26 +167,16 @@ impl<E: Float> Module<E> for Linear<E> {
     /// `x Wᵀ + b` for `x` of shape `[.., in]` ([`linear`]).
     #[track_caller]
     fn forward<'t>(&self, x: Var<'t, E>) -> Var<'t, E> {
-        let tape = x.tape();
-        linear(
-            x,
-            self.weight.bind(tape),
-            self.bias.as_ref().map(|b| b.bind(tape)),
-        )
+        let (weight, bias) = bind_weight_bias(&self.weight, self.bias.as_ref(), x.tape());
+        linear(x, weight, bias)
     }
 
     fn visit_params(&self, f: &mut dyn FnMut(&str, &Param<E>)) {
-        f("weight", &self.weight);
-        if let Some(b) = &self.bias {
-            f("bias", b);
-        }
+        visit_weight_bias(Some(&self.weight), self.bias.as_ref(), f);
     }
 
     fn visit_params_mut(&mut self, f: &mut dyn FnMut(&str, &mut Param<E>)) {
-        f("weight", &mut self.weight);
-        if let Some(b) = &mut self.bias {
-            f("bias", b);
-        }
+        visit_weight_bias_mut(Some(&mut self.weight), self.bias.as_mut(), f);
     }
 
     fn describe(&self) -> String {

@@ -1,11 +1,9 @@
 //! `GRU` (Cho et al. 2014), and its functional form [`gru_cell`].
 
-use super::cell::{check_step, unroll_sequence, CellParams, CellWeights, RecurrentCell};
-use crate::module::Module;
-use crate::param::Param;
-use rand::Rng;
-use tapegrad_autodiff::{Tape, Var};
-use tapegrad_tensor::{Float, Tensor};
+use super::cell::{check_step, CellWeights};
+use super::layer::{CellKind, Recurrent};
+use tapegrad_autodiff::Var;
+use tapegrad_tensor::Float;
 
 /// One GRU step, as PyTorch's `GRUCell` (gate blocks in the order reset,
 /// update, new):
@@ -47,6 +45,29 @@ pub fn gru_cell<'t, E: Float>(x: Var<'t, E>, h: Var<'t, E>, w: &CellWeights<'t, 
     n + z * (h - n) // = (1 - z) n + z h
 }
 
+/// The cell kind of [`GRU`]: [`gru_cell`] as a [`CellKind`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Gru;
+
+impl<E: Float> CellKind<E> for Gru {
+    const NAME: &'static str = "GRU";
+    const GATES: usize = 3;
+    type State<'t> = Var<'t, E>;
+
+    fn zero_state<'t>(zeros: impl Fn() -> Var<'t, E>) -> Self::State<'t> {
+        zeros()
+    }
+
+    #[track_caller]
+    fn step<'t>(x: Var<'t, E>, state: Var<'t, E>, w: &CellWeights<'t, E>) -> Var<'t, E> {
+        gru_cell(x, state, w)
+    }
+
+    fn hidden<'t>(state: Self::State<'t>) -> Var<'t, E> {
+        state
+    }
+}
+
 /// A GRU cell ([`gru_cell`]) with PyTorch's `GRUCell` parameters:
 /// `"weight_ih"` `[3H, input]`, `"weight_hh"` `[3H, H]`, `"bias_ih"` and
 /// `"bias_hh"` `[3H]` (gate blocks r, z, n), all initialised `U(-1/√H, 1/√H)`.
@@ -68,95 +89,4 @@ pub fn gru_cell<'t, E: Float>(x: Var<'t, E>, h: Var<'t, E>, w: &CellWeights<'t, 
 /// assert_eq!(hs.shape().as_slice(), &[6, 2, 4]);
 /// assert_eq!(gru.describe(), "GRU(3 -> 4)");
 /// ```
-#[derive(Clone, Debug)]
-pub struct GRU<E: Float = f32> {
-    params: CellParams<E>,
-}
-
-impl<E: Float> GRU<E> {
-    /// `input -> hidden` with biases and PyTorch's initialisation.
-    ///
-    /// # Panics
-    /// If 3 · `hidden` overflows `usize`.
-    #[track_caller]
-    pub fn new(input: usize, hidden: usize, rng: &mut impl Rng) -> Self {
-        Self::with_bias(input, hidden, true, rng)
-    }
-
-    /// `input -> hidden`, with or without biases.
-    ///
-    /// # Panics
-    /// As [`new`](Self::new).
-    #[track_caller]
-    pub fn with_bias(input: usize, hidden: usize, bias: bool, rng: &mut impl Rng) -> Self {
-        GRU {
-            params: CellParams::new("GRU", (input, hidden), 3, bias, rng),
-        }
-    }
-
-    /// A cell with the given weights `[3H, input]`, `[3H, H]` and biases `[3H]`.
-    ///
-    /// # Panics
-    /// If the shapes do not fit together.
-    #[track_caller]
-    pub fn from_tensors(
-        weight_ih: Tensor<E>,
-        weight_hh: Tensor<E>,
-        bias: Option<(Tensor<E>, Tensor<E>)>,
-    ) -> Self {
-        GRU {
-            params: CellParams::from_tensors("GRU", 3, weight_ih, weight_hh, bias),
-        }
-    }
-
-    /// The weights bound to `tape` (for [`gru_cell`]).
-    pub fn weights<'t>(&self, tape: &'t Tape<E>) -> CellWeights<'t, E> {
-        self.params.bind(tape)
-    }
-}
-
-impl<E: Float> RecurrentCell<E> for GRU<E> {
-    type State<'t> = Var<'t, E>;
-
-    fn input_size(&self) -> usize {
-        self.params.input_size()
-    }
-
-    fn hidden_size(&self) -> usize {
-        self.params.hidden_size()
-    }
-
-    fn zero_state<'t>(&self, tape: &'t Tape<E>, batch: usize) -> Var<'t, E> {
-        self.params.zeros(tape, batch)
-    }
-
-    #[track_caller]
-    fn step<'t>(&self, x: Var<'t, E>, h: Var<'t, E>) -> Var<'t, E> {
-        gru_cell(x, h, &self.params.bind(x.tape()))
-    }
-
-    fn hidden<'t>(h: Self::State<'t>) -> Var<'t, E> {
-        h
-    }
-}
-
-impl<E: Float> Module<E> for GRU<E> {
-    /// Every hidden state `[T, N, H]` of the sequence `x: [T, N, input]`
-    /// from a zero state.
-    #[track_caller]
-    fn forward<'t>(&self, x: Var<'t, E>) -> Var<'t, E> {
-        unroll_sequence(self, x, None).0
-    }
-
-    fn visit_params(&self, f: &mut dyn FnMut(&str, &Param<E>)) {
-        self.params.visit(f);
-    }
-
-    fn visit_params_mut(&mut self, f: &mut dyn FnMut(&str, &mut Param<E>)) {
-        self.params.visit_mut(f);
-    }
-
-    fn describe(&self) -> String {
-        format!("GRU({} -> {})", self.input_size(), self.hidden_size())
-    }
-}
+pub type GRU<E = f32> = Recurrent<Gru, E>;

@@ -1,11 +1,9 @@
 //! `LSTM` (Hochreiter & Schmidhuber 1997, with the forget gate of Gers et
 //! al. 2000), and its functional form [`lstm_cell`].
 
-use super::cell::{check_step, unroll_sequence, CellParams, CellWeights, RecurrentCell};
-use crate::module::Module;
-use crate::param::Param;
-use rand::Rng;
-use tapegrad_autodiff::{Tape, Var};
+use super::cell::{check_step, CellWeights};
+use super::layer::{CellKind, Recurrent};
+use tapegrad_autodiff::Var;
 use tapegrad_tensor::{Float, Tensor};
 
 /// The state of an LSTM: hidden `h` and cell `c`, both `[N, H]`.
@@ -74,6 +72,36 @@ pub fn lstm_cell<'t, E: Float>(
     LstmState { h: o * c.tanh(), c }
 }
 
+/// The cell kind of [`LSTM`]: [`lstm_cell`] as a [`CellKind`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Lstm;
+
+impl<E: Float> CellKind<E> for Lstm {
+    const NAME: &'static str = "LSTM";
+    const GATES: usize = 4;
+    type State<'t> = LstmState<'t, E>;
+
+    fn zero_state<'t>(zeros: impl Fn() -> Var<'t, E>) -> Self::State<'t> {
+        LstmState {
+            h: zeros(),
+            c: zeros(),
+        }
+    }
+
+    #[track_caller]
+    fn step<'t>(
+        x: Var<'t, E>,
+        state: LstmState<'t, E>,
+        w: &CellWeights<'t, E>,
+    ) -> LstmState<'t, E> {
+        lstm_cell(x, state, w)
+    }
+
+    fn hidden<'t>(state: Self::State<'t>) -> Var<'t, E> {
+        state.h
+    }
+}
+
 /// An LSTM cell ([`lstm_cell`]) with PyTorch's `LSTMCell` parameters:
 /// `"weight_ih"` `[4H, input]`, `"weight_hh"` `[4H, H]`, `"bias_ih"` and
 /// `"bias_hh"` `[4H]` (gate blocks i, f, g, o), all initialised
@@ -102,47 +130,9 @@ pub fn lstm_cell<'t, E: Float>(
 /// assert_eq!(next.c.shape().as_slice(), &[2, 4]);
 /// assert_eq!(lstm.num_parameters(), 4 * 4 * (3 + 4) + 2 * 4 * 4);
 /// ```
-#[derive(Clone, Debug)]
-pub struct LSTM<E: Float = f32> {
-    params: CellParams<E>,
-}
+pub type LSTM<E = f32> = Recurrent<Lstm, E>;
 
 impl<E: Float> LSTM<E> {
-    /// `input -> hidden` with biases and PyTorch's initialisation.
-    ///
-    /// # Panics
-    /// If 4 · `hidden` overflows `usize`.
-    #[track_caller]
-    pub fn new(input: usize, hidden: usize, rng: &mut impl Rng) -> Self {
-        Self::with_bias(input, hidden, true, rng)
-    }
-
-    /// `input -> hidden`, with or without biases.
-    ///
-    /// # Panics
-    /// As [`new`](Self::new).
-    #[track_caller]
-    pub fn with_bias(input: usize, hidden: usize, bias: bool, rng: &mut impl Rng) -> Self {
-        LSTM {
-            params: CellParams::new("LSTM", (input, hidden), 4, bias, rng),
-        }
-    }
-
-    /// A cell with the given weights `[4H, input]`, `[4H, H]` and biases `[4H]`.
-    ///
-    /// # Panics
-    /// If the shapes do not fit together.
-    #[track_caller]
-    pub fn from_tensors(
-        weight_ih: Tensor<E>,
-        weight_hh: Tensor<E>,
-        bias: Option<(Tensor<E>, Tensor<E>)>,
-    ) -> Self {
-        LSTM {
-            params: CellParams::from_tensors("LSTM", 4, weight_ih, weight_hh, bias),
-        }
-    }
-
     /// Sets the forget gate's total bias to `value`: its block of `bias_ih`
     /// to `value` and of `bias_hh` to 0, so the gate starts at about
     /// `σ(value)`.
@@ -151,8 +141,9 @@ impl<E: Float> LSTM<E> {
     /// If the cell has no biases.
     #[track_caller]
     pub fn set_forget_bias(&mut self, value: f64) {
-        let h = self.params.hidden_size();
-        let (Some(bi), Some(bh)) = (&mut self.params.bias_ih, &mut self.params.bias_hh) else {
+        let params = self.params_mut();
+        let h = params.hidden_size();
+        let (Some(bi), Some(bh)) = (&mut params.bias_ih, &mut params.bias_hh) else {
             panic!("LSTM::set_forget_bias: the cell has no biases");
         };
         for (bias, v) in [(bi, value), (bh, 0.0)] {
@@ -160,59 +151,5 @@ impl<E: Float> LSTM<E> {
             data[h..2 * h].fill(E::from_f64(v));
             bias.set(Tensor::from_vec(data, &[4 * h]));
         }
-    }
-
-    /// The weights bound to `tape` (for [`lstm_cell`]).
-    pub fn weights<'t>(&self, tape: &'t Tape<E>) -> CellWeights<'t, E> {
-        self.params.bind(tape)
-    }
-}
-
-impl<E: Float> RecurrentCell<E> for LSTM<E> {
-    type State<'t> = LstmState<'t, E>;
-
-    fn input_size(&self) -> usize {
-        self.params.input_size()
-    }
-
-    fn hidden_size(&self) -> usize {
-        self.params.hidden_size()
-    }
-
-    fn zero_state<'t>(&self, tape: &'t Tape<E>, batch: usize) -> LstmState<'t, E> {
-        LstmState {
-            h: self.params.zeros(tape, batch),
-            c: self.params.zeros(tape, batch),
-        }
-    }
-
-    #[track_caller]
-    fn step<'t>(&self, x: Var<'t, E>, state: LstmState<'t, E>) -> LstmState<'t, E> {
-        lstm_cell(x, state, &self.params.bind(x.tape()))
-    }
-
-    fn hidden<'t>(state: Self::State<'t>) -> Var<'t, E> {
-        state.h
-    }
-}
-
-impl<E: Float> Module<E> for LSTM<E> {
-    /// Every hidden state `[T, N, H]` of the sequence `x: [T, N, input]`
-    /// from a zero state.
-    #[track_caller]
-    fn forward<'t>(&self, x: Var<'t, E>) -> Var<'t, E> {
-        unroll_sequence(self, x, None).0
-    }
-
-    fn visit_params(&self, f: &mut dyn FnMut(&str, &Param<E>)) {
-        self.params.visit(f);
-    }
-
-    fn visit_params_mut(&mut self, f: &mut dyn FnMut(&str, &mut Param<E>)) {
-        self.params.visit_mut(f);
-    }
-
-    fn describe(&self) -> String {
-        format!("LSTM({} -> {})", self.input_size(), self.hidden_size())
     }
 }

@@ -10,6 +10,11 @@
 //! | [`LSTM`] | [`lstm_cell`] | [`LstmState`] `(h, c)` | 4: i, f, g, o |
 //! | [`GRU`] | [`gru_cell`] | `h` | 3: r, z, n |
 //!
+//! The three layers are one type, [`Recurrent`], over a [`CellKind`]
+//! (the step equations, gate blocks and state): `RNN = Recurrent<Elman>`,
+//! `LSTM = Recurrent<Lstm>`, `GRU = Recurrent<Gru>`. A new kind of cell is
+//! one `CellKind` impl.
+//!
 //! [`unroll`] runs a cell over per-step vars (so the gradient with respect
 //! to each step's input can be read back) and [`unroll_sequence`] over a
 //! `[T, N, input]` var.
@@ -34,10 +39,12 @@
 
 mod cell;
 mod gru;
+mod layer;
 mod lstm;
 mod rnn;
 
 pub use cell::{unroll, unroll_sequence, CellWeights, RecurrentCell};
-pub use gru::{gru_cell, GRU};
-pub use lstm::{lstm_cell, LstmState, LSTM};
-pub use rnn::{rnn_cell, RNN};
+pub use gru::{gru_cell, Gru, GRU};
+pub use layer::{CellKind, Recurrent};
+pub use lstm::{lstm_cell, Lstm, LstmState, LSTM};
+pub use rnn::{rnn_cell, Elman, RNN};

@@ -1,12 +1,10 @@
 //! `RNN`: the Elman cell `h' = tanh(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)`, and
 //! its functional form [`rnn_cell`].
 
-use super::cell::{check_step, unroll_sequence, CellParams, CellWeights, RecurrentCell};
-use crate::module::Module;
-use crate::param::Param;
-use rand::Rng;
-use tapegrad_autodiff::{Tape, Var};
-use tapegrad_tensor::{Float, Tensor};
+use super::cell::{check_step, CellWeights};
+use super::layer::{CellKind, Recurrent};
+use tapegrad_autodiff::Var;
+use tapegrad_tensor::Float;
 
 /// One step of a tanh (Elman) RNN, as PyTorch's `RNNCell`:
 ///
@@ -42,6 +40,29 @@ pub fn rnn_cell<'t, E: Float>(x: Var<'t, E>, h: Var<'t, E>, w: &CellWeights<'t, 
     (w.input_part(x) + w.hidden_part(h)).tanh()
 }
 
+/// The cell kind of [`RNN`]: [`rnn_cell`] as a [`CellKind`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Elman;
+
+impl<E: Float> CellKind<E> for Elman {
+    const NAME: &'static str = "RNN";
+    const GATES: usize = 1;
+    type State<'t> = Var<'t, E>;
+
+    fn zero_state<'t>(zeros: impl Fn() -> Var<'t, E>) -> Self::State<'t> {
+        zeros()
+    }
+
+    #[track_caller]
+    fn step<'t>(x: Var<'t, E>, state: Var<'t, E>, w: &CellWeights<'t, E>) -> Var<'t, E> {
+        rnn_cell(x, state, w)
+    }
+
+    fn hidden<'t>(state: Self::State<'t>) -> Var<'t, E> {
+        state
+    }
+}
+
 /// A tanh (Elman) RNN cell ([`rnn_cell`]) with PyTorch's `RNNCell`
 /// parameters: `"weight_ih"` `[H, input]`, `"weight_hh"` `[H, H]`,
 /// `"bias_ih"` and `"bias_hh"` `[H]`, all initialised `U(-1/√H, 1/√H)`.
@@ -64,95 +85,4 @@ pub fn rnn_cell<'t, E: Float>(x: Var<'t, E>, h: Var<'t, E>, w: &CellWeights<'t, 
 /// assert_eq!(hs.shape().as_slice(), &[7, 2, 5]);
 /// assert_eq!(rnn.num_parameters(), 5 * 3 + 5 * 5 + 5 + 5);
 /// ```
-#[derive(Clone, Debug)]
-pub struct RNN<E: Float = f32> {
-    params: CellParams<E>,
-}
-
-impl<E: Float> RNN<E> {
-    /// `input -> hidden` with biases and PyTorch's initialisation.
-    ///
-    /// # Panics
-    /// If 1 · `hidden` overflows `usize`.
-    #[track_caller]
-    pub fn new(input: usize, hidden: usize, rng: &mut impl Rng) -> Self {
-        Self::with_bias(input, hidden, true, rng)
-    }
-
-    /// `input -> hidden`, with or without biases.
-    ///
-    /// # Panics
-    /// As [`new`](Self::new).
-    #[track_caller]
-    pub fn with_bias(input: usize, hidden: usize, bias: bool, rng: &mut impl Rng) -> Self {
-        RNN {
-            params: CellParams::new("RNN", (input, hidden), 1, bias, rng),
-        }
-    }
-
-    /// A cell with the given weights `[H, input]`, `[H, H]` and biases `[H]`.
-    ///
-    /// # Panics
-    /// If the shapes do not fit together.
-    #[track_caller]
-    pub fn from_tensors(
-        weight_ih: Tensor<E>,
-        weight_hh: Tensor<E>,
-        bias: Option<(Tensor<E>, Tensor<E>)>,
-    ) -> Self {
-        RNN {
-            params: CellParams::from_tensors("RNN", 1, weight_ih, weight_hh, bias),
-        }
-    }
-
-    /// The weights bound to `tape` (for [`rnn_cell`]).
-    pub fn weights<'t>(&self, tape: &'t Tape<E>) -> CellWeights<'t, E> {
-        self.params.bind(tape)
-    }
-}
-
-impl<E: Float> RecurrentCell<E> for RNN<E> {
-    type State<'t> = Var<'t, E>;
-
-    fn input_size(&self) -> usize {
-        self.params.input_size()
-    }
-
-    fn hidden_size(&self) -> usize {
-        self.params.hidden_size()
-    }
-
-    fn zero_state<'t>(&self, tape: &'t Tape<E>, batch: usize) -> Var<'t, E> {
-        self.params.zeros(tape, batch)
-    }
-
-    #[track_caller]
-    fn step<'t>(&self, x: Var<'t, E>, h: Var<'t, E>) -> Var<'t, E> {
-        rnn_cell(x, h, &self.params.bind(x.tape()))
-    }
-
-    fn hidden<'t>(h: Self::State<'t>) -> Var<'t, E> {
-        h
-    }
-}
-
-impl<E: Float> Module<E> for RNN<E> {
-    /// Every hidden state `[T, N, H]` of the sequence `x: [T, N, input]`
-    /// from a zero state.
-    #[track_caller]
-    fn forward<'t>(&self, x: Var<'t, E>) -> Var<'t, E> {
-        unroll_sequence(self, x, None).0
-    }
-
-    fn visit_params(&self, f: &mut dyn FnMut(&str, &Param<E>)) {
-        self.params.visit(f);
-    }
-
-    fn visit_params_mut(&mut self, f: &mut dyn FnMut(&str, &mut Param<E>)) {
-        self.params.visit_mut(f);
-    }
-
-    fn describe(&self) -> String {
-        format!("RNN({} -> {})", self.input_size(), self.hidden_size())
-    }
-}
+pub type RNN<E = f32> = Recurrent<Elman, E>;
