@@ -6,6 +6,9 @@ use std::rc::Rc;
 use tapegrad_autodiff::Tape;
 use tapegrad_tensor::Tensor;
 
+mod common;
+use common::assert_close;
+
 /// Every gradient a recording hook was shown.
 type Seen = Rc<RefCell<Vec<Tensor<f64>>>>;
 
@@ -17,16 +20,6 @@ fn recorder() -> (Seen, impl Fn(&Tensor<f64>) -> Option<Tensor<f64>>) {
         sink.borrow_mut().push(g.clone());
         None
     })
-}
-
-fn assert_close(got: &[f64], want: &[f64]) {
-    assert_eq!(got.len(), want.len());
-    for (g, w) in got.iter().zip(want) {
-        assert!(
-            (g - w).abs() <= 1e-12 * (1.0 + w.abs()),
-            "got {got:?}, want {want:?}"
-        );
-    }
 }
 
 #[test]
@@ -47,8 +40,8 @@ fn leaf_hook_sees_the_analytic_gradient() {
         .map(|(x, c)| c * (1.0 - x.tanh().powi(2)))
         .collect();
     assert_eq!(seen.borrow().len(), 1);
-    assert_close(&seen.borrow()[0].to_f64_vec(), &want);
-    assert_close(&grads[x].to_f64_vec(), &want); // None keeps the gradient
+    assert_close(&seen.borrow()[0].to_f64_vec(), &want, 1e-12, 1e-12);
+    assert_close(&grads[x].to_f64_vec(), &want, 1e-12, 1e-12); // None keeps the gradient
 }
 
 #[test]
@@ -62,7 +55,12 @@ fn hook_sees_the_total_gradient_once_when_a_node_is_used_twice() {
     let a = tape.constant(Tensor::from_vec(vec![3.0, 5.0], &[2]));
     let _ = (x * a + x * x).sum_all().backward();
     assert_eq!(seen.borrow().len(), 1);
-    assert_close(&seen.borrow()[0].to_f64_vec(), &[3.0 + 2.0, 5.0 - 4.0]);
+    assert_close(
+        &seen.borrow()[0].to_f64_vec(),
+        &[3.0 + 2.0, 5.0 - 4.0],
+        1e-12,
+        1e-12,
+    );
 }
 
 #[test]
@@ -79,7 +77,7 @@ fn doubling_hook_on_a_leaf_doubles_its_gradient() {
     };
     let plain = run(false);
     let doubled: Vec<f64> = plain.iter().map(|g| 2.0 * g).collect();
-    assert_close(&run(true), &doubled);
+    assert_close(&run(true), &doubled, 1e-12, 1e-12);
 }
 
 #[test]
@@ -94,9 +92,9 @@ fn hook_on_an_intermediate_node_changes_everything_upstream() {
         .register_hook(record)
         .register_hook(|g| Some(g.mul_scalar(2.0)));
     let grads = (h.sum_all() + x.sum_all()).backward();
-    assert_close(&seen.borrow()[0].to_f64_vec(), &[1.0, 1.0]); // before the doubling
-    assert_close(&grads[h].to_f64_vec(), &[2.0, 2.0]); // reported after it
-    assert_close(&grads[x].to_f64_vec(), &[5.0, 13.0]);
+    assert_close(&seen.borrow()[0].to_f64_vec(), &[1.0, 1.0], 1e-12, 1e-12); // before the doubling
+    assert_close(&grads[h].to_f64_vec(), &[2.0, 2.0], 1e-12, 1e-12); // reported after it
+    assert_close(&grads[x].to_f64_vec(), &[5.0, 13.0], 1e-12, 1e-12);
     assert_eq!(h.hook_count(), 2);
 }
 
@@ -122,7 +120,7 @@ fn gradient_clipping_hook() {
     let big = tape.constant(Tensor::from_vec(vec![0.5, 100.0], &[2]));
     let h = (x * big).register_hook(|g| Some(g.clamp(-1.0, 1.0)));
     let grads = h.square().sum_all().backward(); // dL/dh = 2h = [1, 400]
-    assert_close(&grads[x].to_f64_vec(), &[0.5, 100.0]);
+    assert_close(&grads[x].to_f64_vec(), &[0.5, 100.0], 1e-12, 1e-12);
 }
 
 #[test]

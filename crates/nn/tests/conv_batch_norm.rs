@@ -12,6 +12,9 @@ use tapegrad_nn::conv::{batch_norm, BatchNorm2d, NormStats};
 use tapegrad_nn::{Module, Sequential};
 use tapegrad_tensor::Tensor;
 
+mod common;
+use common::assert_close;
+
 /// Per-channel (mean, biased variance, count) of `[N, C, H, W]`, by loops.
 fn channel_stats(x: &Tensor<f64>) -> Vec<(f64, f64, usize)> {
     let s = x.shape();
@@ -43,15 +46,6 @@ fn normalise(x: &Tensor<f64>, stats: &[(f64, f64)], w: &[f64], b: &[f64], eps: f
         *v = (*v - m) / (var + eps).sqrt() * w[c] + b[c];
     }
     Tensor::from_vec(out, s)
-}
-
-fn assert_close(got: &[f64], want: &[f64], tol: f64, what: &str) {
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (g - w).abs() <= tol * (1.0 + w.abs()),
-            "{what}: element {i}: {g} vs {w}"
-        );
-    }
 }
 
 /// A layer with weight and bias moved off (1, 0).

@@ -12,6 +12,9 @@ use tapegrad_nn::conv::{conv2d, Conv2d, Conv2dConfig};
 use tapegrad_nn::Module;
 use tapegrad_tensor::Tensor;
 
+mod common;
+use common::assert_close;
+
 /// One random grouped convolution.
 #[derive(Clone, Debug)]
 struct Case {
@@ -135,16 +138,6 @@ fn direct_conv(
     Tensor::from_vec(out, &[case.n, case.o(), oh, ow])
 }
 
-fn assert_close(got: &[f64], want: &[f64], what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: lengths");
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (g - w).abs() <= 1e-10 * (1.0 + w.abs()),
-            "{what}: element {i}: {g} vs {w}"
-        );
-    }
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
@@ -156,7 +149,7 @@ proptest! {
         let y = conv2d(tape.constant(x.clone()), tape.constant(w.clone()), bias, case.p, case.groups);
         let want = direct_conv(&case, &x, &w, with_bias.then_some(&b));
         prop_assert_eq!(y.shape().to_vec(), want.shape().to_vec());
-        assert_close(&y.value().to_vec(), &want.to_vec(), "conv2d");
+        assert_close(&y.value().to_vec(), &want.to_vec(), 1e-10, "conv2d");
     }
 }
 

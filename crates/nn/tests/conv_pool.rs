@@ -14,6 +14,9 @@ use tapegrad_nn::conv::{
 use tapegrad_nn::Module;
 use tapegrad_tensor::Tensor;
 
+mod common;
+use common::assert_close;
+
 /// One random pooling problem.
 #[derive(Clone, Debug)]
 struct Case {
@@ -133,14 +136,11 @@ fn mean_inside(taps: &[Option<f64>]) -> f64 {
     inside.iter().sum::<f64>() / inside.len() as f64
 }
 
-fn assert_close(got: &Tensor<f64>, want: &Tensor<f64>, what: &str) {
+/// Same shape and [`assert_close`] to 1e-12.
+#[track_caller]
+fn assert_same_shape_close(got: &Tensor<f64>, want: &Tensor<f64>, what: &str) {
     assert_eq!(got.shape(), want.shape(), "{what}: shapes");
-    for (i, (g, w)) in got.to_vec().iter().zip(want.to_vec()).enumerate() {
-        assert!(
-            (g - w).abs() <= 1e-12 * (1.0 + w.abs()),
-            "{what}: element {i}: {g} vs {w}"
-        );
-    }
+    assert_close(&got.to_vec(), &want.to_vec(), 1e-12, what);
 }
 
 proptest! {
@@ -152,7 +152,7 @@ proptest! {
         let x = if negative { case.distinct().add_scalar(-1e3) } else { case.distinct() };
         let tape = Tape::<f64>::new();
         let y = max_pool2d(tape.constant(x.clone()), case.p).value();
-        assert_close(&y, &case.direct(&x, max_of), "max_pool2d");
+        assert_same_shape_close(&y, &case.direct(&x, max_of), "max_pool2d");
     }
 
     #[test]
@@ -161,7 +161,7 @@ proptest! {
         let tape = Tape::<f64>::new();
         let y = avg_pool2d(tape.constant(x.clone()), case.p, include_pad).value();
         let want = case.direct(&x, if include_pad { mean_with_pad } else { mean_inside });
-        assert_close(&y, &want, "avg_pool2d");
+        assert_same_shape_close(&y, &want, "avg_pool2d");
     }
 }
 
@@ -208,7 +208,7 @@ proptest! {
                 }
             }
         }
-        assert_close(&y, &Tensor::from_vec(want, &[2, 2, oh, ow]), "adaptive_avg_pool2d");
+        assert_same_shape_close(&y, &Tensor::from_vec(want, &[2, 2, oh, ow]), "adaptive_avg_pool2d");
         let r = gradcheck(check_fn(move |_, v| adaptive_avg_pool2d(v[0], (oh, ow))), &[x], &GradcheckOptions::default());
         prop_assert!(r.is_ok(), "{}", r.unwrap_err());
     }

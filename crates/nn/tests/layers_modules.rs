@@ -12,18 +12,11 @@ use tapegrad_nn::layers::{
 use tapegrad_nn::{Module, Sequential};
 use tapegrad_tensor::Tensor;
 
+mod common;
+use common::assert_close;
+
 fn rng(seed: u64) -> StdRng {
     StdRng::seed_from_u64(seed)
-}
-
-fn assert_close(a: &[f64], b: &[f64], tol: f64, what: &str) {
-    assert_eq!(a.len(), b.len(), "{what}: lengths");
-    for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!(
-            (x - y).abs() <= tol * y.abs().max(1.0),
-            "{what}: element {i}: {x} vs {y}"
-        );
-    }
 }
 
 #[test]

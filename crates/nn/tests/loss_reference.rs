@@ -8,19 +8,12 @@ use tapegrad_autodiff::{check_fn, gradcheck, gradgradcheck, GradcheckOptions, Ta
 use tapegrad_nn::loss::{self, CrossEntropyOptions};
 use tapegrad_tensor::Tensor;
 
+mod common;
+use common::assert_close;
+
 #[allow(dead_code)]
 mod refs {
     include!("reference/loss_refs.rs");
-}
-
-fn assert_close(a: &[f64], b: &[f64], tol: f64, what: &str) {
-    assert_eq!(a.len(), b.len(), "{what}: lengths");
-    for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!(
-            (x - y).abs() <= tol * y.abs().max(1.0),
-            "{what}: element {i}: {x} vs {y}"
-        );
-    }
 }
 
 /// The loss `f(x)` and `∂f/∂x` at `x` (shape `shape`), in f64.
