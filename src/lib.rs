@@ -25,11 +25,16 @@ pub use tapegrad_tensor as tensor;
 /// The names most programs need: `use tapegrad::prelude::*;`.
 pub mod prelude {
     pub use tapegrad_autodiff::{
-        checkpoint, gradcheck, gradgradcheck, hessian, hvp, jacfwd, jacrev, jvp, vjp,
+        checkpoint, gradcheck, gradgradcheck, hessian, hvp, jacfwd, jacrev, jvp, vjp, ConvParams,
         GradcheckOptions, Gradients, Tape, Var,
     };
-    pub use tapegrad_nn::loss::{binary_cross_entropy_with_logits, cross_entropy, mse, nll};
+    pub use tapegrad_nn::conv::{avg_pool2d, batch_norm, conv2d, max_pool2d, BatchNorm2d};
+    pub use tapegrad_nn::layers::{layer_norm, linear, Flatten, Sigmoid, GELU};
+    pub use tapegrad_nn::loss::{
+        binary_cross_entropy_with_logits, cross_entropy, cross_entropy_with, mse, nll,
+    };
     pub use tapegrad_nn::optim::{Adam, AdamW, Optimizer, SGD};
+    pub use tapegrad_nn::recurrent::{RecurrentCell, GRU, LSTM, RNN};
     pub use tapegrad_nn::{
         Conv2d, Dropout, Init, LayerNorm, Linear, MaxPool2d, Module, Param, ReLU, Sequential, Tanh,
     };

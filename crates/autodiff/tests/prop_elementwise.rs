@@ -67,6 +67,12 @@ unary_case!(recip_grad, recip_gradgrad, away(0.3), |x| x.recip());
 unary_case!(square_grad, square_gradgrad, smooth(), |x| x.square());
 unary_case!(gelu_grad, gelu_gradgrad, (-3.0..3.0f64).boxed(), |x| x
     .gelu());
+unary_case!(
+    gelu_tanh_grad,
+    gelu_tanh_gradgrad,
+    (-3.0..3.0f64).boxed(),
+    |x| x.gelu_tanh()
+);
 // Piecewise linear or linear: the second-order test goes through op(x)².
 unary_case!(neg_grad, neg_gradgrad, smooth(), |x| x.neg(), |x| x
     .neg()

@@ -71,19 +71,46 @@ impl<E: Float> Tensor<E> {
         )
     }
 
-    /// 1.0 where the element is greater than the scalar `c`, else 0.0.
+    /// 1.0 where the element is greater than the scalar `c`, else 0.0 (NaN
+    /// compares false): a mask for [`where_cond`](Self::where_cond) or a
+    /// product. Not differentiable; on a var, build the mask from its value.
+    ///
+    /// ```
+    /// use tapegrad_tensor::Tensor;
+    ///
+    /// let x = Tensor::<f64>::from_vec(vec![-1.0, 0.5, 2.0, f64::NAN], &[4]);
+    /// assert_eq!(x.gt_scalar(0.5).to_vec(), vec![0.0, 0.0, 1.0, 0.0]);
+    /// ```
     pub fn gt_scalar(&self, c: f64) -> Tensor<E> {
         let c = E::from_f64(c);
         self.map_op("gt_scalar", |x| if x > c { E::ONE } else { E::ZERO })
     }
 
-    /// 1.0 where the element is less than the scalar `c`, else 0.0.
+    /// 1.0 where the element is less than the scalar `c`, else 0.0 (NaN
+    /// compares false): a mask for [`where_cond`](Self::where_cond) or a
+    /// product. Not differentiable; on a var, build the mask from its value.
+    ///
+    /// ```
+    /// use tapegrad_tensor::Tensor;
+    ///
+    /// let x = Tensor::<f64>::from_vec(vec![-1.0, 0.5, 2.0, f64::NAN], &[4]);
+    /// assert_eq!(x.lt_scalar(0.5).to_vec(), vec![1.0, 0.0, 0.0, 0.0]);
+    /// ```
     pub fn lt_scalar(&self, c: f64) -> Tensor<E> {
         let c = E::from_f64(c);
         self.map_op("lt_scalar", |x| if x < c { E::ONE } else { E::ZERO })
     }
 
-    /// 1.0 where the element equals the scalar `c`, else 0.0.
+    /// 1.0 where the element equals the scalar `c`, else 0.0 (NaN
+    /// compares false): a mask for [`where_cond`](Self::where_cond) or a
+    /// product. Not differentiable; on a var, build the mask from its value.
+    ///
+    /// ```
+    /// use tapegrad_tensor::Tensor;
+    ///
+    /// let x = Tensor::<f64>::from_vec(vec![-1.0, 0.5, 2.0, f64::NAN], &[4]);
+    /// assert_eq!(x.eq_scalar(0.5).to_vec(), vec![0.0, 1.0, 0.0, 0.0]);
+    /// ```
     pub fn eq_scalar(&self, c: f64) -> Tensor<E> {
         let c = E::from_f64(c);
         self.map_op("eq_scalar", |x| if x == c { E::ONE } else { E::ZERO })

@@ -48,13 +48,29 @@ impl<E: Float> Tensor<E> {
         Self::full_for(shape, E::ONE, "ones")
     }
 
-    /// A tensor of zeros with the same shape as `self`.
+    /// A tensor of zeros with the same shape as `self` (contiguous, whatever
+    /// `self`'s strides).
+    ///
+    /// ```
+    /// use tapegrad_tensor::Tensor;
+    ///
+    /// let x = Tensor::<f32>::ones(&[2, 3]).t();
+    /// let z = x.zeros_like();
+    /// assert_eq!((z.shape(), z.to_vec()), (&[3, 2][..], vec![0.0; 6]));
+    /// ```
     #[track_caller]
     pub fn zeros_like(&self) -> Self {
         Self::zeros(self.shape())
     }
 
-    /// A tensor of ones with the same shape as `self`.
+    /// A tensor of ones with the same shape as `self` (contiguous).
+    ///
+    /// ```
+    /// use tapegrad_tensor::Tensor;
+    ///
+    /// let x = Tensor::<f64>::zeros(&[4]);
+    /// assert_eq!(x.ones_like().to_vec(), vec![1.0; 4]);
+    /// ```
     #[track_caller]
     pub fn ones_like(&self) -> Self {
         Self::ones(self.shape())

@@ -226,4 +226,21 @@ mod tests {
             assert!((g - w).abs() < 1e-12, "{g} vs {w}");
         }
     }
+
+    #[test]
+    fn gelu_tanh_matches_reference_values() {
+        // Python: [0.5 * x * (1 + math.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+        //          for x in [-2, -0.5, 0, 1, 3]]
+        let x = Tensor::<f64>::from_vec(vec![-2.0, -0.5, 0.0, 1.0, 3.0], &[5]);
+        let want = [
+            -0.045_402_305_912_224_94,
+            -0.154_285_990_174_856_06,
+            0.0,
+            0.841_191_990_608_276_8,
+            2.996_362_607_918_227,
+        ];
+        for (g, w) in x.gelu_tanh().to_vec().iter().zip(want) {
+            assert!((g - w).abs() < 1e-12, "{g} vs {w}");
+        }
+    }
 }

@@ -116,6 +116,18 @@ unary_ops! {
         let pdf = x.mul(x).mul_scalar(-0.5).exp().mul_scalar(1.0 / (2.0 * std::f64::consts::PI).sqrt());
         v.mul(&cdf.add(&x.mul(&pdf)))
     };
+    /// GELU with the tanh approximation (PyTorch's `approximate="tanh"`):
+    /// `x/2 (1 + tanh u)`, `u = √(2/π)(x + 0.044715 x³)`. Derivative:
+    /// `(1 + tanh u)/2 + x/2 (1 - tanh² u) √(2/π)(1 + 3 · 0.044715 x²)`.
+    GeluTanh, "gelu_tanh", gelu_tanh, |t| t.gelu_tanh(),
+    |x, out, v| {
+        let c = (2.0 / std::f64::consts::PI).sqrt();
+        let x2 = x.mul(x);
+        let t = x.add(&x2.mul(x).mul_scalar(0.044715)).mul_scalar(c).tanh();
+        let dt = t.mul(&t).neg().add_scalar(1.0);
+        let du = x2.mul_scalar(3.0 * 0.044715).add_scalar(1.0).mul_scalar(c);
+        v.mul(&t.add_scalar(1.0).add(&x.mul(&dt).mul(&du)).mul_scalar(0.5))
+    };
     /// `max(x, 0)`. Derivative: 1 where `x > 0`, else 0 (so relu'(0) = 0).
     Relu, "relu", relu, |t| t.relu(),
     |x, out, v| v.mul(&x.lift(x.value().step()));

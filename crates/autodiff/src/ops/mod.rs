@@ -360,7 +360,21 @@ pub trait GradOps<E: Float>: Clone + Sized {
     fn col2im(&self, p: &ConvParams, hw: (usize, usize)) -> Self;
 }
 
-/// Kernel, stride, padding and dilation of a 2-D convolution window.
+/// Kernel, stride, padding and dilation of a 2-D convolution window, each
+/// `(height, width)`.
+///
+/// The default is PyTorch's: a 1 x 1 kernel, stride 1, no padding,
+/// dilation 1. The builder methods set both axes to one value; set a field
+/// for a non-square window.
+///
+/// ```
+/// use tapegrad_autodiff::ConvParams;
+///
+/// let p = ConvParams::default().kernel(3).stride(2).padding(1);
+/// assert_eq!(p, ConvParams { kernel: (3, 3), stride: (2, 2), padding: (1, 1), dilation: (1, 1) });
+/// let tall = ConvParams { kernel: (5, 1), ..ConvParams::default() };
+/// assert_eq!(tall.stride, (1, 1));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvParams {
     /// Kernel height and width.
@@ -371,4 +385,42 @@ pub struct ConvParams {
     pub padding: (usize, usize),
     /// Spacing between kernel taps.
     pub dilation: (usize, usize),
+}
+
+impl Default for ConvParams {
+    /// A 1 x 1 kernel, stride 1, no padding, dilation 1.
+    fn default() -> Self {
+        ConvParams {
+            kernel: (1, 1),
+            stride: (1, 1),
+            padding: (0, 0),
+            dilation: (1, 1),
+        }
+    }
+}
+
+impl ConvParams {
+    /// A `k x k` kernel on both axes.
+    pub fn kernel(mut self, k: usize) -> Self {
+        self.kernel = (k, k);
+        self
+    }
+
+    /// Stride `s` on both axes.
+    pub fn stride(mut self, s: usize) -> Self {
+        self.stride = (s, s);
+        self
+    }
+
+    /// Padding `p` on each side of both axes.
+    pub fn padding(mut self, p: usize) -> Self {
+        self.padding = (p, p);
+        self
+    }
+
+    /// Dilation `d` on both axes.
+    pub fn dilation(mut self, d: usize) -> Self {
+        self.dilation = (d, d);
+        self
+    }
 }

@@ -37,7 +37,7 @@ use tapegrad_tensor::{Float, Tensor};
 /// let x = tape.constant(Tensor::arange(0.0, 9.0, 1.0).reshape(&[1, 1, 3, 3]));
 /// let w = tape.var(Tensor::ones(&[1, 1, 2, 2]));
 /// let b = tape.var(Tensor::from_vec(vec![0.5], &[1]));
-/// let p = ConvParams { kernel: (2, 2), stride: (1, 1), padding: (0, 0), dilation: (1, 1) };
+/// let p = ConvParams::default().kernel(2);
 /// let y = conv2d(x, w, Some(b), p, 1);
 /// assert_eq!(y.shape().as_slice(), &[1, 1, 2, 2]);
 /// // 0+1+3+4, 1+2+4+5, 3+4+6+7, 4+5+7+8, plus 0.5

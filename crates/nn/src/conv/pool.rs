@@ -68,7 +68,7 @@ fn inside_mask<E: Float>(hw: (usize, usize), p: ConvParams) -> Tensor<E> {
 ///
 /// let tape = Tape::<f64>::new();
 /// let x = tape.var(Tensor::arange(0.0, 16.0, 1.0).reshape(&[1, 1, 4, 4]));
-/// let p = ConvParams { kernel: (2, 2), stride: (2, 2), padding: (0, 0), dilation: (1, 1) };
+/// let p = ConvParams::default().kernel(2).stride(2);
 /// let y = max_pool2d(x, p);
 /// assert_eq!(y.value().to_vec(), vec![5.0, 7.0, 13.0, 15.0]);
 /// let g = y.sum_all().backward();
@@ -115,7 +115,7 @@ pub fn max_pool2d<'t, E: Float>(x: Var<'t, E>, p: ConvParams) -> Var<'t, E> {
 ///
 /// let tape = Tape::<f64>::new();
 /// let x = tape.constant(Tensor::ones(&[1, 1, 2, 2]));
-/// let p = ConvParams { kernel: (2, 2), stride: (1, 1), padding: (1, 1), dilation: (1, 1) };
+/// let p = ConvParams::default().kernel(2).padding(1);
 /// // The corner windows see one pixel and three zeros of padding.
 /// assert_eq!(avg_pool2d(x, p, true).value().get(&[0, 0, 0, 0]), 0.25);
 /// assert_eq!(avg_pool2d(x, p, false).value().get(&[0, 0, 0, 0]), 1.0);
@@ -236,12 +236,7 @@ pub struct AvgPool2d {
 
 /// Square window of `kernel`, stride `kernel`, no padding, dilation 1.
 fn pool_params(kernel: usize) -> ConvParams {
-    ConvParams {
-        kernel: (kernel, kernel),
-        stride: (kernel, kernel),
-        padding: (0, 0),
-        dilation: (1, 1),
-    }
+    ConvParams::default().kernel(kernel).stride(kernel)
 }
 
 /// `kernel (..), stride (..)[, padding (..)][, dilation (..)]`.
@@ -264,7 +259,23 @@ impl MaxPool2d {
         }
     }
 
-    /// Any window geometry (padding at most half the kernel).
+    /// Any window geometry, non-square included (padding at most half the
+    /// kernel, checked at `forward`).
+    ///
+    /// ```
+    /// use tapegrad_autodiff::{ConvParams, Tape};
+    /// use tapegrad_nn::conv::MaxPool2d;
+    /// use tapegrad_nn::Module;
+    /// use tapegrad_tensor::Tensor;
+    ///
+    /// let p = ConvParams { kernel: (1, 3), stride: (1, 3), ..ConvParams::default() };
+    /// let pool = MaxPool2d::from_params(p);
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.constant(Tensor::arange(0.0, 12.0, 1.0).reshape(&[1, 1, 2, 6]));
+    /// let y = pool.forward(x);
+    /// assert_eq!(y.value().to_vec(), vec![2.0, 5.0, 8.0, 11.0]); // rows of 3
+    /// assert_eq!(pool.params(), p);
+    /// ```
     pub fn from_params(params: ConvParams) -> Self {
         MaxPool2d { params }
     }
@@ -302,7 +313,21 @@ impl AvgPool2d {
         }
     }
 
-    /// Any window geometry (padding at most half the kernel).
+    /// Any window geometry, non-square included (padding at most half the
+    /// kernel, checked at `forward`).
+    ///
+    /// ```
+    /// use tapegrad_autodiff::{ConvParams, Tape};
+    /// use tapegrad_nn::conv::AvgPool2d;
+    /// use tapegrad_nn::Module;
+    /// use tapegrad_tensor::Tensor;
+    ///
+    /// let p = ConvParams { kernel: (2, 1), stride: (2, 1), ..ConvParams::default() };
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.constant(Tensor::arange(0.0, 4.0, 1.0).reshape(&[1, 1, 2, 2]));
+    /// let y = AvgPool2d::from_params(p).forward(x);
+    /// assert_eq!(y.value().to_vec(), vec![1.0, 2.0]); // columns of 2
+    /// ```
     pub fn from_params(params: ConvParams) -> Self {
         AvgPool2d {
             params,
