@@ -6,7 +6,8 @@ use crate::ops::index::index_add_zeros_tensor;
 use crate::ops::{ConvParams, GradOps};
 use crate::var::Var;
 use std::rc::Rc;
-use tapegrad_tensor::{Float, IndexTensor, Shape, Tensor};
+use tapegrad_tensor::shape_rules::as_axes;
+use tapegrad_tensor::{Float, IndexTensor, Tensor};
 
 impl<E: Float> GradOps<E> for Tensor<E> {
     fn value(&self) -> Tensor<E> {
@@ -15,8 +16,8 @@ impl<E: Float> GradOps<E> for Tensor<E> {
     fn lift(&self, t: Tensor<E>) -> Self {
         t
     }
-    fn shape(&self) -> Shape {
-        self.shape_vec()
+    fn shape(&self) -> Vec<usize> {
+        Tensor::shape(self).to_vec()
     }
     fn add(&self, rhs: &Self) -> Self {
         Tensor::add(self, rhs)
@@ -76,7 +77,7 @@ impl<E: Float> GradOps<E> for Tensor<E> {
         Tensor::matmul(self, rhs)
     }
     fn permute(&self, perm: &[usize]) -> Self {
-        Tensor::permute(self, perm)
+        Tensor::permute(self, &as_axes(perm))
     }
     fn reshape(&self, shape: &[usize]) -> Self {
         Tensor::reshape(self, shape)
@@ -127,7 +128,7 @@ impl<'t, E: Float> GradOps<E> for Var<'t, E> {
     fn lift(&self, t: Tensor<E>) -> Self {
         self.tape.constant(t)
     }
-    fn shape(&self) -> Shape {
+    fn shape(&self) -> Vec<usize> {
         Var::shape(*self)
     }
     fn add(&self, rhs: &Self) -> Self {
@@ -188,7 +189,7 @@ impl<'t, E: Float> GradOps<E> for Var<'t, E> {
         Var::matmul(*self, *rhs)
     }
     fn permute(&self, perm: &[usize]) -> Self {
-        Var::permute(*self, perm)
+        Var::permute_dims(*self, perm)
     }
     fn reshape(&self, shape: &[usize]) -> Self {
         Var::reshape(*self, shape)

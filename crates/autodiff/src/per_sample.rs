@@ -384,7 +384,7 @@ fn transport<E: Float>(
             for (i, &q) in perm.0.iter().enumerate() {
                 inverse[q + 1] = i + 1;
             }
-            ps.permute(&inverse)
+            ps.permute(&tapegrad_tensor::shape_rules::as_axes(&inverse))
         } else {
             per_example_rule(op.clone(), k, &x, tape.value_of(id), &ps)
         };

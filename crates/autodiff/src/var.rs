@@ -5,7 +5,7 @@ use crate::ops::{DynOp, Op, Rule};
 use crate::tape::{NodeId, NodeKind, Tape};
 use std::panic::Location;
 use std::rc::Rc;
-use tapegrad_tensor::{Float, Shape, Tensor};
+use tapegrad_tensor::{Float, Tensor};
 
 /// A value recorded on a [`Tape`]: a tape reference and a node id.
 ///
@@ -39,8 +39,8 @@ impl<'t, E: Float> Var<'t, E> {
     }
 
     /// The shape of the value.
-    pub fn shape(self) -> Shape {
-        self.tape.nodes.borrow()[self.id].value.shape_vec()
+    pub fn shape(self) -> Vec<usize> {
+        self.tape.nodes.borrow()[self.id].value.shape().to_vec()
     }
 
     /// Number of dimensions.

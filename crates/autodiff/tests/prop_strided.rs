@@ -24,14 +24,14 @@ fn strided_of(shape: Vec<usize>, values: BoxedStrategy<f64>) -> impl Strategy<Va
     let len = shape.first().copied().unwrap_or(0);
     prop_oneof![
         tensor_of(reversed, values.clone())
-            .prop_map(move |t| t.permute(&(0..r).rev().collect::<Vec<_>>())),
+            .prop_map(move |t| t.permute(&(0..r as isize).rev().collect::<Vec<_>>())),
         tensor_of(padded, values).prop_map(move |t| if r == 0 { t } else { t.narrow(0, 1, len) }),
     ]
 }
 
 /// The same values with the axes stored in reverse order (column-major for 2-D).
 fn reversed_storage(t: Tensor<f64>) -> Tensor<f64> {
-    let rev: Vec<usize> = (0..t.ndim()).rev().collect();
+    let rev: Vec<isize> = (0..t.ndim() as isize).rev().collect();
     t.permute(&rev).contiguous().permute(&rev)
 }
 

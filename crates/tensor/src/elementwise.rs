@@ -226,7 +226,7 @@ impl<E: Float> Tensor<E> {
     /// If they do not broadcast: `"{op}: shapes [..] and [..] do not broadcast"`,
     /// or the broadcast shape has more elements than fit in memory.
     #[track_caller]
-    pub fn broadcast_shape_with(&self, rhs: &Tensor<E>, op: &str) -> Shape {
+    pub(crate) fn broadcast_shape_with(&self, rhs: &Tensor<E>, op: &str) -> Shape {
         match broadcast_shapes(self.shape(), rhs.shape()) {
             Some(shape) => {
                 checked_numel(&shape, op);

@@ -36,6 +36,7 @@ mod index_tensor;
 mod layout;
 mod matmul;
 mod reduce;
+pub mod shape_rules;
 mod tensor;
 mod unary;
 mod view;
@@ -43,9 +44,8 @@ mod view;
 pub use conv::conv_output_size;
 pub use float::Float;
 pub use index_tensor::IndexTensor;
-pub use layout::{
-    broadcast_shapes, checked_numel, normalize_axis, try_numel, Layout, Shape, Strides, MAX_NUMEL,
-};
+pub use layout::{checked_numel, normalize_axis, try_numel, MAX_NUMEL};
+pub use shape_rules::broadcast_shapes;
 pub use tensor::Tensor;
 
 /// Thresholds and inner kernels that the tests and benchmarks reach for
@@ -54,7 +54,7 @@ pub use tensor::Tensor;
 #[doc(hidden)]
 pub mod tuning {
     pub use crate::elementwise::{CHUNK, PARALLEL_THRESHOLD};
-    pub use crate::layout::{contiguous_strides, RunWalker};
+    pub use crate::layout::{contiguous_strides, Layout, RunWalker, Shape, Strides};
     pub use crate::matmul::MATMUL_PARALLEL_FLOPS;
     pub use crate::reduce::sum_slice;
     pub use crate::unary::{stable_sigmoid, stable_softplus};

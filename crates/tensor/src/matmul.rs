@@ -22,7 +22,8 @@
 //! any number of threads.
 
 use crate::float::Float;
-use crate::layout::{broadcast_shapes, try_numel, Shape};
+use crate::layout::try_numel;
+use crate::shape_rules::matmul_shapes;
 use crate::tensor::Tensor;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -97,12 +98,7 @@ impl<E: Float> Tensor<E> {
     #[track_caller]
     pub(crate) fn matmul_with(&self, rhs: &Tensor<E>, parallel_flops: usize) -> Tensor<E> {
         let (a_shape, b_shape) = (self.shape(), rhs.shape());
-        if a_shape.is_empty() || b_shape.is_empty() {
-            panic!(
-                "matmul: {:?} x {:?}: both operands need at least 1 dimension",
-                a_shape, b_shape
-            );
-        }
+        let shapes = matmul_shapes(a_shape, b_shape);
         let a = if self.ndim() == 1 {
             self.unsqueeze(0)
         } else {
@@ -113,40 +109,12 @@ impl<E: Float> Tensor<E> {
         } else {
             rhs.clone()
         };
-        let (m, k) = (a.dim(-2), a.dim(-1));
-        let (k2, n) = (b.dim(-2), b.dim(-1));
-        if k != k2 {
-            panic!(
-                "matmul: {:?} x {:?}: inner dimensions {} and {} differ",
-                a_shape, b_shape, k, k2
-            );
-        }
-        let (a_batch, b_batch) = (&a.shape()[..a.ndim() - 2], &b.shape()[..b.ndim() - 2]);
-        let full = |batch: &[usize], r: usize, c: usize| -> Shape {
-            batch.iter().copied().chain([r, c]).collect()
-        };
-        let same_batch = a_batch == b_batch;
-        let batch = if same_batch {
-            Shape::from_slice(a_batch)
-        } else {
-            match broadcast_shapes(a_batch, b_batch) {
-                Some(batch) => batch,
-                None => panic!(
-                    "matmul: {:?} x {:?}: batch dimensions do not broadcast",
-                    a_shape, b_shape
-                ),
-            }
-        };
+        let same_batch = a.shape()[..a.ndim() - 2] == b.shape()[..b.ndim() - 2];
+        let batch = &shapes.batch;
         // Every element count in checked arithmetic before any memory is
         // touched: the output's (the kernel writes `batch * m * n` elements)
         // and the broadcast operands'.
-        let mut out_shape = full(&batch, m, n);
-        if rhs.ndim() == 1 {
-            out_shape.pop();
-        }
-        if self.ndim() == 1 {
-            out_shape.remove(out_shape.len() - if rhs.ndim() == 1 { 1 } else { 2 });
-        }
+        let out_shape = shapes.output();
         let too_big = |shape: &[usize]| -> ! {
             panic!(
                 "matmul: {:?} x {:?}: shape {:?} has more elements than fit in memory",
@@ -154,23 +122,23 @@ impl<E: Float> Tensor<E> {
             )
         };
         match try_numel(&out_shape) {
-            None => too_big(&full(&batch, m, n)),
+            None => too_big(&shapes.product()),
             // Nothing to compute: no operand needs broadcasting.
             Some(0) => return Tensor::from_vec(vec![], &out_shape),
             Some(_) => {}
         }
-        for shape in [full(&batch, m, k), full(&batch, k, n)] {
+        for shape in [shapes.lhs(), shapes.rhs()] {
             if try_numel(&shape).is_none() {
                 too_big(&shape);
             }
         }
         let out = if same_batch {
             // Same batch dimensions (2-D x 2-D included): no broadcast views.
-            matmul_strided(&a, &b, &batch, parallel_flops)
+            matmul_strided(&a, &b, batch, parallel_flops)
         } else {
-            let a = a.broadcast_to(&full(&batch, m, k));
-            let b = b.broadcast_to(&full(&batch, k, n));
-            matmul_strided(&a, &b, &batch, parallel_flops)
+            let a = a.broadcast_to(&shapes.lhs());
+            let b = b.broadcast_to(&shapes.rhs());
+            matmul_strided(&a, &b, batch, parallel_flops)
         };
         Tensor::from_vec(out, &out_shape)
     }
@@ -454,6 +422,7 @@ fn grid(p: usize, m: usize, n: usize, col_align: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layout::broadcast_shapes;
 
     /// Whole numbers in -3..=3 from a seed: every product below is exact in
     /// f32 and f64, so any split and the oracle must agree bit for bit.

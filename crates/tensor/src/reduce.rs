@@ -172,7 +172,7 @@ impl<E: Float> Tensor<E> {
         }
         let kept = (0..self.ndim()).filter(|d| !axes.contains(d));
         let perm: Vec<usize> = kept.chain(axes.iter().copied()).collect();
-        let moved = self.permute(&perm).contiguous();
+        let moved = self.permute_dims(&perm, op).contiguous();
         let data = moved.as_slice().expect("contiguous");
         let f = &fold.f;
         let out: Vec<E> = if row == 0 {
@@ -321,7 +321,7 @@ impl<E: Float> Tensor<E> {
         let out_shape = self.reduced_shape(&[ax], keepdim);
         let kept = (0..self.ndim()).filter(|&d| d != ax);
         let perm: Vec<usize> = kept.chain([ax]).collect();
-        let moved = self.permute(&perm).contiguous();
+        let moved = self.permute_dims(&perm, op).contiguous();
         let data = moved.as_slice().expect("contiguous");
         let first = |xs: &[E]| {
             let mut best = 0;

@@ -76,7 +76,9 @@ impl<E: Float> Tensor<E> {
         self.layout.offset
     }
 
-    /// The layout (shape, strides, offset).
+    /// The layout (shape, strides, offset), for the kernels in
+    /// [`tuning`](crate::tuning).
+    #[doc(hidden)]
     pub fn layout(&self) -> &Layout {
         &self.layout
     }
@@ -235,7 +237,7 @@ impl<E: Float> Tensor<E> {
     }
 
     /// The shape as an owned small vector.
-    pub fn shape_vec(&self) -> Shape {
+    pub(crate) fn shape_vec(&self) -> Shape {
         Shape::from_slice(&self.layout.shape)
     }
 }

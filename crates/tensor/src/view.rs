@@ -5,6 +5,7 @@ use crate::layout::{
     broadcast_shapes, checked_numel, contiguous_strides, normalize_axis, try_numel, Layout, Shape,
     Strides,
 };
+use crate::shape_rules::{permutation, transposition};
 use crate::tensor::Tensor;
 
 impl<E: Float> Tensor<E> {
@@ -86,26 +87,26 @@ impl<E: Float> Tensor<E> {
         self.reshape(&resolved)
     }
 
-    /// Reorders the dimensions: output dimension `i` is input dimension `perm[i]`. A view.
+    /// Reorders the dimensions: output dimension `i` is input dimension
+    /// `perm[i]` (negative entries count from the end). A view.
+    ///
+    /// ```
+    /// use tapegrad_tensor::Tensor;
+    ///
+    /// let x = Tensor::<f32>::zeros(&[2, 3, 4]);
+    /// assert_eq!(x.permute(&[-1, 0, 1]).shape(), &[4, 2, 3]);
+    /// ```
     ///
     /// # Panics
-    /// If `perm` is not a permutation of `0..ndim`.
+    /// If `perm` is not a permutation of the dimensions.
     #[track_caller]
-    pub fn permute(&self, perm: &[usize]) -> Tensor<E> {
-        let nd = self.ndim();
-        let mut seen = vec![false; nd];
-        if perm.len() != nd
-            || perm
-                .iter()
-                .any(|&p| p >= nd || std::mem::replace(&mut seen[p], true))
-        {
-            panic!(
-                "permute: {:?} is not a permutation of the {} dimensions of {:?}",
-                perm,
-                nd,
-                self.shape()
-            );
-        }
+    pub fn permute(&self, perm: &[isize]) -> Tensor<E> {
+        let perm = permutation(perm, self.shape(), "permute");
+        self.permute_dims(&perm, "permute")
+    }
+
+    /// [`permute`](Self::permute) by a checked permutation of `0..ndim`.
+    pub(crate) fn permute_dims(&self, perm: &[usize], op: &str) -> Tensor<E> {
         let shape = perm.iter().map(|&p| self.layout.shape[p]).collect();
         let strides = perm.iter().map(|&p| self.layout.strides[p]).collect();
         self.with_layout(
@@ -114,21 +115,15 @@ impl<E: Float> Tensor<E> {
                 strides,
                 offset: self.layout.offset,
             },
-            "permute",
+            op,
         )
     }
 
     /// Swaps two dimensions (negative axes count from the end). A view.
     #[track_caller]
     pub fn transpose(&self, a: isize, b: isize) -> Tensor<E> {
-        let nd = self.ndim();
-        let (a, b) = (
-            normalize_axis(a, nd, "transpose"),
-            normalize_axis(b, nd, "transpose"),
-        );
-        let mut perm: Vec<usize> = (0..nd).collect();
-        perm.swap(a, b);
-        self.permute(&perm)
+        let perm = transposition(a, b, self.ndim(), "transpose");
+        self.permute_dims(&perm, "transpose")
     }
 
     /// The matrix transpose of the last two dimensions. A view.

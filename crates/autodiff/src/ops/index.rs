@@ -4,7 +4,7 @@
 use super::{ConvParams, Ctx, GradOps, Grads, JvpCtx, Op};
 use crate::var::Var;
 use std::rc::Rc;
-use tapegrad_tensor::{normalize_axis, Float, IndexTensor, Shape, Tensor};
+use tapegrad_tensor::{normalize_axis, Float, IndexTensor, Tensor};
 
 /// `x[.., indices, ..]` along `axis`. Gradient: rows of `g` added back at `indices`.
 pub struct IndexSelect {
@@ -193,7 +193,7 @@ pub(crate) fn index_add_zeros_tensor<E: Float>(
     indices: &[usize],
     size: usize,
 ) -> Tensor<E> {
-    let mut shape: Shape = src.shape_vec();
+    let mut shape: Vec<usize> = src.shape().to_vec();
     shape[axis] = size;
     Tensor::zeros(&shape).index_add(axis as isize, indices, src)
 }

@@ -2,7 +2,8 @@
 
 use super::{Ctx, GradOps, Grads, JvpCtx, Op};
 use crate::var::Var;
-use tapegrad_tensor::{broadcast_shapes, Float, Shape, Tensor};
+use tapegrad_tensor::shape_rules::matmul_shapes;
+use tapegrad_tensor::{Float, Tensor};
 
 /// `[.., m, k] x [.., k, n] -> [.., m, n]` with equal batch dimensions
 /// (broadcast batch dims and 1-D operands are made explicit first).
@@ -91,45 +92,24 @@ impl<'t, E: Float> Var<'t, E> {
     pub fn matmul(self, rhs: Var<'t, E>) -> Var<'t, E> {
         self.same_tape(rhs, "matmul");
         let (sa, sb) = (self.shape(), rhs.shape());
-        if sa.is_empty() || sb.is_empty() {
-            panic!(
-                "matmul: {:?} x {:?}: both operands need at least 1 dimension",
-                sa, sb
-            );
-        }
-        let a = if sa.len() == 1 {
+        let shapes = matmul_shapes(&sa, &sb);
+        let a = if shapes.lhs_vector {
             self.unsqueeze(0)
         } else {
             self
         };
-        let b = if sb.len() == 1 { rhs.unsqueeze(1) } else { rhs };
-        let (ash, bsh) = (a.shape(), b.shape());
-        let (k, k2) = (ash[ash.len() - 1], bsh[bsh.len() - 2]);
-        if k != k2 {
-            panic!(
-                "matmul: {:?} x {:?}: inner dimensions {} and {} differ",
-                sa, sb, k, k2
-            );
-        }
-        let batch =
-            broadcast_shapes(&ash[..ash.len() - 2], &bsh[..bsh.len() - 2]).unwrap_or_else(|| {
-                panic!(
-                    "matmul: {:?} x {:?}: batch dimensions do not broadcast",
-                    sa, sb
-                )
-            });
-        let full = |s: &Shape| {
-            let mut f = batch.clone();
-            f.extend_from_slice(&s[s.len() - 2..]);
-            f
+        let b = if shapes.rhs_vector {
+            rhs.unsqueeze(1)
+        } else {
+            rhs
         };
-        let (a, b) = (a.broadcast_to(&full(&ash)), b.broadcast_to(&full(&bsh)));
+        let (a, b) = (a.broadcast_to(&shapes.lhs()), b.broadcast_to(&shapes.rhs()));
         let mut out = Var::apply(Matmul, &[a, b]);
-        if sb.len() == 1 {
+        if shapes.rhs_vector {
             out = out.squeeze(-1);
         }
-        if sa.len() == 1 {
-            out = out.squeeze(if sb.len() == 1 { -1 } else { -2 });
+        if shapes.lhs_vector {
+            out = out.squeeze(if shapes.rhs_vector { -1 } else { -2 });
         }
         out
     }

@@ -56,7 +56,7 @@ pub mod shape;
 
 use crate::var::Var;
 use smallvec::SmallVec;
-use tapegrad_tensor::{Float, IndexTensor, Shape, Tensor};
+use tapegrad_tensor::{Float, IndexTensor, Tensor};
 
 /// The gradients a backward rule returns, one per input, in order (`None`
 /// where no gradient is needed). Built from an array:
@@ -291,7 +291,7 @@ pub trait GradOps<E: Float>: Clone + Sized {
     /// A constant next to `self` (on the same tape, for `Var`).
     fn lift(&self, t: Tensor<E>) -> Self;
     /// The shape.
-    fn shape(&self) -> Shape;
+    fn shape(&self) -> Vec<usize>;
     /// `self + rhs` (equal shapes).
     fn add(&self, rhs: &Self) -> Self;
     /// `self - rhs` (equal shapes).

@@ -4,7 +4,7 @@
 
 use super::{Ctx, GradOps, Grads, JvpCtx, Op};
 use crate::var::Var;
-use tapegrad_tensor::{Float, Shape, Tensor};
+use tapegrad_tensor::{Float, Tensor};
 
 /// Sum over `axes` (normalised). Gradient: `g` broadcast back over the axes.
 pub struct Sum {
@@ -31,7 +31,7 @@ pub struct LogSumExp {
 }
 
 /// The output shape with the reduced `axes` kept as size 1.
-fn keepdim_shape(input: &[usize], axes: &[usize]) -> Shape {
+fn keepdim_shape(input: &[usize], axes: &[usize]) -> Vec<usize> {
     input
         .iter()
         .enumerate()

@@ -4,14 +4,15 @@
 
 use super::{Ctx, GradOps, Grads, JvpCtx, Op};
 use crate::var::Var;
-use tapegrad_tensor::{normalize_axis, Float, Shape, Tensor};
+use tapegrad_tensor::shape_rules::{as_axes, permutation, transposition};
+use tapegrad_tensor::{normalize_axis, Float, Tensor};
 
 /// Broadcast to a larger shape. Gradient: `sum_to` the input shape.
-pub struct BroadcastTo(pub Shape);
+pub struct BroadcastTo(pub Vec<usize>);
 /// Sum a broadcast shape back down. Gradient: `broadcast_to` the input shape.
-pub struct SumTo(pub Shape);
+pub struct SumTo(pub Vec<usize>);
 /// Same elements, new shape. Gradient: reshape back.
-pub struct Reshape(pub Shape);
+pub struct Reshape(pub Vec<usize>);
 /// Reorder dimensions: output dimension `i` is input dimension `perm[i]`.
 /// Gradient: the inverse permutation.
 pub struct Permute(pub Vec<usize>);
@@ -127,7 +128,7 @@ impl<E: Float> Op<E> for Permute {
         "permute"
     }
     fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
-        x[0].permute(&self.0)
+        x[0].permute(&as_axes(&self.0))
     }
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
         let mut inverse = vec![0; self.0.len()];
@@ -251,23 +252,27 @@ impl<'t, E: Float> Var<'t, E> {
         Var::apply(Reshape(shape.into()), &[self])
     }
 
-    /// Reorders dimensions: output dim `i` is input dim `perm[i]`.
+    /// Reorders dimensions: output dim `i` is input dim `perm[i]` (negative
+    /// entries count from the end), as [`Tensor::permute`].
+    ///
+    /// # Panics
+    /// If `perm` is not a permutation of the dimensions.
     #[track_caller]
-    pub fn permute(self, perm: &[usize]) -> Var<'t, E> {
+    pub fn permute(self, perm: &[isize]) -> Var<'t, E> {
+        let perm = permutation(perm, &self.shape(), "permute");
+        self.permute_dims(&perm)
+    }
+
+    /// [`permute`](Self::permute) by a checked permutation of `0..ndim`.
+    #[track_caller]
+    pub(crate) fn permute_dims(self, perm: &[usize]) -> Var<'t, E> {
         Var::apply(Permute(perm.to_vec()), &[self])
     }
 
-    /// Swaps two dimensions.
+    /// Swaps two dimensions (negative axes count from the end).
     #[track_caller]
     pub fn transpose(self, a: isize, b: isize) -> Var<'t, E> {
-        let nd = self.ndim();
-        let (a, b) = (
-            normalize_axis(a, nd, "transpose"),
-            normalize_axis(b, nd, "transpose"),
-        );
-        let mut perm: Vec<usize> = (0..nd).collect();
-        perm.swap(a, b);
-        self.permute(&perm)
+        self.permute_dims(&transposition(a, b, self.ndim(), "transpose"))
     }
 
     /// Transpose of the last two dimensions.
@@ -279,14 +284,14 @@ impl<'t, E: Float> Var<'t, E> {
     /// Removes a size-1 dimension.
     #[track_caller]
     pub fn squeeze(self, axis: isize) -> Var<'t, E> {
-        let shape = self.value().squeeze(axis).shape_vec();
+        let shape = self.value().squeeze(axis).shape().to_vec();
         self.reshape(&shape)
     }
 
     /// Inserts a size-1 dimension.
     #[track_caller]
     pub fn unsqueeze(self, axis: isize) -> Var<'t, E> {
-        let shape = self.value().unsqueeze(axis).shape_vec();
+        let shape = self.value().unsqueeze(axis).shape().to_vec();
         self.reshape(&shape)
     }
 
@@ -306,7 +311,7 @@ impl<'t, E: Float> Var<'t, E> {
     /// As [`Tensor::select`].
     #[track_caller]
     pub fn select(self, axis: isize, index: usize) -> Var<'t, E> {
-        let shape = self.value().select(axis, index).shape_vec();
+        let shape = self.value().select(axis, index).shape().to_vec();
         let d = normalize_axis(axis, self.ndim(), "select");
         self.narrow(d as isize, index, 1).reshape(&shape)
     }

@@ -113,7 +113,8 @@ pub fn view<E: Float>(vals: &[f64], shape: &[usize], kind: Kind) -> Tensor<E> {
     for (i, &p) in perm.iter().enumerate() {
         inv[p] = i;
     }
-    let mut t = Tensor::from_vec(base, &base_shape).permute(&inv);
+    let mut t =
+        Tensor::from_vec(base, &base_shape).permute(&tapegrad_tensor::shape_rules::as_axes(&inv));
     if pad > 0 {
         for (d, &n) in shape.iter().enumerate() {
             t = t.narrow(d as isize, pad, n);
