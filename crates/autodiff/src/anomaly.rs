@@ -25,94 +25,13 @@
 //! ```
 
 use crate::backward::Gradients;
-use crate::inspect::op_name;
+use crate::nonfinite::describe_bad;
+pub use crate::nonfinite::{Anomaly, AnomalyInput, Phase};
 use crate::ops::Ctx;
-use crate::tape::{Node, NodeId, Tape};
+use crate::tape::{NodeId, Tape};
 use crate::var::Var;
 use smallvec::SmallVec;
-use std::fmt;
-use std::panic::Location;
 use tapegrad_tensor::{Float, Tensor};
-
-/// Where an anomaly appeared.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Phase {
-    /// In an op's output value (or a leaf's value).
-    Forward,
-    /// In a gradient produced during the backward pass.
-    Backward,
-}
-
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
-    }
-}
-
-/// An input of the op an [`Anomaly`] names.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AnomalyInput {
-    /// The input's node id.
-    pub node: NodeId,
-    /// Its op name (`"var"` / `"constant"` for leaves).
-    pub op: &'static str,
-    /// Its label, if any.
-    pub label: Option<String>,
-}
-
-/// The first NaN or Inf found, and where it came from: returned by
-/// [`Var::try_backward`], [`Tape::check_finite`] and
-/// [`Tape::check_gradients`]; [`Tape::detect_anomaly`] panics with its message.
-///
-/// Its `Display` is the message anomaly mode panics with:
-/// ``anomaly: Forward of `ln` (node #2, created at src/main.rs:9:17) produced
-/// 1 Inf (of 3 values); inputs: #1 constant "probs"``.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Anomaly {
-    /// Forward (the op's output) or backward (a gradient its rule produced).
-    pub phase: Phase,
-    /// The op's name (`"ln"`), or `"var"` / `"constant"` for a leaf.
-    pub op: &'static str,
-    /// The node id of the op's output.
-    pub node: NodeId,
-    /// The node's label, if one was set (forward anomalies are found while
-    /// the op is recorded, before its output can be labelled: see `inputs`).
-    pub label: Option<String>,
-    /// The line that created the node.
-    pub location: &'static Location<'static>,
-    /// The op's inputs.
-    pub inputs: Vec<AnomalyInput>,
-    /// What was found (`"1 NaN, 2 Inf (of 6 values)"`).
-    pub detail: String,
-}
-
-impl fmt::Display for Anomaly {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let label = self
-            .label
-            .as_deref()
-            .map(|l| format!(" \"{l}\""))
-            .unwrap_or_default();
-        write!(
-            f,
-            "anomaly: {} of `{}` (node #{}{label}, created at {}) produced {}",
-            self.phase, self.op, self.node, self.location, self.detail
-        )?;
-        if self.phase == Phase::Backward {
-            f.write_str(" in the gradient of an input")?;
-        }
-        for (i, input) in self.inputs.iter().enumerate() {
-            f.write_str(if i == 0 { "; inputs: " } else { ", " })?;
-            write!(f, "#{} {}", input.node, input.op)?;
-            if let Some(l) = &input.label {
-                write!(f, " \"{l}\"")?;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for Anomaly {}
 
 impl<E: Float> Tape<E> {
     /// Turns anomaly mode on or off. While on, recording an op whose output
@@ -232,12 +151,6 @@ impl<E: Float> Tape<E> {
         }
         mask
     }
-
-    /// An [`Anomaly`] at recorded node `id`.
-    fn anomaly_at(&self, id: NodeId, phase: Phase, detail: String) -> Anomaly {
-        let nodes = self.nodes.borrow();
-        describe_node(self, &nodes[id], id, phase, detail)
-    }
 }
 
 impl<'t, E: Float> Var<'t, E> {
@@ -270,68 +183,5 @@ impl<'t, E: Float> Var<'t, E> {
         tape.anomaly.set(was_on);
         tape.check_gradients(&grads)?;
         Ok(grads)
-    }
-}
-
-/// `"1 NaN, 2 Inf (of 6 values)"` if `t` holds non-finite values.
-fn describe_bad<E: Float>(t: &Tensor<E>) -> Option<String> {
-    let v = t.to_vec();
-    let nan = v.iter().filter(|x| x.is_nan()).count();
-    let inf = v.iter().filter(|x| !x.is_nan() && !x.is_finite()).count();
-    let parts: Vec<String> = [(nan, "NaN"), (inf, "Inf")]
-        .iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, what)| format!("{n} {what}"))
-        .collect();
-    (!parts.is_empty()).then(|| format!("{} (of {} values)", parts.join(", "), v.len()))
-}
-
-/// An [`Anomaly`] for `node` (id `id`, maybe not yet pushed on `tape`).
-fn describe_node<E: Float>(
-    tape: &Tape<E>,
-    node: &Node<E>,
-    id: NodeId,
-    phase: Phase,
-    detail: String,
-) -> Anomaly {
-    let nodes = tape.nodes.try_borrow();
-    let inputs = node
-        .parents
-        .iter()
-        .map(|&p| {
-            let parent = nodes.as_ref().ok().map(|n| &n[p]);
-            AnomalyInput {
-                node: p,
-                op: parent.map_or("?", |n| op_name(n.op.as_ref().map(|o| o.name()), n.kind)),
-                label: parent.and_then(|n| n.label.as_deref().map(str::to_string)),
-            }
-        })
-        .collect();
-    Anomaly {
-        phase,
-        op: op_name(node.op.as_ref().map(|o| o.name()), node.kind),
-        node: id,
-        label: node.label.as_deref().map(str::to_string),
-        location: node.location,
-        inputs,
-        detail,
-    }
-}
-
-/// Checks an op's output before it is recorded as node `tape.len()`.
-pub(crate) fn check_forward<E: Float>(tape: &Tape<E>, node: &Node<E>) {
-    if let Some(detail) = describe_bad(&node.value) {
-        panic!(
-            "{}",
-            describe_node(tape, node, tape.len(), Phase::Forward, detail)
-        );
-    }
-}
-
-/// Checks a gradient that the backward rule of node `id` produced.
-pub(crate) fn check_backward<E: Float>(tape: &Tape<E>, id: NodeId, g: &Tensor<E>) {
-    if let Some(detail) = describe_bad(g) {
-        let anomaly = tape.anomaly_at(id, Phase::Backward, detail);
-        panic!("{anomaly}");
     }
 }

@@ -286,7 +286,7 @@ fn run_node_rule<E: Float, M: WalkMode<E>>(
         if needs[k] {
             let gp = checked_grad(tape, id, op.as_ref(), k, result.get(k).cloned(), &x[k]);
             if tape.anomaly.get() {
-                crate::anomaly::check_backward(tape, id, &gp.value());
+                tape.check_backward(id, &gp.value());
             }
             grads[p] = Some(match grads[p].take() {
                 None => gp,

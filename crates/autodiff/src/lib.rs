@@ -59,6 +59,7 @@ mod grad_ops;
 mod gradcheck;
 mod inspect;
 mod memory;
+mod nonfinite;
 pub mod ops;
 mod per_sample;
 mod tape;

@@ -1,6 +1,7 @@
 //! The tape: an append-only list of recorded nodes. Index order is
 //! topological order, so every walk over it is a loop, never recursion.
 
+use crate::nonfinite::{describe_bad, Anomaly, AnomalyInput, Phase};
 use crate::ops::DynOp;
 use crate::var::Var;
 use smallvec::SmallVec;
@@ -226,7 +227,7 @@ impl<E: Float> Tape<E> {
             segment: None,
         };
         if self.anomaly.get() {
-            crate::anomaly::check_forward(self, &node);
+            self.check_forward(&node);
         }
         let var = self.push(node);
         if self.forward.get() != crate::forward::Mode::Off {
@@ -335,5 +336,70 @@ impl<E: Float> Tape<E> {
     /// Whether node `id` needs a gradient.
     pub(crate) fn requires_grad(&self, id: NodeId) -> bool {
         self.nodes.borrow()[id].requires_grad
+    }
+}
+
+/// The NaN/Inf checks of anomaly mode, as values are recorded and as
+/// backward rules produce gradients (the analysis afterwards is in
+/// `anomaly.rs`).
+impl<E: Float> Tape<E> {
+    /// An [`Anomaly`] at recorded node `id`.
+    pub(crate) fn anomaly_at(&self, id: NodeId, phase: Phase, detail: String) -> Anomaly {
+        let nodes = self.nodes.borrow();
+        self.describe_node(&nodes[id], id, phase, detail)
+    }
+
+    /// An [`Anomaly`] for `node` (id `id`, maybe not yet pushed on this tape).
+    fn describe_node(&self, node: &Node<E>, id: NodeId, phase: Phase, detail: String) -> Anomaly {
+        let nodes = self.nodes.try_borrow();
+        let inputs = node
+            .parents
+            .iter()
+            .map(|&p| {
+                let parent = nodes.as_ref().ok().map(|n| &n[p]);
+                AnomalyInput {
+                    node: p,
+                    op: parent.map_or("?", |n| node_name(n.op.as_ref().map(|o| o.name()), n.kind)),
+                    label: parent.and_then(|n| n.label.as_deref().map(str::to_string)),
+                }
+            })
+            .collect();
+        Anomaly {
+            phase,
+            op: node_name(node.op.as_ref().map(|o| o.name()), node.kind),
+            node: id,
+            label: node.label.as_deref().map(str::to_string),
+            location: node.location,
+            inputs,
+            detail,
+        }
+    }
+
+    /// Panics with an [`Anomaly`] if an op's output, about to be recorded
+    /// as node `self.len()`, holds NaN or Inf.
+    fn check_forward(&self, node: &Node<E>) {
+        if let Some(detail) = describe_bad(&node.value) {
+            panic!(
+                "{}",
+                self.describe_node(node, self.len(), Phase::Forward, detail)
+            );
+        }
+    }
+
+    /// Panics with an [`Anomaly`] if a gradient that the backward rule of
+    /// node `id` produced holds NaN or Inf.
+    pub(crate) fn check_backward(&self, id: NodeId, g: &Tensor<E>) {
+        if let Some(detail) = describe_bad(g) {
+            panic!("{}", self.anomaly_at(id, Phase::Backward, detail));
+        }
+    }
+}
+
+/// The name a node goes by: its op's, or `var` / `constant` for leaves.
+pub(crate) fn node_name(op: Option<&'static str>, kind: NodeKind) -> &'static str {
+    match (op, kind) {
+        (Some(name), _) => name,
+        (None, NodeKind::Var) => "var",
+        (None, _) => "constant",
     }
 }

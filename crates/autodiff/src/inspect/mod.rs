@@ -59,14 +59,7 @@ pub(crate) struct NodeInfo {
     pub value: ValueStatus,
 }
 
-/// The name a node goes by: its op's, or `var` / `constant` for leaves.
-pub(crate) fn op_name(op: Option<&'static str>, kind: NodeKind) -> &'static str {
-    match (op, kind) {
-        (Some(name), _) => name,
-        (None, NodeKind::Var) => "var",
-        (None, _) => "constant",
-    }
-}
+pub(crate) use crate::tape::node_name as op_name;
 
 /// Every node of `tape`, in id order.
 pub(crate) fn snapshot<E: Float>(tape: &Tape<E>) -> Vec<NodeInfo> {
