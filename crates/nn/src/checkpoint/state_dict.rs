@@ -2,9 +2,12 @@
 //! behind [`Module::load_state_dict`], and [`save_module`] / [`load_module`]
 //! for files.
 
-use super::{check_named, load_safetensors, save_safetensors, CheckpointError, MEMORY};
+use super::{check_named, CheckpointError, MEMORY};
+#[cfg(feature = "safetensors")]
+use super::{load_safetensors, save_safetensors};
 use crate::module::Module;
 use std::collections::BTreeMap;
+#[cfg(feature = "safetensors")]
 use std::path::Path;
 use tapegrad_tensor::{Float, Tensor};
 
@@ -37,6 +40,7 @@ use tapegrad_tensor::{Float, Tensor};
 /// std::fs::remove_file(&path).unwrap();
 /// # Ok::<(), tapegrad_nn::checkpoint::CheckpointError>(())
 /// ```
+#[cfg(feature = "safetensors")]
 pub fn save_module<E: Float, M: Module<E> + ?Sized>(
     path: impl AsRef<Path>,
     model: &M,
@@ -48,6 +52,7 @@ pub fn save_module<E: Float, M: Module<E> + ?Sized>(
 /// [`Module::load_state_dict`] does: every parameter and buffer must be in
 /// the file with its shape, and nothing else may be. Errors name the file
 /// and the tensor, and leave `model` unchanged.
+#[cfg(feature = "safetensors")]
 pub fn load_module<E: Float, M: Module<E> + ?Sized>(
     path: impl AsRef<Path>,
     model: &mut M,

@@ -45,12 +45,14 @@
 //! println!("{report}");
 //! ```
 
+#[cfg(feature = "charts")]
 mod chart;
 mod probe;
 mod report;
 mod table;
 pub mod verdict;
 
+#[cfg(feature = "charts")]
 pub use chart::{ChartError, LineChart};
 pub use probe::{forward_traced, FlowProbe, Tap};
 pub use report::{FlowReport, LayerStats, ParamStats};
