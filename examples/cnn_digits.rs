@@ -176,27 +176,24 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Settings, clap::Error> {
-        Settings::try_parse_from(std::iter::once("cnn_digits").chain(args.iter().copied()))
+        common::parse_flags("cnn_digits", args)
     }
 
     #[test]
     fn flags_are_checked_before_any_work() {
         let s = parse(&[]).unwrap();
         assert_eq!((s.epochs, s.lr, s.batch_size), (20, 2e-3, 32));
-        for bad in [
-            &["--epoch", "1"][..],
-            &["--lr"],
-            &["--lr", "inf"],
-            &["--lr", "-1"],
-            &["--batch-size", "x"],
-            &["--epochs", "0"],
-        ] {
-            assert!(parse(bad).is_err(), "{bad:?} accepted");
-        }
-        let help = parse(&["--help"]).unwrap_err().to_string();
-        assert!(
-            help.contains("--batch-size") && help.contains("[default: 32]"),
-            "{help}"
+        common::assert_flags_checked::<Settings>(
+            "cnn_digits",
+            &[
+                &["--epoch", "1"][..],
+                &["--lr"],
+                &["--lr", "inf"],
+                &["--lr", "-1"],
+                &["--batch-size", "x"],
+                &["--epochs", "0"],
+            ],
+            &["--batch-size", "[default: 32]"],
         );
     }
 

@@ -390,22 +390,24 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Settings, clap::Error> {
-        Settings::try_parse_from(std::iter::once("ddp_digits").chain(args.iter().copied()))
+        common::parse_flags("ddp_digits", args)
     }
 
     #[test]
     fn flags_are_checked_before_any_work() {
         let s = parse(&[]).unwrap();
         assert_eq!((s.ranks, s.epochs, s.batch_size), (2, 10, 32));
-        for bad in [
-            &["--ranks", "0"][..],
-            &["--threads-per-rank", "0"],
-            &["--bucket-kib", "0"],
-            &["--lr", "-1"],
-            &["--rank", "2"], // misspelt
-        ] {
-            assert!(parse(bad).is_err(), "{bad:?} accepted");
-        }
+        common::assert_flags_checked::<Settings>(
+            "ddp_digits",
+            &[
+                &["--ranks", "0"][..],
+                &["--threads-per-rank", "0"],
+                &["--bucket-kib", "0"],
+                &["--lr", "-1"],
+                &["--rank", "2"], // misspelt
+            ],
+            &["--ranks", "[default: 2]"],
+        );
     }
 
     #[test]

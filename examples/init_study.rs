@@ -352,7 +352,7 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Settings, clap::Error> {
-        Settings::try_parse_from(std::iter::once("init_study").chain(args.iter().copied()))
+        common::parse_flags("init_study", args)
     }
 
     #[test]
@@ -362,23 +362,23 @@ mod tests {
         assert_eq!(s.schemes.len(), 5);
         assert_eq!(s.budget(), Budget::default());
         assert_eq!(parse(&["--clip", "0"]).unwrap().budget().clip, None);
-        for bad in [
-            &["--step", "10"][..],
-            &["--lr"],
-            &["--lr", "inf"],
-            &["--lr", "-1"],
-            &["--depths", ""],
-            &["--depths", "5,,10"],
-            &["--depths", "0"],
-            &["--inits", "glorot"],
-            &["--activations", ""],
-            &["--clip", "NaN"],
-            &["--width", "x"],
-        ] {
-            assert!(parse(bad).is_err(), "{bad:?} accepted");
-        }
-        let help = parse(&["--help"]).unwrap_err().to_string();
-        assert!(help.contains("[default: 5,10,30]"), "{help}");
+        common::assert_flags_checked::<Settings>(
+            "init_study",
+            &[
+                &["--step", "10"][..],
+                &["--lr"],
+                &["--lr", "inf"],
+                &["--lr", "-1"],
+                &["--depths", ""],
+                &["--depths", "5,,10"],
+                &["--depths", "0"],
+                &["--inits", "glorot"],
+                &["--activations", ""],
+                &["--clip", "NaN"],
+                &["--width", "x"],
+            ],
+            &["[default: 5,10,30]"],
+        );
     }
 
     #[test]

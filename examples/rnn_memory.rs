@@ -422,27 +422,27 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Settings, clap::Error> {
-        Settings::try_parse_from(std::iter::once("rnn_memory").chain(args.iter().copied()))
+        common::parse_flags("rnn_memory", args)
     }
 
     #[test]
     fn flags_are_checked_before_any_work() {
         let s = parse(&[]).unwrap();
         assert_eq!(s.lengths, [10, 30, 100]);
-        for bad in [
-            &["--length", "10"][..],
-            &["--lr"],
-            &["--lr", "inf"],
-            &["--lr", "-1"],
-            &["--lengths", ""],
-            &["--lengths", "1"],
-            &["--forget-bias", "NaN"],
-            &["--hidden", "0"],
-        ] {
-            assert!(parse(bad).is_err(), "{bad:?} accepted");
-        }
-        let help = parse(&["--help"]).unwrap_err().to_string();
-        assert!(help.contains("[default: 10,30,100]"), "{help}");
+        common::assert_flags_checked::<Settings>(
+            "rnn_memory",
+            &[
+                &["--length", "10"][..],
+                &["--lr"],
+                &["--lr", "inf"],
+                &["--lr", "-1"],
+                &["--lengths", ""],
+                &["--lengths", "1"],
+                &["--forget-bias", "NaN"],
+                &["--hidden", "0"],
+            ],
+            &["[default: 10,30,100]"],
+        );
     }
 
     #[test]

@@ -230,27 +230,26 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Settings, clap::Error> {
-        Settings::try_parse_from(std::iter::once("train_digits").chain(args.iter().copied()))
+        common::parse_flags("train_digits", args)
     }
 
     #[test]
     fn flags_are_checked_before_any_work() {
         let s = parse(&[]).unwrap();
         assert_eq!((s.epochs, s.lr, s.batch_size), (30, 1e-3, 32));
-        for bad in [
-            &["--epoch", "1"][..], // misspelt
-            &["--lr"],             // no value
-            &["--lr", "inf"],
-            &["--lr", "-1"],
-            &["--lr", "fast"],
-            &["--epochs", "0"],
-            &["--batch-size", "0"],
-        ] {
-            assert!(parse(bad).is_err(), "{bad:?} accepted");
-        }
-        let help = parse(&["--help"]).unwrap_err();
-        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
-        assert!(help.to_string().contains("[default: 0.001]"), "{help}");
+        common::assert_flags_checked::<Settings>(
+            "train_digits",
+            &[
+                &["--epoch", "1"][..], // misspelt
+                &["--lr"],             // no value
+                &["--lr", "inf"],
+                &["--lr", "-1"],
+                &["--lr", "fast"],
+                &["--epochs", "0"],
+                &["--batch-size", "0"],
+            ],
+            &["[default: 0.001]"],
+        );
     }
 
     #[test]

@@ -90,6 +90,34 @@ pub fn finite_loss(loss: f64, when: &str) -> Result<(), String> {
     }
 }
 
+/// Parses `args` as the flags of `example` (for the examples' tests).
+pub fn parse_flags<S: clap::Parser>(example: &str, args: &[&str]) -> Result<S, clap::Error> {
+    S::try_parse_from(std::iter::once(example).chain(args.iter().copied()))
+}
+
+/// Asserts that each flag list in `bad` is refused by the parser (before
+/// any work), and that `--help` is shown and mentions each of `help_shows`.
+#[track_caller]
+pub fn assert_flags_checked<S: clap::Parser>(example: &str, bad: &[&[&str]], help_shows: &[&str]) {
+    for args in bad {
+        assert!(
+            parse_flags::<S>(example, args).is_err(),
+            "{example}: {args:?} accepted"
+        );
+    }
+    let help = parse_flags::<S>(example, &["--help"])
+        .err()
+        .expect("--help stops parsing");
+    assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
+    let text = help.to_string();
+    for needle in help_shows {
+        assert!(
+            text.contains(needle),
+            "{example}: help lacks {needle}: {text}"
+        );
+    }
+}
+
 /// The exit code of an example's `main`: success, or the error printed as
 /// `example: error: ...` and a failure code.
 pub fn exit(example: &str, result: Result<(), Box<dyn Error>>) -> ExitCode {

@@ -3,7 +3,7 @@
 //! N-dimensional strided tensors of `f32` or `f64`, with no autodiff: the
 //! numeric floor the tape in `tapegrad-autodiff` is built on.
 //!
-//! - A [`Tensor`] is a [`Layout`] (shape, strides, offset) over shared
+//! - A [`Tensor`] is a layout (shape, strides, offset) over shared
 //!   storage, so views (`reshape` of contiguous data, `transpose`, `permute`,
 //!   `broadcast_to`, `narrow`, `squeeze`/`unsqueeze`) never copy.
 //! - Elementwise ops broadcast like NumPy and run in parallel with rayon

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 /// An n-dimensional array of `E` (`f32` by default, `f64` for gradient checks).
 ///
-/// A tensor is a [`Layout`] (shape, strides, offset) over reference-counted
+/// A tensor is a layout (shape, strides, offset) over reference-counted
 /// storage, so cloning is cheap and view ops (`reshape` of a contiguous
 /// tensor, `transpose`, `permute`, `broadcast_to`, `narrow`) share data
 /// instead of copying it. Tensors are immutable: every op returns a new one.

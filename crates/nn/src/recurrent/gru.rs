@@ -72,7 +72,7 @@ impl<E: Float> CellKind<E> for Gru {
 /// `"weight_ih"` `[3H, input]`, `"weight_hh"` `[3H, H]`, `"bias_ih"` and
 /// `"bias_hh"` `[3H]` (gate blocks r, z, n), all initialised `U(-1/√H, 1/√H)`.
 ///
-/// [`step`](RecurrentCell::step) runs one step; `forward` runs a sequence
+/// [`step`](super::RecurrentCell::step) runs one step; `forward` runs a sequence
 /// `[T, N, input]` from a zero state and returns every `h`, `[T, N, H]`.
 ///
 /// ```

@@ -111,7 +111,7 @@ impl<E: Float> CellKind<E> for Lstm {
 /// at first the memory halves every step; [`set_forget_bias`](LSTM::set_forget_bias)
 /// (e.g. 1, Gers et al. 2000; Jozefowicz et al. 2015) starts it closer to 1.
 ///
-/// [`step`](RecurrentCell::step) runs one step; `forward` runs a sequence
+/// [`step`](super::RecurrentCell::step) runs one step; `forward` runs a sequence
 /// `[T, N, input]` from a zero state and returns every `h`, `[T, N, H]`.
 ///
 /// ```

@@ -67,7 +67,7 @@ impl<E: Float> CellKind<E> for Elman {
 /// parameters: `"weight_ih"` `[H, input]`, `"weight_hh"` `[H, H]`,
 /// `"bias_ih"` and `"bias_hh"` `[H]`, all initialised `U(-1/√H, 1/√H)`.
 ///
-/// [`step`](RecurrentCell::step) runs one step; `forward` runs a whole
+/// [`step`](super::RecurrentCell::step) runs one step; `forward` runs a whole
 /// sequence `[T, N, input]` from a zero state and returns every hidden
 /// state, `[T, N, H]` (as a single-layer `nn.RNN`).
 ///
