@@ -99,13 +99,7 @@ fn train_epoch(
 fn accuracy(model: &Sequential<f32>, data: &Dataset<f32>) -> f64 {
     let tape = Tape::new();
     let logits = model.forward(tape.constant(data.images())).value();
-    let predicted = logits.argmax(1, false).to_vec();
-    let right = predicted
-        .iter()
-        .zip(data.labels())
-        .filter(|(p, &l)| **p == l)
-        .count();
-    right as f64 / data.len() as f64
+    tapegrad::nn::metrics::accuracy(&logits, data.labels())
 }
 
 fn main() -> ExitCode {

@@ -135,13 +135,7 @@ pub fn exit(example: &str, result: Result<(), Box<dyn Error>>) -> ExitCode {
 pub fn accuracy(model: &Sequential<f32>, data: &Dataset<f32>) -> f64 {
     let tape = Tape::new();
     let logits = model.forward(tape.constant(data.features())).value();
-    let predicted = logits.argmax(1, false).to_vec();
-    let right = predicted
-        .iter()
-        .zip(data.labels())
-        .filter(|(p, l)| p == l)
-        .count();
-    right as f64 / data.len() as f64
+    tapegrad::nn::metrics::accuracy(&logits, data.labels())
 }
 
 /// A progress bar over `total` training steps, with a prefix (the epoch)

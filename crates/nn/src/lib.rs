@@ -57,6 +57,7 @@ pub mod diagnostics;
 pub mod init;
 pub mod layers;
 pub mod loss;
+pub mod metrics;
 pub mod module;
 pub mod optim;
 pub mod param;

@@ -247,11 +247,5 @@ pub fn accuracy(model: &Sequential<f32>, data: &Dataset<f32>) -> f64 {
     }
     let tape = Tape::new();
     let logits: Tensor<f32> = model.forward(tape.constant(data.features())).value();
-    let predicted = logits.argmax(-1, false).to_vec();
-    let right = predicted
-        .iter()
-        .zip(data.labels())
-        .filter(|(p, &l)| **p == l)
-        .count();
-    right as f64 / data.len() as f64
+    crate::metrics::accuracy(&logits, data.labels())
 }
