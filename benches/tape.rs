@@ -135,7 +135,7 @@ impl Mlp {
             acts.push(if i < 2 { z.relu() } else { z });
         }
         let logits = &acts[3];
-        let logp = logits.sub(&logits.logsumexp(&[-1], true));
+        let logp = logits.sub(&logits.logsumexp_keepdim(&[-1]));
         let onehot = Tensor::<f32>::one_hot(&self.labels, 10);
         let loss = -logp.mul(&onehot).sum_all().item() as f64 / n;
         // d loss / d logits = (softmax - onehot) / n
@@ -145,7 +145,7 @@ impl Mlp {
                 g = g.mul(&pre[i].step());
             }
             let gw = acts[i].t().matmul(&g);
-            let gb = g.sum(&[0], false);
+            let gb = g.sum(&[0]);
             if i > 0 {
                 g = g.matmul(&self.w[i].t());
             }

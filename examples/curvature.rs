@@ -318,8 +318,8 @@ fn run(s: &Settings) -> Result<(), Box<dyn Error>> {
     );
 
     let x = train_set.features().narrow(0, 0, s.examples);
-    let centred = x.sub(&x.mean(&[1], true));
-    let std = centred.square().mean(&[1], true).sqrt().add_scalar(1e-8);
+    let centred = x.sub(&x.mean_keepdim(&[1]));
+    let std = centred.square().mean_keepdim(&[1]).sqrt().add_scalar(1e-8);
     let x = centred.div(&std).mul_scalar(s.input_std);
     let steps = x.numel();
     let mut spectra = Vec::new();

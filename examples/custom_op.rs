@@ -114,7 +114,7 @@ fn cloglog_loss<'t>(z: Var<'t, f32>, labels: &[usize]) -> Var<'t, f32> {
     );
     let rate = z.exp();
     let per_class = y * log1mexp(rate) - not_y * rate;
-    -per_class.sum(&[1], false).mean_all()
+    -per_class.sum(&[1]).mean_all()
 }
 
 fn build_model(rng: &mut StdRng) -> Sequential<f32> {

@@ -190,7 +190,7 @@ impl<C: RecurrentCell<f32>> Experiment for Classifier<C> {
     fn accuracy(&self, xs: &[Tensor<f32>], labels: &[usize]) -> f64 {
         let tape = Tape::new();
         let vars: Vec<Var<'_, f32>> = xs.iter().map(|x| tape.constant(x.clone())).collect();
-        let predicted = self.logits(&vars).value().argmax(1, false).to_vec();
+        let predicted = self.logits(&vars).value().argmax(1).to_vec();
         let right = predicted
             .iter()
             .zip(labels)

@@ -25,8 +25,8 @@ fn main() {
     println!("x^T is a view of x: {}", x.t().shares_storage_with(&x));
     println!("y = relu(x w + b): shape {:?}", y.shape());
     println!("{:?}", y.to_vec());
-    println!("column sums: {:?}", y.sum(&[0], false).to_vec());
-    println!("row logsumexp: {:?}", y.logsumexp(&[1], false).to_vec());
+    println!("column sums: {:?}", y.sum(&[0]).to_vec());
+    println!("row logsumexp: {:?}", y.logsumexp(&[1]).to_vec());
 }
 
 #[cfg(test)]

@@ -86,7 +86,7 @@ fn train_epoch(
 fn predict(model: &Sequential<f32>, data: &Dataset<f32>) -> Vec<usize> {
     let tape = Tape::new();
     let logits = model.forward(tape.constant(data.features())).value();
-    logits.argmax(1, false).to_vec().into_iter().collect()
+    logits.argmax(1).to_vec().into_iter().collect()
 }
 
 /// Fraction of `predicted` equal to `labels`.

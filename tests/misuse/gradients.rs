@@ -111,7 +111,7 @@ fn class_indices_beyond_f32_precision_stay_exact() {
     let mut logits = vec![0.0f32; classes];
     logits[label] = 10.0;
     let x = Tensor::from_vec(logits, &[1, classes]);
-    assert_eq!(x.argmax(1, false).to_vec(), vec![label]);
+    assert_eq!(x.argmax(1).to_vec(), vec![label]);
     let tape = Tape::<f32>::new();
     let z = tape.var(x);
     let loss = cross_entropy(z, &[label]);
@@ -167,6 +167,6 @@ fn maximum_and_minimum_propagate_nan_from_either_side() {
     assert!(a.minimum(b).item().is_nan() && b.minimum(a).item().is_nan());
     // The reductions already did: max over [1, NaN] is NaN, argmax points at it.
     let both = Tensor::<f64>::from_vec(vec![1.0, f64::NAN], &[2]);
-    assert!(both.max(&[0], false).item().is_nan());
-    assert_eq!(both.argmax(0, false).item(), 1);
+    assert!(both.max(&[0]).item().is_nan());
+    assert_eq!(both.argmax(0).item(), 1);
 }

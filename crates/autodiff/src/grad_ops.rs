@@ -89,7 +89,10 @@ impl<E: Float> GradOps<E> for Tensor<E> {
         Tensor::sum_to(self, shape)
     }
     fn sum(&self, axes: &[isize], keepdim: bool) -> Self {
-        Tensor::sum(self, axes, keepdim)
+        match keepdim {
+            false => Tensor::sum(self, axes),
+            true => Tensor::sum_keepdim(self, axes),
+        }
     }
     fn narrow(&self, axis: usize, start: usize, len: usize) -> Self {
         Tensor::narrow(self, axis as isize, start, len)
@@ -201,7 +204,7 @@ impl<'t, E: Float> GradOps<E> for Var<'t, E> {
         Var::sum_to(*self, shape)
     }
     fn sum(&self, axes: &[isize], keepdim: bool) -> Self {
-        Var::sum(*self, axes, keepdim)
+        Var::sum_dims(*self, axes, keepdim)
     }
     fn narrow(&self, axis: usize, start: usize, len: usize) -> Self {
         Var::narrow(*self, axis as isize, start, len)

@@ -133,9 +133,27 @@ fn apply_reduce<'t>(r: Reduction, axes: Axes, x: Var<'t, f64>) -> Var<'t, f64> {
         Axes::All => (&[], false),
     };
     match r {
-        Reduction::Sum => x.sum(ax, keep),
-        Reduction::Mean => x.mean(ax, keep),
-        Reduction::LogSumExp => x.logsumexp(ax, keep),
+        Reduction::Sum => {
+            if keep {
+                x.sum_keepdim(ax)
+            } else {
+                x.sum(ax)
+            }
+        }
+        Reduction::Mean => {
+            if keep {
+                x.mean_keepdim(ax)
+            } else {
+                x.mean(ax)
+            }
+        }
+        Reduction::LogSumExp => {
+            if keep {
+                x.logsumexp_keepdim(ax)
+            } else {
+                x.logsumexp(ax)
+            }
+        }
     }
 }
 

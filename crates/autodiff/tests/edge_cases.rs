@@ -104,7 +104,7 @@ fn non_contiguous_leaves() {
 
 /// A scalar loss that reads its input along every axis.
 fn view_loss<'t>(v: Var<'t, f64>) -> Var<'t, f64> {
-    (v.tanh() * v).sum(&[0], false).logsumexp(&[], false)
+    (v.tanh() * v).sum(&[0]).logsumexp(&[])
 }
 
 /// `[3, 1] + [1, 4]` and `[1] + [2, 3]`: gradients sum over the broadcast dims.
@@ -173,7 +173,7 @@ fn backward_twice_is_bit_identical_on_parallel_reductions() {
             tape.var(b.clone()),
         );
         let h = (xv.matmul(wv) + bv).tanh(); // [2816, 128] = 360k elements
-        let loss = h.logsumexp(&[1], false).mean_all() + h.square().sum_all() * 1e-3;
+        let loss = h.logsumexp(&[1]).mean_all() + h.square().sum_all() * 1e-3;
         let g = loss.backward();
         [g[xv].to_vec(), g[wv].to_vec(), g[bv].to_vec()]
     };
@@ -264,18 +264,18 @@ fn reduction_ties_split_evenly() {
     // Row 0 has max 3 twice; row 1 is all 2 (three-way tie for max and min).
     let x = [1.0, 3.0, 3.0, 2.0, 2.0, 2.0];
     let third = 1.0 / 3.0;
-    let g = grad_of(&x, &[2, 3], |v| v.max(&[1], false));
+    let g = grad_of(&x, &[2, 3], |v| v.max(&[1]));
     assert_eq!(g, vec![0.0, 0.5, 0.5, third, third, third]);
-    let g = grad_of(&x, &[2, 3], |v| v.min(&[-1], true));
+    let g = grad_of(&x, &[2, 3], |v| v.min_keepdim(&[-1]));
     assert_eq!(g, vec![1.0, 0.0, 0.0, third, third, third]);
     // Over all axes: the max 3 appears twice among six elements.
     assert_eq!(
-        grad_of(&x, &[2, 3], |v| v.max(&[], false)),
+        grad_of(&x, &[2, 3], |v| v.max(&[])),
         vec![0.0, 0.5, 0.5, 0.0, 0.0, 0.0]
     );
     // Over axis 0: columns (1,2), (3,2), (3,2): no ties, one winner each.
     assert_eq!(
-        grad_of(&x, &[2, 3], |v| v.max(&[0], false)),
+        grad_of(&x, &[2, 3], |v| v.max(&[0])),
         vec![0.0, 1.0, 1.0, 1.0, 0.0, 0.0]
     );
 }
@@ -368,9 +368,7 @@ fn gradients_are_stable_at_extreme_inputs() {
     // logsumexp' = softmax: two tied maxima at 1000 share the gradient, -1000
     // gets 0. (e^(x - lse) with lse = 1000 + ln 2 rounded at magnitude 1000:
     // one ulp there, 1.1e-13, is the only error.)
-    let g = grad_of(&[1000.0, 1000.0, -1000.0], &[3], |v| {
-        v.logsumexp(&[0], false)
-    });
+    let g = grad_of(&[1000.0, 1000.0, -1000.0], &[3], |v| v.logsumexp(&[0]));
     assert_close(&g, &[0.5, 0.5, 0.0], 1e-12, 0.0);
     // Cross-entropy of huge logits: d/dz -log_softmax(z)[0] = softmax(z) - onehot(0).
     let g = grad_of(&[1000.0, 0.0, -1000.0], &[3], |v| {

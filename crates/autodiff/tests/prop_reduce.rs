@@ -45,62 +45,62 @@ proptest! {
 
     #[test]
     fn sum_grad((t, axes, keep) in reduce_case(smooth_input)) {
-        check1(|_, v| v[0].sum(&axes, keep), &[t])?;
+        check1(|_, v| if keep { v[0].sum_keepdim(&axes) } else { v[0].sum(&axes) }, &[t])?;
     }
 
     #[test]
     fn sum_gradgrad((t, axes, keep) in reduce_case(smooth_input)) {
-        check2(|_, v| v[0].sum(&axes, keep).square(), &[t])?;
+        check2(|_, v| (if keep { v[0].sum_keepdim(&axes) } else { v[0].sum(&axes) }).square(), &[t])?;
     }
 
     #[test]
     fn mean_grad((t, axes, keep) in reduce_case(smooth_input)) {
-        check1(|_, v| v[0].mean(&axes, keep), &[t])?;
+        check1(|_, v| if keep { v[0].mean_keepdim(&axes) } else { v[0].mean(&axes) }, &[t])?;
     }
 
     #[test]
     fn mean_gradgrad((t, axes, keep) in reduce_case(smooth_input)) {
-        check2(|_, v| v[0].mean(&axes, keep).square(), &[t])?;
+        check2(|_, v| (if keep { v[0].mean_keepdim(&axes) } else { v[0].mean(&axes) }).square(), &[t])?;
     }
 
     #[test]
     fn max_grad((t, axes, keep) in reduce_case(distinct_input)) {
-        check1(|_, v| v[0].max(&axes, keep), &[t])?;
+        check1(|_, v| if keep { v[0].max_keepdim(&axes) } else { v[0].max(&axes) }, &[t])?;
     }
 
     #[test]
     fn max_gradgrad((t, axes, keep) in reduce_case(distinct_input)) {
-        check2(|_, v| v[0].max(&axes, keep).square(), &[t])?;
+        check2(|_, v| (if keep { v[0].max_keepdim(&axes) } else { v[0].max(&axes) }).square(), &[t])?;
     }
 
     #[test]
     fn min_grad((t, axes, keep) in reduce_case(distinct_input)) {
-        check1(|_, v| v[0].min(&axes, keep), &[t])?;
+        check1(|_, v| if keep { v[0].min_keepdim(&axes) } else { v[0].min(&axes) }, &[t])?;
     }
 
     #[test]
     fn min_gradgrad((t, axes, keep) in reduce_case(distinct_input)) {
-        check2(|_, v| v[0].min(&axes, keep).square(), &[t])?;
+        check2(|_, v| (if keep { v[0].min_keepdim(&axes) } else { v[0].min(&axes) }).square(), &[t])?;
     }
 
     #[test]
     fn logsumexp_grad((t, axes, keep) in reduce_case(smooth_input)) {
-        check1(|_, v| v[0].logsumexp(&axes, keep), &[t])?;
+        check1(|_, v| if keep { v[0].logsumexp_keepdim(&axes) } else { v[0].logsumexp(&axes) }, &[t])?;
     }
 
     #[test]
     fn logsumexp_gradgrad((t, axes, keep) in reduce_case(smooth_input)) {
-        check2(|_, v| v[0].logsumexp(&axes, keep), &[t])?;
+        check2(|_, v| if keep { v[0].logsumexp_keepdim(&axes) } else { v[0].logsumexp(&axes) }, &[t])?;
     }
 
     #[test]
     fn var_grad((t, axes, keep, corr) in var_case()) {
-        check1(|_, v| v[0].var_with_correction(&axes, keep, corr), &[t])?;
+        check1(|_, v| if keep { v[0].var_with_correction_keepdim(&axes, corr) } else { v[0].var_with_correction(&axes, corr) }, &[t])?;
     }
 
     #[test]
     fn var_gradgrad((t, axes, keep, corr) in var_case()) {
-        check2(|_, v| v[0].var_with_correction(&axes, keep, corr), &[t])?;
+        check2(|_, v| if keep { v[0].var_with_correction_keepdim(&axes, corr) } else { v[0].var_with_correction(&axes, corr) }, &[t])?;
     }
 
     #[test]
@@ -141,13 +141,13 @@ fn reductions_match_naive_values() {
         vec![1.0, 5.0, 2.0, 7.0, 3.0, 4.0],
         &[2, 3],
     ));
-    assert_eq!(x.sum(&[1], false).value().to_vec(), vec![8.0, 14.0]);
-    assert_eq!(x.mean(&[0], true).value().to_vec(), vec![4.0, 4.0, 3.0]);
-    assert_eq!(x.max(&[-1], false).value().to_vec(), vec![5.0, 7.0]);
-    assert_eq!(x.min(&[0, 1], false).value().item(), 1.0);
+    assert_eq!(x.sum(&[1]).value().to_vec(), vec![8.0, 14.0]);
+    assert_eq!(x.mean_keepdim(&[0]).value().to_vec(), vec![4.0, 4.0, 3.0]);
+    assert_eq!(x.max(&[-1]).value().to_vec(), vec![5.0, 7.0]);
+    assert_eq!(x.min(&[0, 1]).value().item(), 1.0);
     // var over axis 1, correction 1: row 0 mean 8/3, Σ(x-m)² = 26/3, /2 = 13/3.
-    assert!((x.var_with_correction(&[1], false, 1).value().to_vec()[0] - 13.0 / 3.0).abs() < 1e-12);
+    assert!((x.var_with_correction(&[1], 1).value().to_vec()[0] - 13.0 / 3.0).abs() < 1e-12);
     // logsumexp of row 0 = ln(e + e^5 + e^2).
     let want = (1f64.exp() + 5f64.exp() + 2f64.exp()).ln();
-    assert!((x.logsumexp(&[1], false).value().to_vec()[0] - want).abs() < 1e-12);
+    assert!((x.logsumexp(&[1]).value().to_vec()[0] - want).abs() < 1e-12);
 }

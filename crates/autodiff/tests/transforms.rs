@@ -24,8 +24,8 @@ fn rand_tensor(shape: &[usize], seed: u64) -> Tensor<f64> {
 fn composition<'t>(_: &'t Tape<f64>, v: &[Var<'t, f64>]) -> Var<'t, f64> {
     let (x, w) = (v[0], v[1]);
     let h = x.matmul(w).tanh(); // [3, 2]
-    let s = x.sigmoid().sum(&[1], true); // [3, 1]
-    h * s + h.logsumexp(&[0], true).exp() // broadcast [1, 2]
+    let s = x.sigmoid().sum_keepdim(&[1]); // [3, 1]
+    h * s + h.logsumexp_keepdim(&[0]).exp() // broadcast [1, 2]
 }
 
 /// Central differences of the flattened output with respect to each
@@ -320,7 +320,7 @@ proptest! {
     /// jacrev = jacfwd on random elementwise-and-reduction compositions of random shapes.
     #[test]
     fn jacrev_equals_jacfwd_on_random_shapes(t in shape_rank(1, 3, 3).prop_flat_map(|s| tensor_of(s, smooth()))) {
-        let f = check_fn(|_, v| (v[0].sin() * v[0].exp()).sum(&[0], true).tanh());
+        let f = check_fn(|_, v| (v[0].sin() * v[0].exp()).sum_keepdim(&[0]).tanh());
         let rev = jacrev(f, std::slice::from_ref(&t));
         let fwd = jacfwd(f, &[t]);
         prop_assert_eq!(rev[0].shape(), fwd[0].shape());

@@ -151,7 +151,7 @@ pub fn binary_cross_entropy_with_logits<'t, E: Float>(
 /// is 5e-4).
 #[track_caller]
 fn stable_log_softmax<'t, E: Float>(z: Var<'t, E>) -> Var<'t, E> {
-    (z - z.max(&[1], true).detach()).log_softmax(1)
+    (z - z.max_keepdim(&[1]).detach()).log_softmax(1)
 }
 
 /// The mean over samples of `values[n, labels[n]]` (a 0-d var). The labels

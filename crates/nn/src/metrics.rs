@@ -28,7 +28,7 @@ pub fn accuracy<E: Float>(logits: &Tensor<E>, labels: &[usize]) -> f64 {
     if labels.is_empty() {
         return f64::NAN;
     }
-    let predicted = logits.argmax(1, false).to_vec();
+    let predicted = logits.argmax(1).to_vec();
     let right = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
     right as f64 / labels.len() as f64
 }

@@ -238,7 +238,7 @@ fn gram<E: Float>(w: &Tensor<E>) -> Tensor<f64> {
 fn assert_scaled_identity(g: &Tensor<f64>, scale: f64, tol: f64, what: &str) {
     let n = g.shape()[0];
     let expected = Tensor::<f64>::eye(n).mul_scalar(scale);
-    let worst = g.sub(&expected).abs().max(&[], false).item();
+    let worst = g.sub(&expected).abs().max(&[]).item();
     assert!(
         worst <= tol,
         "{what}: W Wᵀ differs from {scale} I by {worst:.3e}"
@@ -296,7 +296,7 @@ fn orthogonal_is_the_sign_corrected_q_of_a_normal_matrix() {
 fn orthogonal_entries_have_the_rms_of_init_std() {
     let shape = [128, 512];
     let w = init::orthogonal::<f64>(&shape, 1.5, &mut rng(18));
-    let rms = (w.square().mean(&[], false).item()).sqrt();
+    let rms = (w.square().mean(&[]).item()).sqrt();
     let expected = Init::Orthogonal { gain: 1.5 }.std(&shape);
     assert!((rms - expected).abs() < 1e-12, "rms {rms} vs {expected}");
 }

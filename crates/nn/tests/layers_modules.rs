@@ -49,7 +49,7 @@ fn linear_on_batched_input_acts_on_the_last_axis() {
     // The weight gradient sums over both batch axes: ∂(Σ y)/∂W[o, i] = Σ x[.., i].
     let grads = y.sum_all().backward();
     let g = fc.weight().grad(&grads).unwrap();
-    let col_sums = x.sum(&[0, 1], false).to_vec();
+    let col_sums = x.sum(&[0, 1]).to_vec();
     for o in 0..2 {
         assert_close(
             &g.narrow(0, o, 1).to_vec(),
@@ -142,7 +142,7 @@ fn softmax_normalises_along_its_axis() {
     ));
     let rows = Softmax::new(-1).forward(x).value();
     assert_close(
-        &rows.sum(&[1], false).to_vec(),
+        &rows.sum(&[1]).to_vec(),
         &[1.0, 1.0],
         1e-15,
         "rows sum to 1",
@@ -156,7 +156,7 @@ fn softmax_normalises_along_its_axis() {
     );
     let cols = Softmax::new(0).forward(x).value();
     assert_close(
-        &cols.sum(&[0], false).to_vec(),
+        &cols.sum(&[0]).to_vec(),
         &[1.0, 1.0, 1.0],
         1e-15,
         "columns sum to 1",

@@ -114,8 +114,8 @@ fn whole_model_gradcheck_catches_a_wrong_gradient() {
     let model = build(&d, 5);
     let f = check_fn(|_, v| {
         let h = linear(v[6], v[0], Some(v[1])).tanh();
-        let centered = h - h.mean(&[-1], true).detach();
-        let h = centered * (centered.square().mean(&[-1], true) + 1e-5).powf(-0.5) * v[2] + v[3];
+        let centered = h - h.mean_keepdim(&[-1]).detach();
+        let h = centered * (centered.square().mean_keepdim(&[-1]) + 1e-5).powf(-0.5) * v[2] + v[3];
         loss::cross_entropy(linear(h, v[4], Some(v[5])), &labels)
     });
     assert!(gradcheck(f, &inputs(&model, &d, 6), &GradcheckOptions::default()).is_err());

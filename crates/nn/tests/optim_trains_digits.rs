@@ -28,7 +28,7 @@ fn accuracy(model: &Sequential<f32>, data: &Dataset<f32>) -> f64 {
     let predicted = model
         .forward(tape.constant(data.features()))
         .value()
-        .argmax(1, false)
+        .argmax(1)
         .to_vec();
     let right = predicted
         .iter()

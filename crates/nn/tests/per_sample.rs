@@ -26,7 +26,7 @@ fn assert_agree(model: &dyn Module<f64>, x: &Tensor<f64>, labels: &[usize]) {
         assert_eq!(name, name2);
         assert_eq!(f.shape(), s.shape(), "{name}");
         assert_eq!(f.shape()[0], labels.len());
-        let err = f.sub(s).abs().max(&[], false).item();
+        let err = f.sub(s).abs().max(&[]).item();
         assert!(err <= 1e-12, "{name}: max difference {err}");
     }
     // The mean over examples is the gradient of the mean loss.
@@ -34,7 +34,7 @@ fn assert_agree(model: &dyn Module<f64>, x: &Tensor<f64>, labels: &[usize]) {
     let grads = cross_entropy(model.forward(tape.constant(x.clone())), labels).backward();
     let mut i = 0;
     model.visit_params(&mut |name, p: &Param<f64>| {
-        let mean = fast[i].1.mean(&[0], false);
+        let mean = fast[i].1.mean(&[0]);
         let batch = p.grad(&grads).unwrap();
         assert!(
             mean.allclose(batch, 1e-10, 1e-13),

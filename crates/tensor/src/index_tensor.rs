@@ -14,7 +14,7 @@ use std::sync::Arc;
 /// ```
 /// use tapegrad_tensor::{IndexTensor, Tensor};
 /// let x = Tensor::<f32>::from_vec(vec![1.0, 9.0, 3.0, 7.0, 2.0, 8.0], &[2, 3]);
-/// let best = x.argmax(1, true); // [[1], [2]]
+/// let best = x.argmax_keepdim(1); // [[1], [2]]
 /// assert_eq!(best.as_slice(), &[1, 2]);
 /// assert_eq!(x.gather(1, &best).to_vec(), vec![9.0, 8.0]);
 /// let labels = IndexTensor::from_vec(vec![16_777_217], &[1]);

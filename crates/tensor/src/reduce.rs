@@ -192,11 +192,24 @@ impl<E: Float> Tensor<E> {
     ///
     /// ```
     /// let a = tapegrad_tensor::Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]);
-    /// assert_eq!(a.sum(&[0], false).to_vec(), vec![4.0, 6.0]);
-    /// assert_eq!(a.sum(&[-1], true).shape(), &[2, 1]);
+    /// assert_eq!(a.sum(&[0]).to_vec(), vec![4.0, 6.0]);
+    /// assert_eq!(a.sum_keepdim(&[-1]).shape(), &[2, 1]);
     /// ```
     #[track_caller]
-    pub fn sum(&self, axes: &[isize], keepdim: bool) -> Tensor<E> {
+    pub fn sum(&self, axes: &[isize]) -> Tensor<E> {
+        self.sum_dims(axes, false)
+    }
+
+    /// [`sum`](Self::sum) keeping the reduced axes as size 1.
+    #[track_caller]
+    pub fn sum_keepdim(&self, axes: &[isize]) -> Tensor<E> {
+        self.sum_dims(axes, true)
+    }
+
+    /// [`sum`](Self::sum) with `keepdim` as a flag, for callers
+    /// that carry it.
+    #[track_caller]
+    pub(crate) fn sum_dims(&self, axes: &[isize], keepdim: bool) -> Tensor<E> {
         self.reduce_rows(
             axes,
             keepdim,
@@ -210,14 +223,27 @@ impl<E: Float> Tensor<E> {
 
     /// Sum of every element, as a 0-d tensor.
     pub fn sum_all(&self) -> Tensor<E> {
-        self.sum(&[], false)
+        self.sum(&[])
     }
 
     /// Mean over `axes` (all when empty).
     #[track_caller]
-    pub fn mean(&self, axes: &[isize], keepdim: bool) -> Tensor<E> {
+    pub fn mean(&self, axes: &[isize]) -> Tensor<E> {
+        self.mean_dims(axes, false)
+    }
+
+    /// [`mean`](Self::mean) keeping the reduced axes as size 1.
+    #[track_caller]
+    pub fn mean_keepdim(&self, axes: &[isize]) -> Tensor<E> {
+        self.mean_dims(axes, true)
+    }
+
+    /// [`mean`](Self::mean) with `keepdim` as a flag, for callers
+    /// that carry it.
+    #[track_caller]
+    pub(crate) fn mean_dims(&self, axes: &[isize], keepdim: bool) -> Tensor<E> {
         let count = self.reduce_count(axes, "mean");
-        self.sum(axes, keepdim).mul_scalar(1.0 / count as f64)
+        self.sum_dims(axes, keepdim).mul_scalar(1.0 / count as f64)
     }
 
     /// Number of elements folded into each output of a reduction over `axes`.
@@ -234,7 +260,20 @@ impl<E: Float> Tensor<E> {
     /// # Panics
     /// If a reduced axis has size 0.
     #[track_caller]
-    pub fn max(&self, axes: &[isize], keepdim: bool) -> Tensor<E> {
+    pub fn max(&self, axes: &[isize]) -> Tensor<E> {
+        self.max_dims(axes, false)
+    }
+
+    /// [`max`](Self::max) keeping the reduced axes as size 1.
+    #[track_caller]
+    pub fn max_keepdim(&self, axes: &[isize]) -> Tensor<E> {
+        self.max_dims(axes, true)
+    }
+
+    /// [`max`](Self::max) with `keepdim` as a flag, for callers
+    /// that carry it.
+    #[track_caller]
+    pub(crate) fn max_dims(&self, axes: &[isize], keepdim: bool) -> Tensor<E> {
         if self.reduce_count(axes, "max") == 0 {
             panic!(
                 "max: cannot reduce over an empty axis of {:?}",
@@ -254,7 +293,20 @@ impl<E: Float> Tensor<E> {
 
     /// Minimum over `axes` (NaN wins, as in PyTorch).
     #[track_caller]
-    pub fn min(&self, axes: &[isize], keepdim: bool) -> Tensor<E> {
+    pub fn min(&self, axes: &[isize]) -> Tensor<E> {
+        self.min_dims(axes, false)
+    }
+
+    /// [`min`](Self::min) keeping the reduced axes as size 1.
+    #[track_caller]
+    pub fn min_keepdim(&self, axes: &[isize]) -> Tensor<E> {
+        self.min_dims(axes, true)
+    }
+
+    /// [`min`](Self::min) with `keepdim` as a flag, for callers
+    /// that carry it.
+    #[track_caller]
+    pub(crate) fn min_dims(&self, axes: &[isize], keepdim: bool) -> Tensor<E> {
         if self.reduce_count(axes, "min") == 0 {
             panic!(
                 "min: cannot reduce over an empty axis of {:?}",
@@ -277,13 +329,26 @@ impl<E: Float> Tensor<E> {
     ///
     /// ```
     /// let a = tapegrad_tensor::Tensor::<f32>::from_vec(vec![1.0, 9.0, 3.0, 7.0, 2.0, 7.0], &[2, 3]);
-    /// assert_eq!(a.argmax(1, false).to_vec(), vec![1, 0]);
+    /// assert_eq!(a.argmax(1).to_vec(), vec![1, 0]);
     /// ```
     ///
     /// # Panics
     /// If the axis is out of range or has size 0.
     #[track_caller]
-    pub fn argmax(&self, axis: isize, keepdim: bool) -> IndexTensor {
+    pub fn argmax(&self, axis: isize) -> IndexTensor {
+        self.argmax_dims(axis, false)
+    }
+
+    /// [`argmax`](Self::argmax) keeping the reduced axis as size 1.
+    #[track_caller]
+    pub fn argmax_keepdim(&self, axis: isize) -> IndexTensor {
+        self.argmax_dims(axis, true)
+    }
+
+    /// [`argmax`](Self::argmax) with `keepdim` as a flag, for callers
+    /// that carry it.
+    #[track_caller]
+    pub(crate) fn argmax_dims(&self, axis: isize, keepdim: bool) -> IndexTensor {
         self.arg_extremum(axis, keepdim, "argmax", |x, best| {
             x > best || (x.is_nan() && !best.is_nan())
         })
@@ -295,7 +360,20 @@ impl<E: Float> Tensor<E> {
     /// # Panics
     /// If the axis is out of range or has size 0.
     #[track_caller]
-    pub fn argmin(&self, axis: isize, keepdim: bool) -> IndexTensor {
+    pub fn argmin(&self, axis: isize) -> IndexTensor {
+        self.argmin_dims(axis, false)
+    }
+
+    /// [`argmin`](Self::argmin) keeping the reduced axis as size 1.
+    #[track_caller]
+    pub fn argmin_keepdim(&self, axis: isize) -> IndexTensor {
+        self.argmin_dims(axis, true)
+    }
+
+    /// [`argmin`](Self::argmin) with `keepdim` as a flag, for callers
+    /// that carry it.
+    #[track_caller]
+    pub(crate) fn argmin_dims(&self, axis: isize, keepdim: bool) -> IndexTensor {
         self.arg_extremum(axis, keepdim, "argmin", |x, best| {
             x < best || (x.is_nan() && !best.is_nan())
         })
@@ -345,20 +423,33 @@ impl<E: Float> Tensor<E> {
     ///
     /// ```
     /// let a = tapegrad_tensor::Tensor::<f64>::from_vec(vec![1e4, 1e4], &[2]);
-    /// let l = a.logsumexp(&[0], false).item();
+    /// let l = a.logsumexp(&[0]).item();
     /// assert!((l - (1e4 + 2f64.ln())).abs() < 1e-9);
     /// ```
     #[track_caller]
-    pub fn logsumexp(&self, axes: &[isize], keepdim: bool) -> Tensor<E> {
+    pub fn logsumexp(&self, axes: &[isize]) -> Tensor<E> {
+        self.logsumexp_dims(axes, false)
+    }
+
+    /// [`logsumexp`](Self::logsumexp) keeping the reduced axes as size 1.
+    #[track_caller]
+    pub fn logsumexp_keepdim(&self, axes: &[isize]) -> Tensor<E> {
+        self.logsumexp_dims(axes, true)
+    }
+
+    /// [`logsumexp`](Self::logsumexp) with `keepdim` as a flag, for callers
+    /// that carry it.
+    #[track_caller]
+    pub(crate) fn logsumexp_dims(&self, axes: &[isize], keepdim: bool) -> Tensor<E> {
         if self.reduce_count(axes, "logsumexp") == 0 {
             // ln of an empty sum: -inf, as in PyTorch.
             let out_shape = self.reduced_shape(&self.reduce_axes(axes, "logsumexp"), keepdim);
             return Tensor::full(&out_shape, E::NEG_INFINITY);
         }
-        let m = self.max(axes, true);
+        let m = self.max_keepdim(axes);
         // An all -inf row has max -inf; shift by 0 there so it stays -inf, not NaN.
         let shift = m.map(|v| if v.is_finite() { v } else { E::ZERO });
-        let s = self.sub(&shift).exp().sum(axes, true).ln().add(&shift);
+        let s = self.sub(&shift).exp().sum_keepdim(axes).ln().add(&shift);
         if keepdim {
             s
         } else {
@@ -373,27 +464,57 @@ impl<E: Float> Tensor<E> {
     ///
     /// ```
     /// let a = tapegrad_tensor::Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[4]);
-    /// assert!((a.var(&[0], false).item() - 5.0 / 3.0).abs() < 1e-15);
-    /// assert_eq!(a.var_with_correction(&[0], false, 0).item(), 1.25);
+    /// assert!((a.var(&[0]).item() - 5.0 / 3.0).abs() < 1e-15);
+    /// assert_eq!(a.var_with_correction(&[0], 0).item(), 1.25);
     /// ```
     #[track_caller]
-    pub fn var(&self, axes: &[isize], keepdim: bool) -> Tensor<E> {
-        self.var_with_correction(axes, keepdim, 1)
+    pub fn var(&self, axes: &[isize]) -> Tensor<E> {
+        self.var_dims(axes, false)
+    }
+
+    /// [`var`](Self::var) keeping the reduced axes as size 1.
+    #[track_caller]
+    pub fn var_keepdim(&self, axes: &[isize]) -> Tensor<E> {
+        self.var_dims(axes, true)
+    }
+
+    /// [`var`](Self::var) with `keepdim` as a flag, for callers
+    /// that carry it.
+    #[track_caller]
+    pub(crate) fn var_dims(&self, axes: &[isize], keepdim: bool) -> Tensor<E> {
+        self.var_with_correction_dims(axes, keepdim, 1)
     }
 
     /// Variance over `axes`: `Σ (x - mean)² / (N - correction)`
     /// (`correction = 1` is the unbiased estimate, as PyTorch's default).
     #[track_caller]
-    pub fn var_with_correction(
+    pub fn var_with_correction(&self, axes: &[isize], correction: usize) -> Tensor<E> {
+        self.var_with_correction_dims(axes, false, correction)
+    }
+
+    /// [`var_with_correction`](Self::var_with_correction) keeping the
+    /// reduced axes as size 1.
+    #[track_caller]
+    pub fn var_with_correction_keepdim(&self, axes: &[isize], correction: usize) -> Tensor<E> {
+        self.var_with_correction_dims(axes, true, correction)
+    }
+
+    /// [`var_with_correction`](Self::var_with_correction) with `keepdim`
+    /// as a flag.
+    #[track_caller]
+    pub(crate) fn var_with_correction_dims(
         &self,
         axes: &[isize],
         keepdim: bool,
         correction: usize,
     ) -> Tensor<E> {
         let n = self.reduce_count(axes, "var");
-        let centered = self.sub(&self.mean(axes, true));
+        let centered = self.sub(&self.mean_keepdim(axes));
         let denom = (n as f64 - correction as f64).max(0.0);
-        centered.square().sum(axes, keepdim).mul_scalar(1.0 / denom)
+        centered
+            .square()
+            .sum_dims(axes, keepdim)
+            .mul_scalar(1.0 / denom)
     }
 
     /// Sums a broadcast tensor back down to `shape` (the inverse of
@@ -425,7 +546,7 @@ impl<E: Float> Tensor<E> {
         if axes.is_empty() {
             return self.reshape(shape);
         }
-        self.sum(&axes, true).reshape(shape)
+        self.sum_keepdim(&axes).reshape(shape)
     }
 }
 
@@ -436,7 +557,7 @@ mod tests {
     #[test]
     fn logsumexp_is_stable_at_large_magnitude() {
         let a = Tensor::<f32>::from_vec(vec![1e4, 1e4 - 1.0, -1e4, -1e4], &[2, 2]);
-        let l = a.logsumexp(&[1], false).to_vec();
+        let l = a.logsumexp(&[1]).to_vec();
         let want0 = 1e4 + (1.0 + (-1.0f64).exp()).ln();
         assert!((l[0] as f64 - want0).abs() < 1e-2, "{}", l[0]);
         assert!((l[1] as f64 - (-1e4 + 2f64.ln())).abs() < 1e-2, "{}", l[1]);
@@ -445,14 +566,14 @@ mod tests {
     #[test]
     fn logsumexp_of_all_neg_inf_is_neg_inf() {
         let a = Tensor::<f64>::full(&[3], f64::NEG_INFINITY);
-        assert_eq!(a.logsumexp(&[], false).item(), f64::NEG_INFINITY);
+        assert_eq!(a.logsumexp(&[]).item(), f64::NEG_INFINITY);
     }
 
     #[test]
     fn variance_is_unbiased_by_default() {
         let a = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[4]);
-        assert!((a.var_with_correction(&[0], false, 1).item() - 5.0 / 3.0).abs() < 1e-15);
-        assert!((a.var_with_correction(&[0], false, 0).item() - 1.25).abs() < 1e-15);
+        assert!((a.var_with_correction(&[0], 1).item() - 5.0 / 3.0).abs() < 1e-15);
+        assert!((a.var_with_correction(&[0], 0).item() - 1.25).abs() < 1e-15);
     }
 
     #[test]
@@ -474,6 +595,6 @@ mod tests {
     #[test]
     #[should_panic(expected = "sum: axis 2 is out of range for a tensor with 2 dimensions")]
     fn bad_axis_names_op() {
-        Tensor::<f32>::zeros(&[2, 2]).sum(&[2], false);
+        Tensor::<f32>::zeros(&[2, 2]).sum(&[2]);
     }
 }

@@ -80,15 +80,15 @@ proptest! {
         let x = quantized(numel(&s), seed);
         let t = view::<f64>(&x, &s, k);
         let ops: Vec<(&str, Reduction, Reference)> = vec![
-            ("sum", |t, a, kd| t.sum(&[a], kd), |xs| xs.iter().sum()),
-            ("mean", |t, a, kd| t.mean(&[a], kd), mean),
-            ("max", |t, a, kd| t.max(&[a], kd), |xs| xs.iter().cloned().fold(f64::NEG_INFINITY, f64::max)),
-            ("min", |t, a, kd| t.min(&[a], kd), |xs| xs.iter().cloned().fold(f64::INFINITY, f64::min)),
-            ("argmax", |t, a, kd| as_values(t.argmax(a, kd)), first_argmax),
-            ("argmin", |t, a, kd| as_values(t.argmin(a, kd)), first_argmin),
-            ("logsumexp", |t, a, kd| t.logsumexp(&[a], kd), logsumexp),
-            ("var", |t, a, kd| t.var(&[a], kd), |xs| var(xs, 1)),
-            ("var (biased)", |t, a, kd| t.var_with_correction(&[a], kd, 0), |xs| var(xs, 0)),
+            ("sum", |t, a, kd| if kd { t.sum_keepdim(&[a]) } else { t.sum(&[a]) }, |xs| xs.iter().sum()),
+            ("mean", |t, a, kd| if kd { t.mean_keepdim(&[a]) } else { t.mean(&[a]) }, mean),
+            ("max", |t, a, kd| if kd { t.max_keepdim(&[a]) } else { t.max(&[a]) }, |xs| xs.iter().cloned().fold(f64::NEG_INFINITY, f64::max)),
+            ("min", |t, a, kd| if kd { t.min_keepdim(&[a]) } else { t.min(&[a]) }, |xs| xs.iter().cloned().fold(f64::INFINITY, f64::min)),
+            ("argmax", |t, a, kd| as_values(if kd { t.argmax_keepdim(a) } else { t.argmax(a) }), first_argmax),
+            ("argmin", |t, a, kd| as_values(if kd { t.argmin_keepdim(a) } else { t.argmin(a) }), first_argmin),
+            ("logsumexp", |t, a, kd| if kd { t.logsumexp_keepdim(&[a]) } else { t.logsumexp(&[a]) }, logsumexp),
+            ("var", |t, a, kd| if kd { t.var_keepdim(&[a]) } else { t.var(&[a]) }, |xs| var(xs, 1)),
+            ("var (biased)", |t, a, kd| if kd { t.var_with_correction_keepdim(&[a], 0) } else { t.var_with_correction(&[a], 0) }, |xs| var(xs, 0)),
         ];
         for axis in 0..s.len() {
             let a = if negative { axis as isize - s.len() as isize } else { axis as isize };
@@ -128,12 +128,12 @@ proptest! {
         };
         let t = view::<f64>(&x, &s, k);
         let ax: Vec<isize> = axes.iter().map(|&d| d as isize).collect();
-        let got = t.sum(&ax, keepdim);
+        let got = if keepdim { t.sum_keepdim(&ax) } else { t.sum(&ax) };
         prop_assert_eq!(got.shape(), want_shape.as_slice());
         assert_close(&got.to_vec(), &want, 1e-13, "sum");
         let count = reduced.iter().map(|&d| s[d]).product::<usize>() as f64;
         let want_mean: Vec<f64> = want.iter().map(|v| v / count).collect();
-        assert_close(&t.mean(&ax, keepdim).to_vec(), &want_mean, 1e-13, "mean");
+        assert_close(&(if keepdim { t.mean_keepdim(&ax) } else { t.mean(&ax) }).to_vec(), &want_mean, 1e-13, "mean");
     }
 
     #[test]
@@ -163,9 +163,9 @@ fn long_reductions_on_the_parallel_paths_match_loop() {
     let t = Tensor::<f64>::from_vec(x.clone(), &[n]);
     assert_close(&[t.sum_all().item()], &[x.iter().sum()], 1e-12, "sum_all");
     let max = x.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    assert_eq!(t.max(&[0], false).item(), max);
+    assert_eq!(t.max(&[0]).item(), max);
     assert_close(
-        &[t.logsumexp(&[0], false).item()],
+        &[t.logsumexp(&[0]).item()],
         &[logsumexp(&x)],
         1e-12,
         "logsumexp",
@@ -177,15 +177,10 @@ fn long_reductions_on_the_parallel_paths_match_loop() {
     let v = view::<f64>(&x, &s, Kind::PermutedNarrowed);
     for axis in 0..2 {
         let (want, _) = fold_axis(&x, &s, axis, |xs| xs.iter().sum());
-        assert_close(
-            &v.sum(&[axis as isize], false).to_vec(),
-            &want,
-            1e-12,
-            "rows",
-        );
+        assert_close(&v.sum(&[axis as isize]).to_vec(), &want, 1e-12, "rows");
         let (want, _) = fold_axis(&x, &s, axis, first_argmax);
         assert_eq!(
-            as_values(v.argmax(axis as isize, false)).to_vec(),
+            as_values(v.argmax(axis as isize)).to_vec(),
             want,
             "argmax rows"
         );
@@ -224,19 +219,19 @@ fn leading_axis_reductions_of_contiguous_tensors_match_loop() {
             .0;
             shape.remove(0);
         }
-        assert_close(&t.sum(&lead, false).to_vec(), &want_sum, 1e-12, "sum");
+        assert_close(&t.sum(&lead).to_vec(), &want_sum, 1e-12, "sum");
         let bits = |v: Vec<f64>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(t.max(&lead, false).to_vec()), bits(want_max), "max");
-        assert_eq!(bits(t.min(&lead, false).to_vec()), bits(want_min), "min");
-        assert_eq!(t.sum(&lead, true).shape().len(), s.len(), "keepdim");
+        assert_eq!(bits(t.max(&lead).to_vec()), bits(want_max), "max");
+        assert_eq!(bits(t.min(&lead).to_vec()), bits(want_min), "min");
+        assert_eq!(t.sum_keepdim(&lead).shape().len(), s.len(), "keepdim");
     }
 }
 
 #[test]
 fn sum_over_an_empty_axis_is_zero_and_argmax_over_it_panics() {
     let t = Tensor::<f32>::zeros(&[3, 0]);
-    assert_eq!(t.sum(&[1], false).to_vec(), vec![0.0; 3]);
-    let r = std::panic::catch_unwind(|| t.argmax(1, false));
+    assert_eq!(t.sum(&[1]).to_vec(), vec![0.0; 3]);
+    let r = std::panic::catch_unwind(|| t.argmax(1));
     assert!(r.is_err());
 }
 
@@ -245,7 +240,7 @@ fn sum_over_an_empty_axis_is_zero_and_argmax_over_it_panics() {
 #[test]
 fn max_over_an_empty_axis_panics_as_documented() {
     let t = Tensor::<f32>::zeros(&[3, 0]);
-    let r = std::panic::catch_unwind(|| t.max(&[1], false));
+    let r = std::panic::catch_unwind(|| t.max(&[1]));
     assert!(
         r.is_err(),
         "max over an empty axis returned {:?}",
@@ -256,12 +251,12 @@ fn max_over_an_empty_axis_panics_as_documented() {
 #[test]
 #[should_panic(expected = "min: cannot reduce over an empty axis of [3, 0]")]
 fn min_over_an_empty_axis_panics() {
-    Tensor::<f32>::zeros(&[3, 0]).min(&[1], false);
+    Tensor::<f32>::zeros(&[3, 0]).min(&[1]);
 }
 
 #[test]
 fn logsumexp_over_an_empty_axis_is_neg_inf() {
-    let l = Tensor::<f64>::zeros(&[3, 0]).logsumexp(&[1], true);
+    let l = Tensor::<f64>::zeros(&[3, 0]).logsumexp_keepdim(&[1]);
     assert_eq!(l.shape(), &[3, 1]);
     assert!(l.to_vec().iter().all(|&v| v == f64::NEG_INFINITY));
 }

@@ -37,9 +37,9 @@ panics_with! {
     narrow_range: "narrow: range 2..5 is out of bounds for axis 1 of [2, 3]" => z(&[2, 3]).narrow(1, 2, 3);
     select_index: "select: index 3 out of range for axis 1 of size 3 (shape [2, 3])" => z(&[2, 3]).select(1, 3);
     squeeze_size: "squeeze: axis 0 of [2, 3] has size 2, not 1" => z(&[2, 3]).squeeze(0);
-    sum_axis: "sum: axis 2 is out of range for a tensor with 2 dimensions" => z(&[2, 3]).sum(&[2], false);
+    sum_axis: "sum: axis 2 is out of range for a tensor with 2 dimensions" => z(&[2, 3]).sum(&[2]);
     sum_to_shape: "sum_to: cannot sum [2, 3] down to [4]" => z(&[2, 3]).sum_to(&[4]);
-    argmax_empty: "argmax: cannot reduce over an empty axis of [3, 0]" => z(&[3, 0]).argmax(1, false);
+    argmax_empty: "argmax: cannot reduce over an empty axis of [3, 0]" => z(&[3, 0]).argmax(1);
     item_many: "item: tensor of shape [2] has 2 elements, not 1" => z(&[2]).item();
     get_bounds: "get: index [2, 0] is out of bounds for shape [2, 3]" => z(&[2, 3]).get(&[2, 0]);
     concat_mismatch: "concat: shapes [2, 3] and [2, 4] differ outside axis 0" => Tensor::concat(&[&z(&[2, 3]), &z(&[2, 4])], 0);

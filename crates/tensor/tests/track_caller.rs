@@ -58,7 +58,7 @@ fn shape_errors_report_the_callers_line() {
     at_caller!(wrong, "add", a.add(&b));
     at_caller!(wrong, "where_cond", a.where_cond(&a, &b));
     at_caller!(wrong, "reshape", a.reshape(&[7]));
-    at_caller!(wrong, "sum", a.sum(&[5], false));
+    at_caller!(wrong, "sum", a.sum(&[5]));
     at_caller!(wrong, "concat", Tensor::concat(&[&a, &b], 0));
     at_caller!(wrong, "stack", Tensor::stack(&[&a, &b], 0));
     at_caller!(wrong, "index_select", a.index_select(0, &[9]));

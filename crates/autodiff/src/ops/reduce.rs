@@ -49,7 +49,11 @@ impl<E: Float> Op<E> for Sum {
         "sum"
     }
     fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
-        x[0].sum(&isize_axes(&self.axes), self.keepdim)
+        let axes = isize_axes(&self.axes);
+        match self.keepdim {
+            false => x[0].sum(&axes),
+            true => x[0].sum_keepdim(&axes),
+        }
     }
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
         // ∂(Σ x)/∂x = 1: g broadcast back over the summed axes.
@@ -69,7 +73,7 @@ impl Extremum {
     fn weights<E: Float>(&self, x: &Tensor<E>, out: &Tensor<E>) -> Tensor<E> {
         let out = out.reshape(&keepdim_shape(x.shape(), &self.axes));
         let hit = x.eq(&out);
-        hit.div(&hit.sum(&isize_axes(&self.axes), true))
+        hit.div(&hit.sum_keepdim(&isize_axes(&self.axes)))
     }
 }
 
@@ -79,10 +83,11 @@ impl<E: Float> Op<E> for Extremum {
     }
     fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
         let axes = isize_axes(&self.axes);
-        if self.name == "max" {
-            x[0].max(&axes, self.keepdim)
-        } else {
-            x[0].min(&axes, self.keepdim)
+        match (self.name == "max", self.keepdim) {
+            (true, false) => x[0].max(&axes),
+            (true, true) => x[0].max_keepdim(&axes),
+            (false, false) => x[0].min(&axes),
+            (false, true) => x[0].min_keepdim(&axes),
         }
     }
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
@@ -109,7 +114,11 @@ impl<E: Float> Op<E> for LogSumExp {
         "logsumexp"
     }
     fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
-        x[0].logsumexp(&isize_axes(&self.axes), self.keepdim)
+        let axes = isize_axes(&self.axes);
+        match self.keepdim {
+            false => x[0].logsumexp(&axes),
+            true => x[0].logsumexp_keepdim(&axes),
+        }
     }
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
         // ∂ logsumexp(x)/∂x = softmax(x) = e^(x - out)
@@ -144,7 +153,19 @@ impl<'t, E: Float> Var<'t, E> {
 
     /// Sum over `axes` (all when empty).
     #[track_caller]
-    pub fn sum(self, axes: &[isize], keepdim: bool) -> Var<'t, E> {
+    pub fn sum(self, axes: &[isize]) -> Var<'t, E> {
+        self.sum_dims(axes, false)
+    }
+
+    /// [`sum`](Self::sum) keeping the reduced axes as size 1.
+    #[track_caller]
+    pub fn sum_keepdim(self, axes: &[isize]) -> Var<'t, E> {
+        self.sum_dims(axes, true)
+    }
+
+    /// [`sum`](Self::sum) with `keepdim` as a flag.
+    #[track_caller]
+    pub(crate) fn sum_dims(self, axes: &[isize], keepdim: bool) -> Var<'t, E> {
         let axes = self.axes_of(axes, "sum");
         Var::apply(Sum { axes, keepdim }, &[self])
     }
@@ -152,25 +173,49 @@ impl<'t, E: Float> Var<'t, E> {
     /// Sum of every element (a 0-d var).
     #[track_caller]
     pub fn sum_all(self) -> Var<'t, E> {
-        self.sum(&[], false)
+        self.sum(&[])
     }
 
     /// Mean over `axes` (all when empty): `sum / count`.
     #[track_caller]
-    pub fn mean(self, axes: &[isize], keepdim: bool) -> Var<'t, E> {
+    pub fn mean(self, axes: &[isize]) -> Var<'t, E> {
+        self.mean_dims(axes, false)
+    }
+
+    /// [`mean`](Self::mean) keeping the reduced axes as size 1.
+    #[track_caller]
+    pub fn mean_keepdim(self, axes: &[isize]) -> Var<'t, E> {
+        self.mean_dims(axes, true)
+    }
+
+    /// [`mean`](Self::mean) with `keepdim` as a flag.
+    #[track_caller]
+    pub(crate) fn mean_dims(self, axes: &[isize], keepdim: bool) -> Var<'t, E> {
         let count = self.value().reduce_count(axes, "mean");
-        self.sum(axes, keepdim).mul_scalar(1.0 / count as f64)
+        self.sum_dims(axes, keepdim).mul_scalar(1.0 / count as f64)
     }
 
     /// Mean of every element (a 0-d var).
     #[track_caller]
     pub fn mean_all(self) -> Var<'t, E> {
-        self.mean(&[], false)
+        self.mean(&[])
     }
 
     /// Maximum over `axes`; the gradient is split evenly among ties.
     #[track_caller]
-    pub fn max(self, axes: &[isize], keepdim: bool) -> Var<'t, E> {
+    pub fn max(self, axes: &[isize]) -> Var<'t, E> {
+        self.max_dims(axes, false)
+    }
+
+    /// [`max`](Self::max) keeping the reduced axes as size 1.
+    #[track_caller]
+    pub fn max_keepdim(self, axes: &[isize]) -> Var<'t, E> {
+        self.max_dims(axes, true)
+    }
+
+    /// [`max`](Self::max) with `keepdim` as a flag.
+    #[track_caller]
+    pub(crate) fn max_dims(self, axes: &[isize], keepdim: bool) -> Var<'t, E> {
         let op = Extremum {
             axes: self.axes_of(axes, "max"),
             keepdim,
@@ -181,7 +226,19 @@ impl<'t, E: Float> Var<'t, E> {
 
     /// Minimum over `axes`; the gradient is split evenly among ties.
     #[track_caller]
-    pub fn min(self, axes: &[isize], keepdim: bool) -> Var<'t, E> {
+    pub fn min(self, axes: &[isize]) -> Var<'t, E> {
+        self.min_dims(axes, false)
+    }
+
+    /// [`min`](Self::min) keeping the reduced axes as size 1.
+    #[track_caller]
+    pub fn min_keepdim(self, axes: &[isize]) -> Var<'t, E> {
+        self.min_dims(axes, true)
+    }
+
+    /// [`min`](Self::min) with `keepdim` as a flag.
+    #[track_caller]
+    pub(crate) fn min_dims(self, axes: &[isize], keepdim: bool) -> Var<'t, E> {
         let op = Extremum {
             axes: self.axes_of(axes, "min"),
             keepdim,
@@ -192,7 +249,19 @@ impl<'t, E: Float> Var<'t, E> {
 
     /// `ln Σ e^x` over `axes`, computed stably (max-shifted).
     #[track_caller]
-    pub fn logsumexp(self, axes: &[isize], keepdim: bool) -> Var<'t, E> {
+    pub fn logsumexp(self, axes: &[isize]) -> Var<'t, E> {
+        self.logsumexp_dims(axes, false)
+    }
+
+    /// [`logsumexp`](Self::logsumexp) keeping the reduced axes as size 1.
+    #[track_caller]
+    pub fn logsumexp_keepdim(self, axes: &[isize]) -> Var<'t, E> {
+        self.logsumexp_dims(axes, true)
+    }
+
+    /// [`logsumexp`](Self::logsumexp) with `keepdim` as a flag.
+    #[track_caller]
+    pub(crate) fn logsumexp_dims(self, axes: &[isize], keepdim: bool) -> Var<'t, E> {
         let axes = self.axes_of(axes, "logsumexp");
         Var::apply(LogSumExp { axes, keepdim }, &[self])
     }
@@ -200,23 +269,51 @@ impl<'t, E: Float> Var<'t, E> {
     /// Unbiased variance over `axes`, `Σ (x - mean)² / (N - 1)`, as PyTorch's
     /// default.
     #[track_caller]
-    pub fn var(self, axes: &[isize], keepdim: bool) -> Var<'t, E> {
-        self.var_with_correction(axes, keepdim, 1)
+    pub fn var(self, axes: &[isize]) -> Var<'t, E> {
+        self.var_dims(axes, false)
+    }
+
+    /// [`var`](Self::var) keeping the reduced axes as size 1.
+    #[track_caller]
+    pub fn var_keepdim(self, axes: &[isize]) -> Var<'t, E> {
+        self.var_dims(axes, true)
+    }
+
+    /// [`var`](Self::var) with `keepdim` as a flag.
+    #[track_caller]
+    pub(crate) fn var_dims(self, axes: &[isize], keepdim: bool) -> Var<'t, E> {
+        self.var_with_correction_dims(axes, keepdim, 1)
     }
 
     /// Variance over `axes`: `Σ (x - mean)² / (N - correction)` (0 for the
     /// population variance, as layer and batch norm use).
     #[track_caller]
-    pub fn var_with_correction(
+    pub fn var_with_correction(self, axes: &[isize], correction: usize) -> Var<'t, E> {
+        self.var_with_correction_dims(axes, false, correction)
+    }
+
+    /// [`var_with_correction`](Self::var_with_correction) keeping the
+    /// reduced axes as size 1.
+    #[track_caller]
+    pub fn var_with_correction_keepdim(self, axes: &[isize], correction: usize) -> Var<'t, E> {
+        self.var_with_correction_dims(axes, true, correction)
+    }
+
+    /// [`var_with_correction`](Self::var_with_correction) with `keepdim` as a flag.
+    #[track_caller]
+    pub(crate) fn var_with_correction_dims(
         self,
         axes: &[isize],
         keepdim: bool,
         correction: usize,
     ) -> Var<'t, E> {
         let n = self.value().reduce_count(axes, "var");
-        let centered = self - self.mean(axes, true);
+        let centered = self - self.mean_keepdim(axes);
         let denom = (n as f64 - correction as f64).max(0.0);
-        centered.square().sum(axes, keepdim).mul_scalar(1.0 / denom)
+        centered
+            .square()
+            .sum_dims(axes, keepdim)
+            .mul_scalar(1.0 / denom)
     }
 
     /// `log softmax` along `axis`: `s - logsumexp(s)` with `s = x - max(x)`.
@@ -226,10 +323,10 @@ impl<'t, E: Float> Var<'t, E> {
     /// `x - logsumexp(x)` loses when |x| is large (1e4 in f32).
     #[track_caller]
     pub fn log_softmax(self, axis: isize) -> Var<'t, E> {
-        let max = self.value().max(&[axis], true);
+        let max = self.value().max_keepdim(&[axis]);
         let shift = max.map(|v| if v.is_finite() { v } else { E::ZERO });
         let shifted = self - self.tape.constant(shift);
-        shifted - shifted.logsumexp(&[axis], true)
+        shifted - shifted.logsumexp_keepdim(&[axis])
     }
 
     /// Softmax along `axis`: `e^(x - logsumexp(x))`, stable for large |x|.

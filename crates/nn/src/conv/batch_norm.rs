@@ -78,8 +78,8 @@ pub fn batch_norm<'t, E: Float>(
             if s.iter().product::<usize>() <= c {
                 panic!("batch_norm: expected more than 1 value per channel in training, got input {s:?}");
             }
-            let centered = x - x.mean(&axes, true);
-            let var = centered.square().mean(&axes, true);
+            let centered = x - x.mean_keepdim(&axes);
+            let var = centered.square().mean_keepdim(&axes);
             centered * (var + eps).powf(-0.5)
         }
         NormStats::Fixed { mean, var } => {
@@ -258,9 +258,9 @@ impl<E: Float> BatchNorm2d<E> {
     fn update_running_stats(&self, x: &Tensor<E>) {
         let n = x.numel() / x.shape()[1];
         let axes = [0, 2, 3];
-        let mean = x.mean(&axes, false);
+        let mean = x.mean(&axes);
         let var = x
-            .var_with_correction(&axes, false, 0)
+            .var_with_correction(&axes, 0)
             .mul_scalar(n as f64 / (n - 1) as f64);
         let m = self.momentum;
         let blend =

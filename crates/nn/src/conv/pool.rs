@@ -39,7 +39,7 @@ fn windows<'t, E: Float>(
     let cols = x.im2col(p).reshape(&[n, c, kk, oh * ow]);
     let mask = (pad != (0, 0)).then(|| inside_mask::<E>((h, w), p));
     if let Some(m) = &mask {
-        if m.sum(&[1], false).to_vec().contains(&E::ZERO) {
+        if m.sum(&[1]).to_vec().contains(&E::ZERO) {
             panic!("{op}: with dilation {:?} some window of kernel {k:?} on input {s:?} lies entirely in the padding {pad:?}", p.dilation);
         }
     }
@@ -89,13 +89,13 @@ pub fn max_pool2d<'t, E: Float>(x: Var<'t, E>, p: ConvParams) -> Var<'t, E> {
             // Padding reads `fill`, below every input, so it is never a
             // maximum (every window has a tap inside the image) and gets no
             // gradient; finite, unlike PyTorch's -inf, so anomaly mode stays quiet.
-            let lowest = x.value().min(&[], false).item().to_f64();
+            let lowest = x.value().min(&[]).item().to_f64();
             let fill = lowest - (1.0 + lowest.abs());
             let fill = cols.constant_like(Tensor::scalar(E::from_f64(fill)));
             Var::where_cond(&mask, cols, fill)
         }
     };
-    cols.max(&[2], false).reshape(&out)
+    cols.max(&[2]).reshape(&out)
 }
 
 /// 2-D average pooling of `x: [N, C, H, W]`:
@@ -132,10 +132,10 @@ pub fn avg_pool2d<'t, E: Float>(
     let (cols, out, mask) = windows(x, p, "avg_pool2d");
     let y = match mask {
         Some(mask) if !count_include_pad => {
-            let counts = mask.sum(&[1], false); // taps inside each window, [1, L]
-            cols.sum(&[2], false) / cols.constant_like(counts)
+            let counts = mask.sum(&[1]); // taps inside each window, [1, L]
+            cols.sum(&[2]) / cols.constant_like(counts)
         }
-        _ => cols.mean(&[2], false),
+        _ => cols.mean(&[2]),
     };
     y.reshape(&out)
 }
@@ -184,7 +184,7 @@ pub fn adaptive_avg_pool2d<'t, E: Float>(x: Var<'t, E>, output: (usize, usize)) 
         panic!("adaptive_avg_pool2d: expected an input [N, C, H, W] and a positive output size, got {s:?} and {output:?}");
     }
     if output == (1, 1) {
-        return x.mean(&[2, 3], true);
+        return x.mean_keepdim(&[2, 3]);
     }
     let rows = x.constant_like(bin_matrix(s[2], output.0));
     let cols = x.constant_like(bin_matrix::<E>(s[3], output.1).t().contiguous());

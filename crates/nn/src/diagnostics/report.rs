@@ -91,7 +91,7 @@ fn dead_units<E: Float>(op: &str, t: &Tensor<E>) -> Option<f64> {
     if op != "relu" || t.ndim() == 0 {
         return None;
     }
-    let per_unit = t.abs().max(&[0], false).to_f64_vec();
+    let per_unit = t.abs().max(&[0]).to_f64_vec();
     Some(per_unit.iter().filter(|&&m| m == 0.0).count() as f64 / per_unit.len().max(1) as f64)
 }
 

@@ -50,8 +50,8 @@ pub fn layer_norm<'t, E: Float>(
         }
     }
     let axes: Vec<isize> = (1..=normalized_ndim as isize).map(|a| -a).collect();
-    let centered = x - x.mean(&axes, true);
-    let var = centered.square().mean(&axes, true);
+    let centered = x - x.mean_keepdim(&axes);
+    let var = centered.square().mean_keepdim(&axes);
     let y = centered * (var + eps).powf(-0.5);
     let y = weight.map_or(y, |w| y * w);
     bias.map_or(y, |b| y + b)

@@ -94,9 +94,9 @@ impl TrainOutcome {
 /// zero-mean inputs of unit scale; raw pixels in [0, 1] have neither.
 pub fn standardize(train: &Dataset<f32>, test: &Dataset<f32>) -> (Dataset<f32>, Dataset<f32>) {
     let x = train.features();
-    let mean = x.mean(&[0], true);
+    let mean = x.mean_keepdim(&[0]);
     let std = x
-        .var_with_correction(&[0], true, 0)
+        .var_with_correction_keepdim(&[0], 0)
         .sqrt()
         .map(|s| if s > 1e-6 { s } else { 1.0 });
     let scale = |d: &Dataset<f32>| {
