@@ -374,17 +374,16 @@ mod tests {
 
     #[test]
     fn flags_are_checked_before_any_work() {
-        let parse = |args: &[&str]| {
-            Settings::try_parse_from(std::iter::once("curvature").chain(args.iter().copied()))
-        };
-        assert!(parse(&[]).is_ok());
-        for bad in [
-            &["--depth", "0"][..],
-            &["--examples", "x"],
-            &["--epoch", "3"],
-        ] {
-            assert!(parse(bad).is_err(), "{bad:?} accepted");
-        }
+        assert!(common::parse_flags::<Settings>("curvature", &[]).is_ok());
+        common::assert_flags_checked::<Settings>(
+            "curvature",
+            &[
+                &["--depth", "0"][..],
+                &["--examples", "x"],
+                &["--epoch", "3"],
+            ],
+            &["--depth"],
+        );
     }
 
     #[test]

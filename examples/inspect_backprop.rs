@@ -206,15 +206,17 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Settings, clap::Error> {
-        Settings::try_parse_from(std::iter::once("inspect_backprop").chain(args.iter().copied()))
+        common::parse_flags("inspect_backprop", args)
     }
 
     #[test]
     fn flags_are_checked_before_any_work() {
         assert_eq!(parse(&[]).unwrap().out, PathBuf::from("."));
-        for bad in [&["--outdir", "x"][..], &["--out"], &["--seed", "-1"]] {
-            assert!(parse(bad).is_err(), "{bad:?} accepted");
-        }
+        common::assert_flags_checked::<Settings>(
+            "inspect_backprop",
+            &[&["--outdir", "x"][..], &["--out"], &["--seed", "-1"]],
+            &["--out"],
+        );
         let err = run(&parse(&["--out", "/proc/x/y"]).unwrap()).unwrap_err();
         assert!(err.to_string().contains("/proc/x/y"), "{err}");
     }

@@ -740,22 +740,24 @@ mod tests {
         assert_eq!((s.width, s.seeds, s.bias_var), (64, 1, 0.05));
         let q = parse(&["--quick"]).unwrap();
         assert!(q.depths.len() < s.depths.len() && q.steps < s.steps);
-        for bad in [
-            &["--step", "10"][..],
-            &["--lr"],
-            &["--lr", "inf"],
-            &["--lr", "-1"],
-            &["--depths", ""],
-            &["--depths", "5,,10"],
-            &["--depths", "0"],
-            &["--weight-vars", "0"],
-            &["--weight-vars", "1,NaN"],
-            &["--bias-var", "-0.1"],
-            &["--seeds", "0"],
-            &["--width", "x"],
-        ] {
-            assert!(parse(bad).is_err(), "{bad:?} accepted");
-        }
+        common::assert_flags_checked::<Settings>(
+            "phase_diagram",
+            &[
+                &["--step", "10"][..],
+                &["--lr"],
+                &["--lr", "inf"],
+                &["--lr", "-1"],
+                &["--depths", ""],
+                &["--depths", "5,,10"],
+                &["--depths", "0"],
+                &["--weight-vars", "0"],
+                &["--weight-vars", "1,NaN"],
+                &["--bias-var", "-0.1"],
+                &["--seeds", "0"],
+                &["--width", "x"],
+            ],
+            &["--weight-vars"],
+        );
     }
 
     #[test]
