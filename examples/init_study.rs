@@ -1,13 +1,18 @@
 //! The initialisation study: why deep networks' gradients vanish or explode,
-//! and what zero, plain random, small random, Xavier and He initialisation
-//! do about it — measured on the bundled digits data.
+//! and what zero, plain random, small random, Xavier, He, orthogonal and
+//! LSUV initialisation do about it — measured on the bundled digits data.
 //!
-//! For every depth, activation and initialisation it
+//! For every depth, activation and initialisation, over several seeds (each
+//! configuration its own), it
 //! 1. measures the gradient flow of a fresh network (activation std and
-//!    gradient RMS per layer, saturation, dead units, a verdict);
+//!    gradient RMS per layer, saturation, dead units, a verdict on the
+//!    hidden layers and the output layer's own gain);
 //! 2. trains it for the same budget (SGD with momentum) and measures the
 //!    held-out accuracy;
-//! 3. writes charts (`init_study/*.svg`) and a summary (`init_study/summary.md`).
+//! 3. reports every number as median [min–max] over the seeds, each verdict
+//!    with the fraction of seeds that agree, and writes charts (medians with
+//!    a min–max band, `init_study/*.svg`) and a summary
+//!    (`init_study/summary.md`).
 //!
 //! Run: `cargo run --release --example init_study -- --help` for the flags
 //! and their defaults. The output directory is checked (created, a probe
@@ -24,15 +29,23 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 use tapegrad::nn::data::{load_bundled_digits, Dataset};
-use tapegrad::nn::diagnostics::{fmt_num, render_table, FlowReport, LineChart};
+use tapegrad::nn::diagnostics::{render_table, FlowReport, LayerStats, LineChart, Series};
 use tapegrad::nn::study::{
-    flow_at_init, standardize, train, Activation, Budget, MlpConfig, Scheme, TrainOutcome,
+    config_seed, flow_at_init, hidden_verdict, output_gain, standardize, train, Activation, Budget,
+    MlpConfig, Scheme, Spread, TrainOutcome,
 };
 use tapegrad::nn::Module;
 
+/// SGD steps per draw by default: 600 rather than the library's 1000
+/// ([`Budget::default`]) so that 5 seeds of the 63 default configurations
+/// run in under 2 minutes on 2 cores. Every verdict is the same at 1000 steps
+/// (`--steps 1000`, about 3 minutes); the deep healthy networks' accuracy is
+/// a few points higher there.
+const STEPS: usize = 600;
+
 /// The initialisation study on the bundled digits: gradient flow at
 /// initialisation and after a fixed training budget, for every depth,
-/// activation and initialisation given.
+/// activation and initialisation given, over several seeds.
 #[derive(Parser, Debug)]
 #[command(name = "init_study")]
 struct Settings {
@@ -45,15 +58,19 @@ struct Settings {
     /// Hidden nonlinearities, comma-separated (sigmoid, tanh, relu).
     #[arg(long, value_delimiter = ',', default_value = "sigmoid,tanh,relu")]
     activations: Vec<Activation>,
-    /// Weight initialisations, comma-separated (zeros, normal1, small, xavier, he).
+    /// Weight initialisations, comma-separated (zeros, normal1, small,
+    /// standard, xavier, he, orthogonal, lsuv).
     #[arg(
         long = "inits",
         value_delimiter = ',',
-        default_value = "zeros,normal1,small,xavier,he"
+        default_value = "zeros,normal1,small,xavier,he,orthogonal,lsuv"
     )]
     schemes: Vec<Scheme>,
+    /// Draws per configuration (initialisation and shuffling seeds).
+    #[arg(long, default_value_t = 5, value_parser = common::at_least_one)]
+    seeds: usize,
     /// SGD steps per configuration.
-    #[arg(long, default_value_t = Budget::default().steps)]
+    #[arg(long, default_value_t = STEPS)]
     steps: usize,
     /// Samples per step.
     #[arg(long, default_value_t = Budget::default().batch_size, value_parser = common::at_least_one)]
@@ -64,7 +81,7 @@ struct Settings {
     /// Largest total gradient norm per step; 0 turns clipping off.
     #[arg(long, default_value_t = Budget::default().clip.unwrap_or(0.0), value_parser = common::non_negative)]
     clip: f64,
-    /// Seed of the split, the initialisations and the shuffling.
+    /// Seed of the split, and the base of every configuration's seeds.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Directory for the charts and summary.md.
@@ -102,14 +119,37 @@ impl Settings {
     }
 }
 
-/// Everything measured for one configuration.
-struct Outcome {
-    config: MlpConfig,
+/// Everything measured for one draw of one configuration.
+struct Draw {
     at_init: FlowReport,
     trained: TrainOutcome,
     /// Largest difference between two hidden units of the first layer after
     /// training (0: symmetry never broken).
     unit_spread: f64,
+}
+
+/// One configuration and its draws, one per seed.
+struct Outcome {
+    config: MlpConfig,
+    draws: Vec<Draw>,
+}
+
+impl Outcome {
+    /// The spread over draws of `f` (draws where it is `None` are missing).
+    fn spread(&self, f: impl Fn(&Draw) -> Option<f64>) -> Option<Spread> {
+        let values: Vec<f64> = self
+            .draws
+            .iter()
+            .map(|d| f(d).unwrap_or(f64::NAN))
+            .collect();
+        Spread::of(&values)
+    }
+
+    /// How many draws satisfy `f`, as `k/n`.
+    fn count(&self, f: impl Fn(&Draw) -> bool) -> String {
+        let k = self.draws.iter().filter(|d| f(d)).count();
+        format!("{k}/{}", self.draws.len())
+    }
 }
 
 /// Largest |row_i - row_0| over the rows of the first layer's weight.
@@ -134,19 +174,24 @@ fn unit_spread(model: &tapegrad::nn::Sequential<f32>) -> f64 {
 
 fn run_one(
     config: MlpConfig,
+    seed: u64,
     train_set: &Dataset<f32>,
     test_set: &Dataset<f32>,
     s: &Settings,
-) -> Outcome {
+) -> Draw {
     let budget = s.budget();
-    let at_init = flow_at_init(&config, train_set, 256, &budget, s.seed);
-    let (model, trained) = train(&config, train_set, test_set, &budget, s.seed);
-    Outcome {
-        config,
+    let at_init = flow_at_init(&config, train_set, 256, &budget, seed);
+    let (model, trained) = train(&config, train_set, test_set, &budget, seed);
+    Draw {
         at_init,
         trained,
         unit_spread: unit_spread(&model),
     }
+}
+
+/// The hidden layers' statistics (every tapped layer but the logits).
+fn hidden(r: &FlowReport) -> &[LayerStats] {
+    &r.layers[..r.layers.len() - 1]
 }
 
 fn mean_of(values: impl Iterator<Item = f64>) -> Option<f64> {
@@ -154,59 +199,159 @@ fn mean_of(values: impl Iterator<Item = f64>) -> Option<f64> {
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
 
+/// The most common hidden-layer verdict and the fraction of draws giving it
+/// (`vanishing 5/5`).
+fn verdict_of(o: &Outcome) -> String {
+    let words: Vec<&str> = o
+        .draws
+        .iter()
+        .map(|d| hidden_verdict(&d.at_init).word())
+        .collect();
+    let top = ["healthy", "vanishing", "exploding"]
+        .into_iter()
+        .max_by_key(|w| words.iter().filter(|v| *v == w).count())
+        .expect("three words");
+    format!(
+        "{top} {}",
+        o.count(|d| hidden_verdict(&d.at_init).word() == top)
+    )
+}
+
+/// `spread` as text, `-` for no value.
+fn show(spread: Option<Spread>) -> String {
+    spread.map_or("-".into(), |s| s.to_string())
+}
+
+/// A spread of fractions as whole percentages: `43% [40–45%]`.
+fn show_percent(spread: Option<Spread>) -> String {
+    match spread {
+        None => "-".into(),
+        // Equal once rounded: one number, not "0% [0–0%]".
+        Some(s) if format!("{:.0}", 100.0 * s.min) == format!("{:.0}", 100.0 * s.max) => {
+            format!("{:.0}%", 100.0 * s.median)
+        }
+        Some(s) => format!(
+            "{:.0}% [{:.0}–{:.0}%]",
+            100.0 * s.median,
+            100.0 * s.min,
+            100.0 * s.max
+        ),
+    }
+}
+
 /// One summary row.
 fn summary_row(o: &Outcome) -> Vec<String> {
-    let hidden = &o.at_init.layers[..o.at_init.layers.len() - 1];
-    let sat = mean_of(hidden.iter().filter_map(|l| l.saturated.or(l.dead)));
-    let trained = match o.trained.diverged_at {
-        Some(step) => format!("diverged at step {step}"),
-        None => fmt_num(Some(o.trained.final_loss(50))),
-    };
+    let diverged = o
+        .draws
+        .iter()
+        .filter(|d| d.trained.diverged_at.is_some())
+        .count();
+    let mut loss = show(o.spread(|d| {
+        let l = d.trained.final_loss(50);
+        (d.trained.diverged_at.is_none() && l.is_finite()).then_some(l)
+    }));
+    if diverged > 0 {
+        let _ = write!(loss, " ({diverged}/{} diverged)", o.draws.len());
+    }
     vec![
         o.config.to_string(),
-        o.at_init.verdict.word().to_string(),
-        fmt_num(Some(o.at_init.verdict.ratio())),
-        fmt_num(hidden.last().map(|l| l.act_std)),
-        sat.map_or("-".into(), |v| format!("{:.0}%", 100.0 * v)),
-        trained,
-        format!("{:.1}%", 100.0 * o.trained.test_accuracy),
-        if o.unit_spread == 0.0 {
-            "no".into()
-        } else {
-            "yes".into()
-        },
+        verdict_of(o),
+        show(o.spread(|d| Some(hidden_verdict(&d.at_init).ratio()))),
+        show(o.spread(|d| output_gain(&d.at_init))),
+        show(o.spread(|d| hidden(&d.at_init).last().map(|l| l.act_std))),
+        show_percent(o.spread(|d| {
+            mean_of(
+                hidden(&d.at_init)
+                    .iter()
+                    .filter_map(|l| l.saturated.or(l.dead)),
+            )
+        })),
+        loss,
+        show_percent(o.spread(|d| Some(d.trained.test_accuracy))),
+        o.count(|d| d.unit_spread != 0.0),
     ]
 }
 
-const HEADER: [&str; 8] = [
+const HEADER: [&str; 9] = [
     "configuration",
-    "at init",
-    "grad ratio first/last",
-    "last act std",
+    "at init (seeds agreeing)",
+    "grad ratio h1/hL",
+    "output gain",
+    "last hidden act std",
     "saturated / dead",
     "final train loss",
     "test acc",
     "symmetry broken",
 ];
 
+/// What the columns mean, for the summary.
+const DEFINITIONS: &str = "\
+Every number is the median [min–max] over the seeds of a configuration, each configuration with \
+its own seeds.
+
+- **at init**: the verdict on the hidden layers at initialisation (vanishing or exploding when the \
+  grad ratio leaves [1/100, 100]), with how many seeds give it.
+- **grad ratio h1/hL**: RMS of ∂L/∂h1 over RMS of ∂L/∂hL, the gradient with respect to the first \
+  hidden layer's output over that with respect to the last hidden layer's, on a batch of 256 \
+  training digits at initialisation. The output layer is not in it.
+- **output gain**: RMS of ∂L/∂hL over RMS of ∂L/∂logits, the output layer's own factor on the \
+  gradient (small weights shrink it about 30-fold in that one layer, which says nothing about depth).
+- **last hidden act std**: standard deviation of hL at initialisation.
+- **saturated / dead**: for sigmoid and tanh the fraction of saturated hidden units, for ReLU of \
+  dead ones, averaged over the hidden layers.
+- **final train loss**: mean of the last 50 steps' losses, over the seeds that did not diverge.
+- **symmetry broken**: seeds whose first-layer units differ after training.
+";
+
+/// The loss chart's top: far above chance (ln 10 = 2.3), so a run above it
+/// is marked as off the scale rather than setting the scale.
+const LOSS_CAP: f64 = 10.0;
+
+/// The series `name`: the median of `lines` point by point, and their
+/// min–max as its band; at each x, over the lines that reach it (a diverged
+/// run's line stops).
+fn median_band(name: String, lines: &[Vec<(f64, f64)>]) -> Series {
+    let longest = lines.iter().map(Vec::len).max().unwrap_or(0);
+    let mut median = Vec::with_capacity(longest);
+    let mut band = Vec::with_capacity(longest);
+    for i in 0..longest {
+        let at: Vec<(f64, f64)> = lines.iter().filter_map(|l| l.get(i).copied()).collect();
+        let ys: Vec<f64> = at.iter().map(|p| p.1).collect();
+        if let Some(s) = Spread::of(&ys) {
+            median.push((at[0].0, s.median));
+            band.push((at[0].0, s.min, s.max));
+        }
+    }
+    Series::new(name, median).with_band(band)
+}
+
 fn write_charts(
     outcomes: &[Outcome],
     s: &Settings,
 ) -> Result<Vec<PathBuf>, Box<dyn std::error::Error>> {
     let mut written = Vec::new();
+    let seeds = format!("median and min–max of {} seeds", s.seeds);
     for &depth in &s.depths {
         for &act in &s.activations {
             let group: Vec<&Outcome> = outcomes
                 .iter()
                 .filter(|o| o.config.depth == depth && o.config.activation == act)
                 .collect();
-            let per_layer = |f: &dyn Fn(&tapegrad::nn::diagnostics::LayerStats) -> Option<f64>| -> Vec<(String, Vec<(f64, f64)>)> {
+            let per_layer = |f: &dyn Fn(&LayerStats) -> Option<f64>| -> Vec<Series> {
                 group
                     .iter()
                     .map(|o| {
-                        let hidden = &o.at_init.layers[..o.at_init.layers.len() - 1];
-                        let pts = hidden.iter().enumerate().filter_map(|(i, l)| f(l).map(|v| ((i + 1) as f64, v))).collect();
-                        (o.config.scheme.to_string(), pts)
+                        let lines: Vec<Vec<(f64, f64)>> = o
+                            .draws
+                            .iter()
+                            .map(|d| {
+                                let layers = hidden(&d.at_init).iter().enumerate();
+                                layers
+                                    .map(|(i, l)| ((i + 1) as f64, f(l).unwrap_or(f64::NAN)))
+                                    .collect()
+                            })
+                            .collect();
+                        median_band(o.config.scheme.to_string(), &lines)
                     })
                     .collect()
             };
@@ -220,32 +365,57 @@ fn write_charts(
             ];
             for (file, what, series) in charts {
                 let chart = LineChart {
-                    title: format!("{what} at init: {act}, depth {depth}, width {}", s.width),
+                    title: format!(
+                        "{what} at init: {act}, depth {depth}, width {}, {seeds}",
+                        s.width
+                    ),
                     x_label: "hidden layer".into(),
                     y_label: what.into(),
                     log_y: true,
+                    y_max: None,
                     series,
                 };
                 let path = s.out.join(format!("{file}_{act}_d{depth}.svg"));
-                chart.write_svg(&path, (760, 480))?;
+                chart.write_svg(&path, (860, 500))?;
                 written.push(path);
             }
             let losses = LineChart {
-                title: format!("training loss: {act}, depth {depth}, width {}", s.width),
+                title: format!(
+                    "training loss: {act}, depth {depth}, width {}, {seeds}",
+                    s.width
+                ),
                 x_label: "step".into(),
-                y_label: "cross-entropy".into(),
+                y_label: "cross-entropy (mean of 10 steps)".into(),
                 log_y: true,
-                series: group
-                    .iter()
-                    .map(|o| (o.config.scheme.to_string(), smooth(&o.trained.losses, 10)))
-                    .collect(),
+                y_max: Some(LOSS_CAP),
+                series: group.iter().map(|o| loss_series(o)).collect(),
             };
             let path = s.out.join(format!("loss_{act}_d{depth}.svg"));
-            losses.write_svg(&path, (760, 480))?;
+            losses.write_svg(&path, (860, 500))?;
             written.push(path);
         }
     }
     Ok(written)
+}
+
+/// A configuration's smoothed training loss: median over seeds, min–max
+/// band, and how many seeds diverged in the name.
+fn loss_series(o: &Outcome) -> Series {
+    let lines: Vec<Vec<(f64, f64)>> = o
+        .draws
+        .iter()
+        .map(|d| smooth(&d.trained.losses, 10))
+        .collect();
+    let diverged = o
+        .draws
+        .iter()
+        .filter(|d| d.trained.diverged_at.is_some())
+        .count();
+    let mut name = o.config.scheme.to_string();
+    if diverged > 0 {
+        let _ = write!(name, ", {diverged}/{} diverged", o.draws.len());
+    }
+    median_band(name, &lines)
 }
 
 /// Mean of each window of `k` losses, as (step, loss) points.
@@ -267,8 +437,8 @@ fn write_summary(
     let b = &s.budget();
     let _ = writeln!(
         md,
-        "# Initialisation study (digits, width {}, seed {})\n",
-        s.width, s.seed
+        "# Initialisation study (digits, width {}, {} seeds per configuration, base seed {})\n",
+        s.width, s.seeds, s.seed
     );
     let _ = writeln!(
         md,
@@ -276,6 +446,7 @@ fn write_summary(
          {} SGD steps, batch {}, lr {}, momentum {}, gradient norm clipped at {}. Run time {seconds:.0} s.\n",
         b.steps, b.batch_size, b.lr, b.momentum, b.clip.map_or("none".to_string(), |c| c.to_string())
     );
+    let _ = writeln!(md, "{DEFINITIONS}");
     let _ = writeln!(md, "| {} |", HEADER.join(" | "));
     let _ = writeln!(md, "|{}", "---|".repeat(HEADER.len()));
     for o in outcomes {
@@ -297,26 +468,42 @@ fn run(s: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     let (train_set, test_set) = data.stratified_split(0.25, s.seed);
     let (train_set, test_set) = standardize(&train_set, &test_set);
     let configs = s.configs();
+    let jobs: Vec<(usize, MlpConfig, u64)> = configs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| (0..s.seeds).map(move |k| (i, *c, config_seed(s.seed, c, k))))
+        .collect();
     println!(
-        "{} configurations, {} train / {} test digits",
+        "{} configurations x {} seeds, {} train / {} test digits",
         configs.len(),
+        s.seeds,
         train_set.len(),
         test_set.len()
     );
-    let bar = ProgressBar::new(configs.len() as u64);
+    let bar = ProgressBar::new(jobs.len() as u64);
     bar.set_style(ProgressStyle::with_template(
-        "{bar:40} {pos}/{len} configurations  {msg}",
+        "{bar:40} {pos}/{len} runs  {msg}",
     )?);
-    let outcomes: Vec<Outcome> = configs
+    let draws: Vec<(usize, Draw)> = jobs
         .par_iter()
-        .map(|&c| {
-            let o = run_one(c, &train_set, &test_set, s);
-            bar.set_message(format!("{c}: {:.1}%", 100.0 * o.trained.test_accuracy));
+        .map(|&(i, c, seed)| {
+            let d = run_one(c, seed, &train_set, &test_set, s);
+            bar.set_message(format!("{c}: {:.1}%", 100.0 * d.trained.test_accuracy));
             bar.inc(1);
-            o
+            (i, d)
         })
         .collect();
     bar.finish_and_clear();
+    let mut outcomes: Vec<Outcome> = configs
+        .iter()
+        .map(|&config| Outcome {
+            config,
+            draws: Vec::with_capacity(s.seeds),
+        })
+        .collect();
+    for (i, d) in draws {
+        outcomes[i].draws.push(d);
+    }
     let seconds = start.elapsed().as_secs_f64();
     // The detailed report of the most instructive run: Xavier + ReLU at the
     // largest depth (the variance halves every layer), else the first deep one.
@@ -329,8 +516,8 @@ fn run(s: &Settings) -> Result<(), Box<dyn std::error::Error>> {
         .or_else(|| outcomes.iter().find(is_deep));
     if let Some(deep) = featured {
         println!(
-            "\nGradient flow at initialisation, {}:\n{}",
-            deep.config, deep.at_init
+            "\nGradient flow at initialisation, {} (first seed):\n{}",
+            deep.config, deep.draws[0].at_init
         );
     }
     let rows: Vec<Vec<String>> = outcomes.iter().map(summary_row).collect();
@@ -359,8 +546,13 @@ mod tests {
     fn flags_are_checked_before_any_work() {
         let s = parse(&[]).unwrap();
         assert_eq!(s.depths, [5, 10, 30]);
-        assert_eq!(s.schemes.len(), 5);
-        assert_eq!(s.budget(), Budget::default());
+        assert_eq!(s.schemes.len(), 7);
+        assert_eq!(s.seeds, 5);
+        let budget = Budget {
+            steps: STEPS,
+            ..Budget::default()
+        };
+        assert_eq!(s.budget(), budget);
         assert_eq!(parse(&["--clip", "0"]).unwrap().budget().clip, None);
         common::assert_flags_checked::<Settings>(
             "init_study",
@@ -376,6 +568,7 @@ mod tests {
                 &["--activations", ""],
                 &["--clip", "NaN"],
                 &["--width", "x"],
+                &["--seeds", "0"],
             ],
             &["[default: 5,10,30]"],
         );
@@ -386,5 +579,18 @@ mod tests {
         let s = parse(&["--out", "/proc/x/y", "--steps", "0"]).unwrap();
         let err = run(&s).unwrap_err().to_string();
         assert!(err.contains("/proc/x/y"), "{err}");
+    }
+
+    #[test]
+    fn median_band_follows_the_lines_that_reach_each_step() {
+        // Three seeds; the third diverged after its first point.
+        let lines = vec![
+            vec![(10.0, 2.0), (20.0, 1.0)],
+            vec![(10.0, 3.0), (20.0, 0.5)],
+            vec![(10.0, 9.0)],
+        ];
+        let s = median_band("he".into(), &lines);
+        assert_eq!(s.points, vec![(10.0, 3.0), (20.0, 0.75)]);
+        assert_eq!(s.band, vec![(10.0, 2.0, 9.0), (20.0, 0.5, 1.0)]);
     }
 }

@@ -44,7 +44,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 use tapegrad::autodiff::{Tape, Var};
-use tapegrad::nn::diagnostics::{render_table, LineChart};
+use tapegrad::nn::diagnostics::{render_table, LineChart, Series};
 use tapegrad::nn::loss::cross_entropy;
 use tapegrad::nn::optim::{clip_grad_norm, Adam, Optimizer, ParamGrads};
 use tapegrad::nn::recurrent::{unroll, RecurrentCell, LSTM, RNN};
@@ -286,7 +286,7 @@ fn chart(
         .zip(profiles)
         .map(|(n, p)| {
             let points = p.iter().enumerate();
-            (
+            Series::new(
                 n.clone(),
                 points.map(|(t, &g)| (t as f64, g.log10())).collect(),
             )
@@ -297,6 +297,7 @@ fn chart(
         x_label: "input step t (the loss reads the state after the last step)".into(),
         y_label: "log10 ‖∂L/∂x_t‖".into(),
         log_y: false,
+        y_max: None,
         series,
     };
     chart.write_svg(path, (900, 560))?;

@@ -15,6 +15,7 @@
 //! | Xavier / Glorot | `gain² · 2 / (fan_in + fan_out)` | a compromise of forward and backward | Glorot & Bengio 2010 |
 //! | Kaiming / He | `gain² / fan` (`fan_in` or `fan_out`) | forward (`fan_in`) or backward (`fan_out`) variance, ReLU-corrected by `gain² = 2` | He et al. 2015 |
 //! | orthogonal | rows (or columns) orthonormal, times `gain` | every singular value is `gain`: norms preserved exactly | Saxe et al. 2014 |
+//! | LSUV ([`lsuv`]) | any scheme, then each layer rescaled to unit output variance on a batch | forward variance, measured on data rather than derived | Mishkin & Matas 2016 |
 //!
 //! Fans follow PyTorch: a weight of shape `[out, in, k₁, k₂, ..]` (Linear
 //! `[out, in]`, Conv `[out, in, kh, kw]`) has receptive field `r = k₁ k₂ ..`,
@@ -42,6 +43,9 @@
 use rand::Rng;
 use std::fmt;
 use tapegrad_tensor::{Float, Tensor};
+
+mod lsuv;
+pub use lsuv::{lsuv, LsuvStep};
 
 /// The nonlinearity that follows a layer, for [`calculate_gain`].
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -100,8 +100,8 @@ impl<E: Float> Param<E> {
     /// `state` buffer (an optimiser's moments). In place when this
     /// parameter is the only owner of its storage (after
     /// [`backward_consuming`](tapegrad_autodiff::Var::backward_consuming),
-    /// or once the step's tape is dropped), else into one new buffer: either
-    /// way one read of each input and one write of each output.
+    /// or once the step's tape is dropped); else the value is first copied
+    /// into a buffer of its own (one memcpy) and updated there.
     ///
     /// ```
     /// use tapegrad_nn::Param;
@@ -124,7 +124,7 @@ impl<E: Float> Param<E> {
     pub fn update_elementwise<const N: usize>(
         &mut self,
         grad: &[E],
-        mut state: [&mut [E]; N],
+        state: [&mut [E]; N],
         f: impl Fn(E, E, [E; N]) -> (E, [E; N]),
     ) {
         let n = self.value.numel();
@@ -135,23 +135,26 @@ impl<E: Float> Param<E> {
                 state.iter().map(|s| s.len()).collect::<Vec<_>>()
             );
         }
-        let mut step = |i: usize, p: E| {
-            let (p, s) = f(p, grad[i], std::array::from_fn(|k| state[k][i]));
-            for (k, v) in s.into_iter().enumerate() {
-                state[k][i] = v;
-            }
-            p
-        };
-        if let Some(values) = self.value.as_mut_slice() {
-            for (i, p) in values.iter_mut().enumerate() {
-                *p = step(i, *p);
-            }
-            return;
+        if self.value.as_mut_slice().is_none() {
+            // The storage is shared (a tape still holds the value) or
+            // strided: copy it once into a buffer of its own (a memcpy).
+            self.value = Tensor::from_vec(self.value.to_vec(), self.value.shape());
         }
-        let old = self.value.contiguous();
-        let old = old.as_slice().expect("contiguous");
-        let new: Vec<E> = old.iter().enumerate().map(|(i, &p)| step(i, p)).collect();
-        self.value = Tensor::from_vec(new, self.value.shape());
+        let values = self
+            .value
+            .as_mut_slice()
+            .expect("a fresh buffer has one owner");
+        // Every slice cut to exactly `n`, so the loop has no bounds checks
+        // left and vectorises.
+        let (values, grad) = (&mut values[..n], &grad[..n]);
+        let mut state = state.map(|s| &mut s[..n]);
+        for i in 0..n {
+            let (p, s) = f(values[i], grad[i], std::array::from_fn(|k| state[k][i]));
+            values[i] = p;
+            for (buffer, v) in state.iter_mut().zip(s) {
+                buffer[i] = v;
+            }
+        }
     }
 
     /// This parameter as a trainable var on `tape`: created on first use in

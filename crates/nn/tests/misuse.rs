@@ -145,7 +145,7 @@ fn study_train_with_batch_size_zero_panics_naming_it() {
 fn study_accuracy_of_an_empty_set_is_nan_not_zero() {
     let data = digits_subset(10);
     let mut rng = StdRng::seed_from_u64(0);
-    let model = small_mlp().build::<f32>(64, 10, &mut rng);
+    let model = small_mlp().build::<f32>(&data.features(), 10, &mut rng);
     let acc = tapegrad_nn::study::accuracy(&model, &data.subset(&[]));
     assert!(acc.is_nan(), "accuracy of no samples was {acc}");
 }
@@ -536,4 +536,22 @@ fn a_sequential_mlp_trains_on_a_worker_thread() {
         after < before,
         "loss {before} -> {after} after 20 steps on the worker"
     );
+}
+
+#[test]
+#[should_panic(expected = "MlpConfig::build: inputs must be [batch, features], got shape [64]")]
+fn an_mlp_built_on_a_1d_batch_is_refused_with_its_shape() {
+    let mut rng = StdRng::seed_from_u64(0);
+    small_mlp().build::<f32>(&Tensor::zeros(&[64]), 10, &mut rng);
+}
+
+#[test]
+#[should_panic(expected = "LSUV needs a batch of at least 2 inputs, got 1")]
+fn lsuv_on_a_single_input_is_refused() {
+    let mut rng = StdRng::seed_from_u64(0);
+    let config = MlpConfig {
+        scheme: Scheme::Lsuv,
+        ..small_mlp()
+    };
+    config.build::<f32>(&Tensor::zeros(&[1, 64]), 10, &mut rng);
 }

@@ -1,10 +1,63 @@
 //! SVG line charts (via `plotters`): one line per configuration, optionally
-//! on a log scale, for activation std or gradient norm against depth.
+//! on a log scale, for activation std or gradient norm against depth; each
+//! line may carry a shaded band (say, min–max over seeds), and a cap on the
+//! y axis keeps one runaway line from flattening the others.
 
 use plotters::prelude::*;
 use std::path::Path;
 
+/// One named line of a [`LineChart`], with an optional shaded band.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Series {
+    /// Legend entry.
+    pub name: String,
+    /// The line's `(x, y)` points, in drawing order.
+    pub points: Vec<(f64, f64)>,
+    /// `(x, low, high)`: a range shaded around the line in its colour (for
+    /// instance min–max over seeds around the median); empty for none.
+    pub band: Vec<(f64, f64, f64)>,
+}
+
+impl Series {
+    /// A line with no band.
+    pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Series {
+            name: name.into(),
+            points,
+            band: Vec::new(),
+        }
+    }
+
+    /// The same line with `band` shaded around it.
+    pub fn with_band(mut self, band: Vec<(f64, f64, f64)>) -> Self {
+        self.band = band;
+        self
+    }
+}
+
 /// A line chart of named series of `(x, y)` points.
+///
+/// ```
+/// use tapegrad_nn::diagnostics::{LineChart, Series};
+///
+/// let chart = LineChart {
+///     title: "loss".into(),
+///     log_y: true,
+///     // A diverging run would set the scale: cap the axis at 10.
+///     y_max: Some(10.0),
+///     series: vec![
+///         Series::new("healthy", vec![(1.0, 2.3), (2.0, 0.5), (3.0, 0.1)])
+///             .with_band(vec![(1.0, 2.2, 2.4), (2.0, 0.4, 0.7), (3.0, 0.05, 0.2)]),
+///         Series::new("diverging", vec![(1.0, 2.3), (2.0, 1e6), (3.0, 1e20)]),
+///     ],
+///     ..LineChart::default()
+/// };
+/// let path = std::env::temp_dir().join("tapegrad-doc-chart.svg");
+/// chart.write_svg(&path, (640, 400)).unwrap();
+/// let svg = std::fs::read_to_string(&path).unwrap();
+/// assert!(svg.contains("diverging (above 10 from x = 2, up to 1e20)"));
+/// # std::fs::remove_file(&path).unwrap();
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct LineChart {
     /// Title above the plot.
@@ -15,8 +68,13 @@ pub struct LineChart {
     pub y_label: String,
     /// Log scale on the y axis (non-positive and non-finite points are dropped).
     pub log_y: bool,
-    /// `(name, points)` per line.
-    pub series: Vec<(String, Vec<(f64, f64)>)>,
+    /// Top of the y axis, if set: larger values (bands included) are drawn
+    /// at the cap, those points marked with a triangle, and the legend says
+    /// from which x on the line is above the cap and how far it goes. `None`
+    /// fits the axis to every point.
+    pub y_max: Option<f64>,
+    /// The lines, drawn in palette order.
+    pub series: Vec<Series>,
 }
 
 /// A chart could not be written (the path, or an empty chart).
@@ -44,26 +102,70 @@ const PALETTE: [RGBColor; 10] = [
     RGBColor(23, 190, 207),
 ];
 
+/// A series as drawn: finite points (positive on a log axis), capped.
+#[derive(Debug)]
+struct Drawn {
+    /// Legend entry, saying why a line is missing or where it is capped.
+    name: String,
+    points: Vec<(f64, f64)>,
+    /// `(x, low, high)` quadrilateral corners of the band, capped.
+    band: Vec<(f64, f64, f64)>,
+    /// Points that were above the cap (drawn at it, with a marker).
+    capped: Vec<(f64, f64)>,
+}
+
 impl LineChart {
-    /// The points that can be drawn (finite, and positive on a log scale).
-    fn drawable(&self) -> Vec<(String, Vec<(f64, f64)>)> {
-        let ok = |&(x, y): &(f64, f64)| x.is_finite() && y.is_finite() && (!self.log_y || y > 0.0);
+    /// The points that can be drawn (finite, and positive on a log scale),
+    /// with values above [`LineChart::y_max`] lowered to it.
+    fn drawable(&self) -> Vec<Drawn> {
+        let ok = |x: f64, y: f64| x.is_finite() && y.is_finite() && (!self.log_y || y > 0.0);
+        let cap = |y: f64| self.y_max.map_or(y, |m| y.min(m));
         self.series
             .iter()
-            .map(|(n, pts)| {
-                let kept: Vec<(f64, f64)> = pts.iter().copied().filter(ok).collect();
-                // Say why a line is missing instead of dropping it silently.
-                let name = if kept.is_empty() && !pts.is_empty() {
+            .map(|s| {
+                let kept: Vec<(f64, f64)> = s
+                    .points
+                    .iter()
+                    .copied()
+                    .filter(|&(x, y)| ok(x, y))
+                    .collect();
+                let over: Vec<(f64, f64)> = self
+                    .y_max
+                    .map(|m| kept.iter().copied().filter(|p| p.1 > m).collect())
+                    .unwrap_or_default();
+                let band = s
+                    .band
+                    .iter()
+                    .filter(|&&(x, lo, hi)| ok(x, lo) && ok(x, hi))
+                    .map(|&(x, lo, hi)| (x, cap(lo), cap(hi)))
+                    .collect();
+                // Say why a line is missing, or where it left the axis,
+                // instead of dropping or flattening it silently.
+                let name = if kept.is_empty() && !s.points.is_empty() {
                     let why = if self.log_y {
                         "no positive finite values"
                     } else {
                         "not finite"
                     };
-                    format!("{n} (not drawn: {why})")
+                    format!("{} (not drawn: {why})", s.name)
+                } else if let (Some(first), Some(m)) = (over.first(), self.y_max) {
+                    let top = over.iter().map(|p| p.1).fold(f64::MIN, f64::max);
+                    format!(
+                        "{} (above {} from x = {}, up to {})",
+                        s.name,
+                        short(m),
+                        short(first.0),
+                        short(top)
+                    )
                 } else {
-                    n.clone()
+                    s.name.clone()
                 };
-                (name, kept)
+                Drawn {
+                    name,
+                    points: kept.into_iter().map(|(x, y)| (x, cap(y))).collect(),
+                    band,
+                    capped: over.into_iter().map(|(x, y)| (x, cap(y))).collect(),
+                }
             })
             .collect()
     }
@@ -77,7 +179,13 @@ impl LineChart {
     /// If no point can be drawn or the file cannot be written.
     pub fn write_svg(&self, path: &Path, size: (u32, u32)) -> Result<(), ChartError> {
         let series = self.drawable();
-        let all: Vec<(f64, f64)> = series.iter().flat_map(|(_, p)| p.iter().copied()).collect();
+        let all: Vec<(f64, f64)> = series
+            .iter()
+            .flat_map(|d| {
+                let band = d.band.iter().flat_map(|&(x, lo, hi)| [(x, lo), (x, hi)]);
+                d.points.iter().copied().chain(band)
+            })
+            .collect();
         if all.is_empty() {
             return Err(ChartError(format!(
                 "{}: no finite points to draw",
@@ -119,7 +227,12 @@ impl LineChart {
             }
         };
         if self.log_y {
-            let (lo, hi) = (y0 / 2.0, (y1 * 2.0).max(y0 * 4.0));
+            // A capped axis ends at the cap, so the markers sit on its edge.
+            let hi = match self.y_max {
+                Some(m) if y1 >= m => m,
+                _ => (y1 * 2.0).max(y0 * 4.0),
+            };
+            let lo = (y0 / 2.0).min(hi / 4.0);
             let decades = decade_ticks(lo, hi, 12);
             let mut chart = builder
                 .build_cartesian_2d(x_range, (lo..hi).log_scale().with_key_points(decades))
@@ -136,8 +249,12 @@ impl LineChart {
             draw_lines(&mut chart, &series).map_err(|e| err(&e))?;
         } else {
             let pad = ((y1 - y0) * 0.05).max(1e-9);
+            let top = match self.y_max {
+                Some(m) if y1 >= m => m,
+                _ => y1 + pad,
+            };
             let mut chart = builder
-                .build_cartesian_2d(x_range, (y0 - pad)..(y1 + pad))
+                .build_cartesian_2d(x_range, (y0 - pad)..top)
                 .map_err(|e| err(&e))?;
             chart
                 .configure_mesh()
@@ -154,12 +271,25 @@ impl LineChart {
     }
 }
 
+/// A number in at most 4 significant digits, in exponent form beyond
+/// [1e-3, 1e4) (`10`, `2.5`, `1e20`).
+fn short(v: f64) -> String {
+    let a = v.abs();
+    if a != 0.0 && !(1e-3..1e4).contains(&a) {
+        let s = format!("{v:.1e}");
+        s.replace(".0e", "e")
+    } else {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
 /// Pixels the legend column needs: a swatch and the longest name at about
 /// 7 px per character of 13 px sans-serif.
-fn legend_width(series: &[(String, Vec<(f64, f64)>)]) -> u32 {
+fn legend_width(series: &[Drawn]) -> u32 {
     let longest = series
         .iter()
-        .map(|(n, _)| n.chars().count())
+        .map(|d| d.name.chars().count())
         .max()
         .unwrap_or(0);
     40 + 7 * longest as u32
@@ -181,10 +311,10 @@ fn decade_ticks(lo: f64, hi: f64, max: usize) -> Vec<f64> {
 /// The legend: one row per series, a line swatch in its colour and its name.
 fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
-    series: &[(String, Vec<(f64, f64)>)],
+    series: &[Drawn],
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let top = 24;
-    for (i, (name, _)) in series.iter().enumerate() {
+    for (i, Drawn { name, .. }) in series.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
         let y = top + 20 * i as i32;
         area.draw(&PathElement::new(
@@ -200,20 +330,41 @@ fn draw_legend<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Draws each series as a line with point markers (the legend is drawn
-/// beside the plot by [`draw_legend`]).
+/// Draws each series: its band shaded (20% of its colour), then the line
+/// with point markers, and a triangle on each point lowered to the cap (the
+/// legend is drawn beside the plot by [`draw_legend`]).
 fn draw_lines<
     'a,
     DB: DrawingBackend + 'a,
     CT: plotters::coord::CoordTranslate<From = (f64, f64)>,
 >(
     chart: &mut ChartContext<'a, DB, CT>,
-    series: &[(String, Vec<(f64, f64)>)],
+    series: &[Drawn],
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    for (i, (_, pts)) in series.iter().enumerate() {
+    for (i, d) in series.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
-        chart.draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))?;
-        chart.draw_series(pts.iter().map(|&p| Circle::new(p, 2, color.filled())))?;
+        if d.band.len() >= 2 {
+            let upper = d.band.iter().map(|&(x, _, hi)| (x, hi));
+            let lower = d.band.iter().rev().map(|&(x, lo, _)| (x, lo));
+            let outline: Vec<(f64, f64)> = upper.chain(lower).collect();
+            chart.draw_series(std::iter::once(Polygon::new(
+                outline,
+                color.mix(0.2).filled(),
+            )))?;
+        }
+    }
+    for (i, d) in series.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        chart.draw_series(LineSeries::new(
+            d.points.iter().copied(),
+            color.stroke_width(2),
+        ))?;
+        chart.draw_series(d.points.iter().map(|&p| Circle::new(p, 2, color.filled())))?;
+        chart.draw_series(
+            d.capped
+                .iter()
+                .map(|&p| TriangleMarker::new(p, 5, color.filled())),
+        )?;
     }
     Ok(())
 }
@@ -250,7 +401,7 @@ mod tests {
         let chart = LineChart {
             title: "log".into(),
             log_y: true,
-            series: vec![("vanishing".into(), pts)],
+            series: vec![Series::new("vanishing", pts)],
             ..LineChart::default()
         };
         let svg = svg_of(&chart);
@@ -275,11 +426,8 @@ mod tests {
         let chart = LineChart {
             title: "legend".into(),
             series: vec![
-                (
-                    "a rather long series name".into(),
-                    vec![(0.0, 1.0), (1.0, 2.0)],
-                ),
-                ("b".into(), vec![(0.0, 2.0), (1.0, 1.0)]),
+                Series::new("a rather long series name", vec![(0.0, 1.0), (1.0, 2.0)]),
+                Series::new("b", vec![(0.0, 2.0), (1.0, 1.0)]),
             ],
             ..LineChart::default()
         };
@@ -300,5 +448,45 @@ mod tests {
             x >= plot_width as f64,
             "legend at x = {x}, plot ends at {plot_width}"
         );
+    }
+
+    #[test]
+    fn a_band_is_shaded_and_a_capped_line_is_marked_and_named() {
+        let chart =
+            LineChart {
+                title: "band".into(),
+                log_y: true,
+                y_max: Some(10.0),
+                series: vec![
+                    Series::new("median", vec![(1.0, 1.0), (2.0, 0.5), (3.0, 0.2)])
+                        .with_band(vec![(1.0, 0.8, 1.2), (2.0, 0.3, 0.9), (3.0, 0.1, 40.0)]),
+                    Series::new("runaway", vec![(1.0, 2.0), (2.0, 1e6), (3.0, 4e19)]),
+                ],
+                ..LineChart::default()
+            };
+        let drawn = chart.drawable();
+        // The band's top at x = 3 (40) is lowered to the cap, like the line.
+        assert_eq!(drawn[0].band[2], (3.0, 0.1, 10.0));
+        assert_eq!(drawn[1].points, vec![(1.0, 2.0), (2.0, 10.0), (3.0, 10.0)]);
+        assert_eq!(drawn[1].capped, vec![(2.0, 10.0), (3.0, 10.0)]);
+        assert_eq!(drawn[1].name, "runaway (above 10 from x = 2, up to 4e19)");
+        let svg = svg_of(&chart);
+        assert!(svg.contains("<polygon"), "no band drawn");
+        assert!(
+            svg.contains("<polygon opacity=\"0.2\""),
+            "band not translucent"
+        );
+        // The axis ends at the cap: no tick above 1e1.
+        assert!(svg.contains(&text("1e1")) && !svg.contains(&text("1e2")));
+        assert!(svg.contains(&text("runaway (above 10 from x = 2, up to 4e19)")));
+    }
+
+    #[test]
+    fn short_numbers_read_well() {
+        assert_eq!(short(10.0), "10");
+        assert_eq!(short(2.5), "2.5");
+        assert_eq!(short(4e19), "4e19");
+        assert_eq!(short(1.5e-5), "1.5e-5");
+        assert_eq!(short(0.0), "0");
     }
 }

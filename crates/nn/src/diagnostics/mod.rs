@@ -53,7 +53,7 @@ mod table;
 pub mod verdict;
 
 #[cfg(feature = "charts")]
-pub use chart::{ChartError, LineChart};
+pub use chart::{ChartError, LineChart, Series};
 pub use probe::{forward_traced, FlowProbe, Tap};
 pub use report::{FlowReport, LayerStats, ParamStats};
 pub use table::{fmt_num, render_table};

@@ -173,23 +173,25 @@ impl<E: Float> Adam<E> {
             1.0
         });
         let wd = E::from_f64(if decoupled { 0.0 } else { self.weight_decay });
-        let moments = |p: E, g: E, m: E, v: E| {
+        let moments = move |p: E, g: E, m: E, v: E| {
             let g = g + wd * p;
             (lerp(m, g, w1), v * b2e + w2 * g * g)
         };
         let stepped =
-            |p: E, m: E, vhat: E| p * keep + step_size * (m / (vhat.sqrt() / bc2_sqrt + eps));
+            move |p: E, m: E, vhat: E| p * keep + step_size * (m / (vhat.sqrt() / bc2_sqrt + eps));
         match &mut s.max_exp_avg_sq {
-            None => {
-                param.update_elementwise(g, [&mut s.exp_avg, &mut s.exp_avg_sq], |p, g, [m, v]| {
+            None => param.update_elementwise(
+                g,
+                [&mut s.exp_avg, &mut s.exp_avg_sq],
+                move |p, g, [m, v]| {
                     let (m, v) = moments(p, g, m, v);
                     (stepped(p, m, v), [m, v])
-                })
-            }
+                },
+            ),
             Some(max) => param.update_elementwise(
                 g,
                 [&mut s.exp_avg, &mut s.exp_avg_sq, max],
-                |p, g, [m, v, mx]| {
+                move |p, g, [m, v, mx]| {
                     let (m, v) = moments(p, g, m, v);
                     let mx = if v > mx { v } else { mx };
                     (stepped(p, m, mx), [m, v, mx])

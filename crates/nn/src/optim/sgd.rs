@@ -119,7 +119,7 @@ impl<E: Float> Optimizer<E> for SGD<E> {
         let (lr, wd) = (E::from_f64(self.lr), E::from_f64(self.weight_decay));
         // d = g + λ p (L2 weight decay), then the step along d or momentum.
         if self.momentum == 0.0 {
-            param.update_elementwise(g, [], |p, g, []| (p - lr * (g + wd * p), []));
+            param.update_elementwise(g, [], move |p, g, []| (p - lr * (g + wd * p), []));
             return;
         }
         let (mu, damp) = (
@@ -133,7 +133,7 @@ impl<E: Float> Optimizer<E> for SGD<E> {
             .buffers
             .entry(param.id())
             .or_insert_with(|| vec![E::ZERO; g.len()]);
-        param.update_elementwise(g, [buf.as_mut_slice()], |p, g, [b]| {
+        param.update_elementwise(g, [buf.as_mut_slice()], move |p, g, [b]| {
             let d = g + wd * p;
             let b = if first { d } else { b * mu + damp * d };
             let dir = if nesterov { d + mu * b } else { b };

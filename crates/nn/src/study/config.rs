@@ -1,13 +1,14 @@
 //! The grid of the initialisation study: activations, initialisations,
 //! depths, and the deep MLPs built from them.
 
-use crate::init::{FanMode, Init, Nonlinearity};
+use crate::init::{lsuv, FanMode, Init, Nonlinearity};
 use crate::layers::{Linear, ReLU, Sigmoid, Tanh};
-use crate::module::Sequential;
+use crate::module::{Module, Sequential};
 use rand::Rng;
 use std::fmt;
 use std::str::FromStr;
-use tapegrad_tensor::Float;
+use tapegrad_autodiff::Tape;
+use tapegrad_tensor::{Float, Tensor};
 
 /// The hidden-layer nonlinearity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -29,10 +30,23 @@ pub enum Scheme {
     Normal1,
     /// N(0, 0.01²) ("small random"): variance shrinks by `fan_in · 1e-4` per layer.
     Small,
+    /// U(−1/√fan_in, 1/√fan_in): the "standard" initialisation of Glorot &
+    /// Bengio (2010), and PyTorch's default for `nn.Linear`. Var w =
+    /// 1 / (3 fan_in): a third of what keeps the forward variance.
+    Standard,
     /// Glorot & Bengio (2010), normal: Var w = 2 / (fan_in + fan_out).
     Xavier,
     /// He et al. (2015), normal, fan-in: Var w = 2 / fan_in.
     He,
+    /// Saxe et al. (2014): orthogonal weights, every singular value equal to
+    /// the gain (1 for sigmoid and tanh, √2 for ReLU, the same correction as
+    /// He's).
+    Orthogonal,
+    /// Mishkin & Matas (2016), LSUV: orthogonal as above, then each layer in
+    /// turn rescaled so its pre-activation output has unit variance on a
+    /// batch of the training data ([`lsuv`](crate::init::lsuv), tol 0.1, at
+    /// most 10 rescalings, as in the paper).
+    Lsuv,
 }
 
 impl Activation {
@@ -50,13 +64,16 @@ impl Activation {
 }
 
 impl Scheme {
-    /// All five, in table order.
-    pub const ALL: [Scheme; 5] = [
+    /// All eight, in table order.
+    pub const ALL: [Scheme; 8] = [
         Scheme::Zeros,
         Scheme::Normal1,
         Scheme::Small,
+        Scheme::Standard,
         Scheme::Xavier,
         Scheme::He,
+        Scheme::Orthogonal,
+        Scheme::Lsuv,
     ];
 
     /// Short name (`"xavier"`).
@@ -65,13 +82,21 @@ impl Scheme {
             Scheme::Zeros => "zeros",
             Scheme::Normal1 => "normal1",
             Scheme::Small => "small",
+            Scheme::Standard => "standard",
             Scheme::Xavier => "xavier",
             Scheme::He => "he",
+            Scheme::Orthogonal => "orthogonal",
+            Scheme::Lsuv => "lsuv",
         }
     }
 
-    /// The weight initialiser.
-    pub fn init(self) -> Init {
+    /// The weight initialiser for layers followed by `activation` (LSUV: its
+    /// orthogonal starting point, which [`MlpConfig::build`] then rescales).
+    pub fn init(self, activation: Activation) -> Init {
+        let orthogonal_gain = match activation {
+            Activation::ReLU => 2f64.sqrt(),
+            Activation::Sigmoid | Activation::Tanh => 1.0,
+        };
         match self {
             Scheme::Zeros => Init::Zeros,
             Scheme::Normal1 => Init::Normal {
@@ -82,10 +107,14 @@ impl Scheme {
                 mean: 0.0,
                 std: 0.01,
             },
+            Scheme::Standard => Init::PYTORCH_DEFAULT,
             Scheme::Xavier => Init::XavierNormal { gain: 1.0 },
             Scheme::He => Init::KaimingNormal {
                 mode: FanMode::FanIn,
                 nonlinearity: Nonlinearity::ReLU,
+            },
+            Scheme::Orthogonal | Scheme::Lsuv => Init::Orthogonal {
+                gain: orthogonal_gain,
             },
         }
     }
@@ -143,31 +172,67 @@ impl fmt::Display for MlpConfig {
     }
 }
 
+/// LSUV's tolerance on the unit variance and its iteration limit, the
+/// values of Mishkin & Matas (2016).
+const LSUV_TOL: f64 = 0.1;
+const LSUV_MAX_ITERS: usize = 10;
+
 impl MlpConfig {
-    /// `inputs -> [width]·depth -> classes` as a [`Sequential`] of blocks:
+    /// `features -> [width]·depth -> classes` as a [`Sequential`] of blocks:
     /// each hidden block is `Sequential[Linear, activation]` and the last
     /// child is the output `Linear`, so tapping the children of the model
-    /// taps every hidden layer's output and the logits.
+    /// taps every hidden layer's output and the logits. Biases start at 0.
+    ///
+    /// `x` is a batch of inputs, `[batch, features]`: it gives the input
+    /// size, and for [`Scheme::Lsuv`] the data each layer's output variance
+    /// is measured on (every other scheme ignores its values).
+    ///
+    /// # Panics
+    /// If `x` is not 2-D, or (for LSUV) has fewer than 2 rows.
+    #[track_caller]
     pub fn build<E: Float>(
         &self,
-        inputs: usize,
+        x: &Tensor<E>,
         classes: usize,
         rng: &mut impl Rng,
     ) -> Sequential<E> {
-        let init = self.scheme.init();
+        let [rows, inputs] = x.shape()[..] else {
+            panic!(
+                "MlpConfig::build: inputs must be [batch, features], got shape {:?}",
+                x.shape()
+            );
+        };
+        let data_dependent = self.scheme == Scheme::Lsuv;
+        if data_dependent && rows < 2 {
+            panic!("MlpConfig::build: LSUV needs a batch of at least 2 inputs, got {rows}");
+        }
+        let init = self.scheme.init(self.activation);
         let mut model = Sequential::new();
         let mut fan_in = inputs;
+        // The input of the layer being built (LSUV only).
+        let mut h = x.clone();
+        let mut linear = |fan_in, fan_out, h: &Tensor<E>| {
+            let mut layer = Linear::with_init(fan_in, fan_out, init, true, rng);
+            if data_dependent {
+                lsuv(&mut layer, h, LSUV_TOL, LSUV_MAX_ITERS);
+            }
+            layer
+        };
         for _ in 0..self.depth {
-            let block =
-                Sequential::new().add(Linear::with_init(fan_in, self.width, init, true, rng));
-            model.push(match self.activation {
+            let block = Sequential::new().add(linear(fan_in, self.width, &h));
+            let block = match self.activation {
                 Activation::Sigmoid => block.add(Sigmoid),
                 Activation::Tanh => block.add(Tanh),
                 Activation::ReLU => block.add(ReLU),
-            });
+            };
+            if data_dependent {
+                let tape = Tape::new();
+                h = block.forward(tape.constant(h)).value();
+            }
+            model.push(block);
             fan_in = self.width;
         }
-        model.push(Linear::with_init(fan_in, classes, init, true, rng));
+        model.push(linear(fan_in, classes, &h));
         model
     }
 }

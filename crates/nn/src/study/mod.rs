@@ -19,12 +19,26 @@
 //! - **Zeros** gives every unit of a layer the same value and the same
 //!   gradient, forever: the layer acts as a single unit.
 //!
+//! - **Orthogonal** (Saxe et al. 2014) makes every singular value of each
+//!   weight the gain, so norms are kept exactly, not just on average;
+//!   **LSUV** (Mishkin & Matas 2016) starts there and rescales each layer
+//!   until its output has unit variance on real data.
+//!
 //! [`flow_at_init`] measures a fresh model with the
-//! [`diagnostics`](crate::diagnostics); [`train`] gives every configuration
-//! the same [`Budget`].
+//! [`diagnostics`](crate::diagnostics) ([`hidden_verdict`] judges the
+//! hidden layers alone, [`output_gain`] gives the output layer's share);
+//! [`train`] gives every configuration the same [`Budget`]. A study runs
+//! every configuration over several seeds ([`config_seed`]) and reports
+//! each number as a [`Spread`]: one draw of a chaotic network is not a
+//! result.
 
 mod config;
 mod run;
+mod spread;
 
 pub use config::{Activation, MlpConfig, Scheme};
-pub use run::{accuracy, flow_at_init, forward_tapped, standardize, train, Budget, TrainOutcome};
+pub use run::{
+    accuracy, config_seed, flow_at_init, forward_tapped, hidden_verdict, output_gain, standardize,
+    train, Budget, TrainOutcome, INIT_BATCH,
+};
+pub use spread::{sig3, Spread};

@@ -3,7 +3,7 @@
 
 use super::config::MlpConfig;
 use crate::data::{Batches, Dataset};
-use crate::diagnostics::{FlowProbe, FlowReport, Thresholds};
+use crate::diagnostics::{judge, FlowProbe, FlowReport, Thresholds, Verdict};
 use crate::loss::cross_entropy;
 use crate::module::{Module, Sequential};
 use crate::optim::{clip_grad_norm, Optimizer, ParamGrads, SGD};
@@ -109,6 +109,60 @@ pub fn standardize(train: &Dataset<f32>, test: &Dataset<f32>) -> (Dataset<f32>, 
     (scale(train), scale(test))
 }
 
+/// Samples of the training set a data-dependent scheme (LSUV) measures on.
+pub const INIT_BATCH: usize = 256;
+
+/// A fresh `config` model for `data`: the same weights from the same `rng`
+/// state in [`flow_at_init`] and [`train`], LSUV measured on the first
+/// [`INIT_BATCH`] samples.
+fn build_model(
+    config: &MlpConfig,
+    data: &Dataset<f32>,
+    rng: &mut rand::rngs::StdRng,
+) -> Sequential<f32> {
+    let batch = data.features().narrow(0, 0, INIT_BATCH.min(data.len()));
+    config.build(&batch, data.num_classes(), rng)
+}
+
+/// The verdict on the hidden layers alone: the gradient RMS of the first
+/// hidden layer's output `h1` over that of the last hidden layer's `hL`
+/// ([`judge`] on every tapped layer but the logits).
+///
+/// The output layer's own gain is left out on purpose ([`output_gain`]
+/// reports it): with small weights the output layer alone shrinks the
+/// gradient 30-fold, which says nothing about depth.
+pub fn hidden_verdict(report: &FlowReport) -> Verdict {
+    let hidden = &report.layers[..report.layers.len().saturating_sub(1)];
+    judge(hidden, &Thresholds::default())
+}
+
+/// The output layer's gain on the gradient: `rms(∂L/∂hL) / rms(∂L/∂logits)`,
+/// the factor by which back-propagating through the output layer alone
+/// scales the gradient (`None` without a hidden layer or a gradient).
+pub fn output_gain(report: &FlowReport) -> Option<f64> {
+    match &report.layers[..] {
+        [.., last_hidden, logits] => Some(last_hidden.grad_rms? / logits.grad_rms?),
+        _ => None,
+    }
+}
+
+/// The seed of the `k`-th draw of `config` in a study seeded with `base`:
+/// every configuration gets its own seeds (a hash of its name), so no two
+/// configurations share a draw and one unlucky draw cannot line up across
+/// a whole row of the table. SplitMix64 over the name's bytes: stable
+/// across platforms and Rust versions, unlike `std`'s hasher.
+pub fn config_seed(base: u64, config: &MlpConfig, k: usize) -> u64 {
+    let mix = |mut z: u64| {
+        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let name = config.to_string();
+    let h = name.bytes().fold(mix(base), |h, b| mix(h ^ u64::from(b)));
+    mix(h ^ k as u64)
+}
+
 /// The model's forward pass with every child's output tapped as `h1, h2, ..`
 /// (the last one, the output layer, as `logits`).
 pub fn forward_tapped<'t>(
@@ -149,11 +203,7 @@ pub fn flow_at_init(
     }
     budget.check("flow_at_init");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let mut model: Sequential<f32> = config.build(
-        data.sample_shape().iter().product(),
-        data.num_classes(),
-        &mut rng,
-    );
+    let mut model = build_model(config, data, &mut rng);
     let n = batch.min(data.len());
     let x = data.features().narrow(0, 0, n);
     let labels = &data.labels()[..n];
@@ -194,11 +244,7 @@ pub fn train(
         panic!("train: the training set is empty, so no step can be taken");
     }
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let mut model: Sequential<f32> = config.build(
-        train.sample_shape().iter().product(),
-        train.num_classes(),
-        &mut rng,
-    );
+    let mut model = build_model(config, train, &mut rng);
     let mut opt = SGD::new(budget.lr).momentum(budget.momentum);
     let features = train.features();
     let mut losses = Vec::with_capacity(budget.steps);
