@@ -31,8 +31,8 @@ use std::time::Instant;
 use tapegrad::nn::data::{load_bundled_digits, Dataset};
 use tapegrad::nn::diagnostics::{render_table, FlowReport, LayerStats, LineChart, Series};
 use tapegrad::nn::study::{
-    config_seed, flow_at_init, hidden_verdict, output_gain, standardize, train, Activation, Budget,
-    MlpConfig, Scheme, Spread, TrainOutcome,
+    config_seed, flow_at_init, hidden_verdict, histogram, layer_values, output_gain, sig3,
+    standardize, train, Activation, Budget, LayerValues, MlpConfig, Scheme, Spread, TrainOutcome,
 };
 use tapegrad::nn::Module;
 
@@ -379,6 +379,12 @@ fn write_charts(
                 chart.write_svg(&path, (860, 500))?;
                 written.push(path);
             }
+            if group
+                .iter()
+                .all(|o| o.draws.iter().all(|d| d.trained.losses.is_empty()))
+            {
+                continue; // --steps 0: nothing was trained, no loss to draw
+            }
             let losses = LineChart {
                 title: format!(
                     "training loss: {act}, depth {depth}, width {}, {seeds}",
@@ -418,6 +424,104 @@ fn loss_series(o: &Outcome) -> Series {
     median_band(name, &lines)
 }
 
+/// Standard deviation of `v` (0 for none).
+fn std_of(v: &[f64]) -> f64 {
+    let n = v.len().max(1) as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt()
+}
+
+/// Glorot & Bengio (2010), figures 6 and 7: the per-layer histograms of a
+/// fresh 5-layer tanh network's activations and back-propagated gradients
+/// (∂L/∂h, 256 training digits), under the "standard" U(±1/√n) init and
+/// the normalised (Xavier) one. Writes four charts and returns the
+/// per-layer table for the summary.
+fn write_glorot(
+    train_set: &Dataset<f32>,
+    s: &Settings,
+) -> Result<(Vec<PathBuf>, String), Box<dyn std::error::Error>> {
+    let schemes = [Scheme::Standard, Scheme::Xavier];
+    let values: Vec<Vec<LayerValues>> = schemes
+        .iter()
+        .map(|&scheme| {
+            let config = MlpConfig {
+                depth: 5,
+                width: s.width,
+                activation: Activation::Tanh,
+                scheme,
+            };
+            layer_values(&config, train_set, 256, config_seed(s.seed, &config, 0))
+        })
+        .collect();
+    // One gradient range for both charts, so their widths compare: the 99th
+    // percentile of |∂L/∂h| over every layer of both.
+    let mut all: Vec<f64> = values
+        .iter()
+        .flatten()
+        .flat_map(|l| l.gradients.iter().map(|g| g.abs()))
+        .collect();
+    all.sort_by(f64::total_cmp);
+    let g_max = all
+        .get(all.len() * 99 / 100)
+        .copied()
+        .unwrap_or(1.0)
+        .max(1e-30);
+    let mut written = Vec::new();
+    let mut md = String::from(
+        "| layer | standard: act std | xavier: act std | standard: grad std | xavier: grad std |\n|---|---|---|---|---|\n",
+    );
+    for (i, name) in values[0].iter().map(|l| l.name.clone()).enumerate() {
+        let _ = writeln!(
+            md,
+            "| {name} | {} | {} | {} | {} |",
+            sig3(std_of(&values[0][i].activations)),
+            sig3(std_of(&values[1][i].activations)),
+            sig3(std_of(&values[0][i].gradients)),
+            sig3(std_of(&values[1][i].gradients)),
+        );
+    }
+    for (scheme, layers) in schemes.iter().zip(&values) {
+        let what = match scheme {
+            Scheme::Standard => "standard init U(±1/√n)",
+            _ => "normalised (Xavier) init",
+        };
+        for (file, label, range, pick) in [
+            ("act", "activation value", 1.0, 0),
+            ("grad", "back-propagated gradient ∂L/∂h", g_max, 1),
+        ] {
+            let series = layers
+                .iter()
+                .map(|l| {
+                    let v = if pick == 0 {
+                        &l.activations
+                    } else {
+                        &l.gradients
+                    };
+                    Series::new(
+                        format!("layer {}", &l.name[1..]),
+                        histogram(v, -range, range, 41),
+                    )
+                })
+                .collect();
+            let chart = LineChart {
+                title: format!(
+                    "{label} histograms at init: tanh, 5 layers of {}, {what}",
+                    s.width
+                ),
+                x_label: label.into(),
+                y_label: "density".into(),
+                log_y: false,
+                y_max: None,
+                series,
+            };
+            let path = s.out.join(format!("glorot_{file}_{scheme}.svg"));
+            chart.write_svg(&path, (860, 440))?;
+            written.push(path);
+        }
+    }
+    Ok((written, md))
+}
+
 /// Mean of each window of `k` losses, as (step, loss) points.
 fn smooth(losses: &[f64], k: usize) -> Vec<(f64, f64)> {
     losses
@@ -430,6 +534,7 @@ fn smooth(losses: &[f64], k: usize) -> Vec<(f64, f64)> {
 fn write_summary(
     path: &Path,
     outcomes: &[Outcome],
+    glorot: &str,
     s: &Settings,
     seconds: f64,
 ) -> std::io::Result<()> {
@@ -452,6 +557,15 @@ fn write_summary(
     for o in outcomes {
         let _ = writeln!(md, "| {} |", summary_row(o).join(" | "));
     }
+    let _ = writeln!(
+        md,
+        "\n## Glorot & Bengio (2010), figures 6 and 7\n\n\
+         A fresh tanh network of 5 hidden layers of {}, on 256 training digits: the standard \
+         deviation of each layer's outputs and of the gradient of the loss with respect to them, \
+         under the standard U(±1/√n) and the normalised (Xavier) initialisation. The histograms \
+         are `glorot_act_*.svg` and `glorot_grad_*.svg`.\n\n{glorot}",
+        s.width
+    );
     std::fs::write(path, md)
 }
 
@@ -522,9 +636,12 @@ fn run(s: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     }
     let rows: Vec<Vec<String>> = outcomes.iter().map(summary_row).collect();
     println!("{}", render_table(&HEADER, &rows));
-    let charts = write_charts(&outcomes, s)?;
+    let mut charts = write_charts(&outcomes, s)?;
+    let (glorot_charts, glorot) = write_glorot(&train_set, s)?;
+    charts.extend(glorot_charts);
+    println!("Glorot & Bengio (2010), figures 6 and 7, as numbers:\n\n{glorot}");
     let summary = s.out.join("summary.md");
-    write_summary(&summary, &outcomes, s, seconds)
+    write_summary(&summary, &outcomes, &glorot, s, seconds)
         .map_err(|e| format!("cannot write {}: {e}", summary.display()))?;
     println!(
         "wrote {} charts and {} in {seconds:.1} s",
@@ -592,5 +709,37 @@ mod tests {
         let s = median_band("he".into(), &lines);
         assert_eq!(s.points, vec![(10.0, 3.0), (20.0, 0.75)]);
         assert_eq!(s.band, vec![(10.0, 2.0, 9.0), (20.0, 0.5, 1.0)]);
+    }
+
+    #[test]
+    fn a_study_of_zero_steps_writes_its_summary_and_charts_without_loss_curves() {
+        // A regression: with nothing trained the loss chart had no point to
+        // draw and the whole study failed.
+        let out = std::env::temp_dir().join(format!("init_study_zero_{}", std::process::id()));
+        let out_flag = out.to_str().unwrap();
+        let s = parse(&[
+            "--steps",
+            "0",
+            "--depths",
+            "2",
+            "--width",
+            "8",
+            "--seeds",
+            "2",
+            "--activations",
+            "tanh",
+            "--inits",
+            "xavier,lsuv",
+            "--out",
+            out_flag,
+        ])
+        .unwrap();
+        run(&s).unwrap();
+        let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+        assert!(summary.contains("| lsuv+tanh d2 w8 |"), "{summary}");
+        assert!(out.join("grad_rms_tanh_d2.svg").exists());
+        assert!(out.join("glorot_grad_standard.svg").exists());
+        assert!(!out.join("loss_tanh_d2.svg").exists());
+        std::fs::remove_dir_all(&out).unwrap();
     }
 }

@@ -12,8 +12,8 @@ use rand::SeedableRng;
 use tapegrad_nn::data::{load_bundled_digits, Dataset};
 use tapegrad_nn::diagnostics::{FlowReport, Verdict};
 use tapegrad_nn::study::{
-    config_seed, flow_at_init, hidden_verdict, output_gain, standardize, train, Activation, Budget,
-    MlpConfig, Scheme,
+    config_seed, flow_at_init, hidden_verdict, layer_values, output_gain, standardize, train,
+    Activation, Budget, MlpConfig, Scheme,
 };
 
 fn digits() -> (Dataset<f32>, Dataset<f32>) {
@@ -406,4 +406,49 @@ fn every_configuration_has_its_own_stable_seeds() {
     // SplitMix64 over the name: the same on every platform and toolchain,
     // so a summary's seeds can be rerun anywhere.
     assert_eq!(config_seed(0, &config(Scheme::He), 0), PINNED);
+}
+
+#[test]
+fn standard_init_shrinks_tanh_signals_and_gradients_by_one_over_root_three_per_layer() {
+    // Glorot & Bengio (2010), figures 6 and 7. U(±1/√n) has Var w = 1/(3n),
+    // so where tanh is near linear (layers 3-5, std ≤ 0.15) each layer
+    // multiplies the activation std by √(n Var w) = 1/√3 going up, and the
+    // gradient's by the same going down (φ' ≈ 1). Tolerance on the log of
+    // the mean of two gains, width 256: 3 SD of sqrt(1/(2n))/√2 = 0.094,
+    // plus tanh's own shrinkage at std 0.15 (a factor 1 - q ≈ 0.98): 0.12.
+    // Xavier (Var w = 1/n) keeps every layer's gradient std within a
+    // factor 2 of the others'.
+    let (train_set, _) = digits();
+    let config = |scheme| MlpConfig {
+        depth: 5,
+        width: 256,
+        activation: Activation::Tanh,
+        scheme,
+    };
+    let std = |v: &[f64]| {
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
+    };
+    let standard = layer_values(&config(Scheme::Standard), &train_set, 256, 0);
+    let act: Vec<f64> = standard.iter().map(|l| std(&l.activations)).collect();
+    let grad: Vec<f64> = standard.iter().map(|l| std(&l.gradients)).collect();
+    let want = (1.0f64 / 3.0).sqrt().ln();
+    let forward = 0.5 * (act[4] / act[2]).ln();
+    let backward = 0.5 * (grad[2] / grad[4]).ln();
+    assert!(
+        (forward - want).abs() < 0.12,
+        "forward gain {} ({act:?})",
+        forward.exp()
+    );
+    assert!(
+        (backward - want).abs() < 0.12,
+        "backward gain {} ({grad:?})",
+        backward.exp()
+    );
+    let xavier = layer_values(&config(Scheme::Xavier), &train_set, 256, 0);
+    let grad: Vec<f64> = xavier.iter().map(|l| std(&l.gradients)).collect();
+    let (lo, hi) = grad
+        .iter()
+        .fold((f64::MAX, 0.0f64), |(a, b), &g| (a.min(g), b.max(g)));
+    assert!(hi / lo < 2.0, "Xavier gradient std per layer: {grad:?}");
 }

@@ -212,7 +212,9 @@ impl LineChart {
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(64);
-        let x_range = x0..x1.max(x0 + 1.0);
+        // Fitted to the data at any scale (a histogram of gradients spans
+        // 1e-3); one point gets a unit-wide axis around it.
+        let x_range = if x1 > x0 { x0..x1 } else { x0 - 0.5..x0 + 0.5 };
         let whole_x = all.iter().all(|p| p.0.fract() == 0.0);
         let x_labels = if whole_x {
             ((x1 - x0) as usize + 1).clamp(2, 11)
@@ -223,7 +225,7 @@ impl LineChart {
             if whole_x || v.fract() == 0.0 {
                 format!("{v:.0}")
             } else {
-                format!("{v}")
+                short(*v)
             }
         };
         if self.log_y {
@@ -262,6 +264,7 @@ impl LineChart {
                 .y_desc(&self.y_label)
                 .x_labels(x_labels)
                 .x_label_formatter(&x_format)
+                .y_label_formatter(&|v| short(*v))
                 .draw()
                 .map_err(|e| err(&e))?;
             draw_lines(&mut chart, &series).map_err(|e| err(&e))?;
@@ -271,8 +274,9 @@ impl LineChart {
     }
 }
 
-/// A number in at most 4 significant digits, in exponent form beyond
-/// [1e-3, 1e4) (`10`, `2.5`, `1e20`).
+/// A number for a label: 3 decimals at most (float noise such as
+/// 0.30000000000000004 dropped), in exponent form beyond [1e-3, 1e4)
+/// (`10`, `2.5`, `1e20`, `-2e-4`).
 fn short(v: f64) -> String {
     let a = v.abs();
     if a != 0.0 && !(1e-3..1e4).contains(&a) {
@@ -479,6 +483,31 @@ mod tests {
         // The axis ends at the cap: no tick above 1e1.
         assert!(svg.contains(&text("1e1")) && !svg.contains(&text("1e2")));
         assert!(svg.contains(&text("runaway (above 10 from x = 2, up to 4e19)")));
+    }
+
+    #[test]
+    fn a_narrow_x_range_is_fitted_and_labelled_without_float_noise() {
+        // A histogram of gradients over [-3e-4, 3e-4], and one over [-1, 1]
+        // whose bin centres carry float noise.
+        let narrow: Vec<(f64, f64)> = (-3..=3).map(|i| (i as f64 * 1e-4, 1.0)).collect();
+        let chart = LineChart {
+            title: "narrow".into(),
+            series: vec![Series::new("g", narrow)],
+            ..LineChart::default()
+        };
+        let svg = svg_of(&chart);
+        assert!(
+            svg.contains(&text("2e-4")),
+            "no tick inside the data's range"
+        );
+        assert!(!svg.contains(&text("0.5")), "axis padded to a unit width");
+        let noisy: Vec<(f64, f64)> = (0..=10).map(|i| (-1.0 + i as f64 * 0.2, 1.0)).collect();
+        let svg = svg_of(&LineChart {
+            title: "noisy".into(),
+            series: vec![Series::new("h", noisy)],
+            ..LineChart::default()
+        });
+        assert!(!svg.contains("0000000"), "float noise in a label");
     }
 
     #[test]

@@ -33,10 +33,12 @@
 //! result.
 
 mod config;
+mod histograms;
 mod run;
 mod spread;
 
 pub use config::{Activation, MlpConfig, Scheme};
+pub use histograms::{histogram, layer_values, LayerValues};
 pub use run::{
     accuracy, config_seed, flow_at_init, forward_tapped, hidden_verdict, output_gain, standardize,
     train, Budget, TrainOutcome, INIT_BATCH,

@@ -115,7 +115,7 @@ pub const INIT_BATCH: usize = 256;
 /// A fresh `config` model for `data`: the same weights from the same `rng`
 /// state in [`flow_at_init`] and [`train`], LSUV measured on the first
 /// [`INIT_BATCH`] samples.
-fn build_model(
+pub(super) fn build_model(
     config: &MlpConfig,
     data: &Dataset<f32>,
     rng: &mut rand::rngs::StdRng,
