@@ -32,7 +32,8 @@ use tapegrad::nn::data::{load_bundled_digits, Dataset};
 use tapegrad::nn::diagnostics::{render_table, FlowReport, LayerStats, LineChart, Series};
 use tapegrad::nn::study::{
     config_seed, flow_at_init, hidden_verdict, histogram, layer_values, output_gain, sig3,
-    standardize, train, Activation, Budget, LayerValues, MlpConfig, Scheme, Spread, TrainOutcome,
+    standardize, train, Activation, Budget, Cure, LayerValues, MlpConfig, Scheme, Spread,
+    TrainOutcome,
 };
 use tapegrad::nn::Module;
 
@@ -66,6 +67,11 @@ struct Settings {
         default_value = "zeros,normal1,small,xavier,he,orthogonal,lsuv"
     )]
     schemes: Vec<Scheme>,
+    /// Cures besides initialisation, comma-separated (plain, residual,
+    /// layernorm): identity paths with a scaled branch, or LayerNorm before
+    /// each activation.
+    #[arg(long, value_delimiter = ',', default_value = "plain")]
+    cures: Vec<Cure>,
     /// Draws per configuration (initialisation and shuffling seeds).
     #[arg(long, default_value_t = 5, value_parser = common::at_least_one)]
     seeds: usize,
@@ -105,13 +111,16 @@ impl Settings {
         let mut out = Vec::new();
         for &depth in &self.depths {
             for &activation in &self.activations {
-                for &scheme in &self.schemes {
-                    out.push(MlpConfig {
-                        depth,
-                        width: self.width,
-                        activation,
-                        scheme,
-                    });
+                for &cure in &self.cures {
+                    for &scheme in &self.schemes {
+                        out.push(MlpConfig {
+                            depth,
+                            width: self.width,
+                            activation,
+                            scheme,
+                            cure,
+                        });
+                    }
                 }
             }
         }
@@ -351,7 +360,7 @@ fn write_charts(
                                     .collect()
                             })
                             .collect();
-                        median_band(o.config.scheme.to_string(), &lines)
+                        median_band(line_name(&o.config), &lines)
                     })
                     .collect()
             };
@@ -404,6 +413,15 @@ fn write_charts(
     Ok(written)
 }
 
+/// A configuration's name on a chart of one depth and activation: its
+/// initialisation, and its cure unless plain.
+fn line_name(c: &MlpConfig) -> String {
+    match c.cure {
+        Cure::Plain => c.scheme.to_string(),
+        cure => format!("{}+{cure}", c.scheme),
+    }
+}
+
 /// A configuration's smoothed training loss: median over seeds, min–max
 /// band, and how many seeds diverged in the name.
 fn loss_series(o: &Outcome) -> Series {
@@ -417,7 +435,7 @@ fn loss_series(o: &Outcome) -> Series {
         .iter()
         .filter(|d| d.trained.diverged_at.is_some())
         .count();
-    let mut name = o.config.scheme.to_string();
+    let mut name = line_name(&o.config);
     if diverged > 0 {
         let _ = write!(name, ", {diverged}/{} diverged", o.draws.len());
     }
@@ -449,6 +467,7 @@ fn write_glorot(
                 width: s.width,
                 activation: Activation::Tanh,
                 scheme,
+                cure: Cure::Plain,
             };
             layer_values(&config, train_set, 256, config_seed(s.seed, &config, 0))
         })

@@ -69,7 +69,8 @@ pub mod theory;
 pub use conv::{AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, MaxPool2d};
 pub use init::Init;
 pub use layers::{
-    Dropout, Embedding, Flatten, LayerNorm, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh, GELU,
+    Dropout, Embedding, Flatten, LayerNorm, LeakyReLU, Linear, ReLU, Residual, Sigmoid, Softmax,
+    Tanh, GELU,
 };
 pub use module::{
     visit_child, visit_child_buffers, visit_child_buffers_mut, visit_child_mut, Module, Sequential,

@@ -225,6 +225,12 @@ impl<E: Float> Sequential<E> {
         self.layers.push(Box::new(layer));
     }
 
+    /// Appends a layer that is already boxed (one of several layer types
+    /// picked at run time).
+    pub fn push_boxed(&mut self, layer: Box<dyn Module<E> + Send>) {
+        self.layers.push(layer);
+    }
+
     /// The layers, in order.
     pub fn layers(&self) -> &[Box<dyn Module<E> + Send>] {
         &self.layers

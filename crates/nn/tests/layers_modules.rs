@@ -426,3 +426,30 @@ fn cloned_layers_own_new_parameters() {
     assert_eq!(copy.weight().value().to_vec(), fc.weight().value().to_vec());
     assert_ne!(copy.weight().id(), fc.weight().id());
 }
+
+#[test]
+fn residual_gradients_match_finite_differences_through_the_skip_and_the_branch() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let block = tapegrad_nn::layers::Residual::new(
+        Sequential::<f64>::new()
+            .add(tapegrad_nn::layers::Linear::new(4, 4, &mut rng))
+            .add(tapegrad_nn::layers::Tanh),
+        0.3,
+    );
+    let f = check_fn(|_, v| block.forward(v[0]).square().sum_all());
+    let x = Tensor::rand_normal(&[3, 4], 0.0, 1.0, &mut rng);
+    let report = gradcheck(f, &[x], &GradcheckOptions::default()).unwrap();
+    assert_eq!(report.comparisons, 12);
+}
+
+#[test]
+#[should_panic(expected = "Residual: the branch maps [2, 4] to [2, 3]")]
+fn a_residual_branch_that_changes_the_shape_is_refused_with_both_shapes() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    let block = tapegrad_nn::layers::Residual::new(
+        tapegrad_nn::layers::Linear::<f64>::new(4, 3, &mut rng),
+        1.0,
+    );
+    let tape = tapegrad_autodiff::Tape::new();
+    block.forward(tape.constant(Tensor::ones(&[2, 4])));
+}

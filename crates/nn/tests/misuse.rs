@@ -13,7 +13,7 @@ use tapegrad_nn::data::{load_bundled_digits, parse_idx, parse_idx_limited, DataE
 use tapegrad_nn::init;
 use tapegrad_nn::optim::{clip_grad_norm, Adam, Optimizer, ParamGrads, StateError, SGD};
 use tapegrad_nn::recurrent::{unroll_sequence, RecurrentCell, LSTM, RNN};
-use tapegrad_nn::study::{train, Activation, Budget, MlpConfig, Scheme};
+use tapegrad_nn::study::{train, Activation, Budget, Cure, MlpConfig, Scheme};
 use tapegrad_nn::{Conv2d, Linear, MaxPool2d, Module, Sequential};
 use tapegrad_tensor::Tensor;
 
@@ -77,6 +77,7 @@ fn small_mlp() -> MlpConfig {
         width: 8,
         activation: Activation::Tanh,
         scheme: Scheme::Xavier,
+        cure: Cure::Plain,
     }
 }
 
@@ -551,6 +552,7 @@ fn lsuv_on_a_single_input_is_refused() {
     let mut rng = StdRng::seed_from_u64(0);
     let config = MlpConfig {
         scheme: Scheme::Lsuv,
+        cure: Cure::Plain,
         ..small_mlp()
     };
     config.build::<f32>(&Tensor::zeros(&[1, 64]), 10, &mut rng);

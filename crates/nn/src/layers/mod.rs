@@ -9,6 +9,7 @@
 //! | [`LayerNorm`] | normalise the trailing axes, then scale and shift |
 //! | [`Embedding`] | rows of a table picked by index |
 //! | [`Flatten`] | `[n, a, b, ..] -> [n, a·b·..]` |
+//! | [`Residual`] | `x + α · branch(x)` around any module |
 //!
 //! The layers with weights also have a functional form taking the weights
 //! as vars ([`linear`], [`layer_norm`]), which is what their `forward`
@@ -39,6 +40,7 @@ mod embedding;
 mod flatten;
 mod layer_norm;
 mod linear;
+mod residual;
 
 pub use activation::{LeakyReLU, ReLU, Sigmoid, Softmax, Tanh, GELU};
 pub use dropout::Dropout;
@@ -46,3 +48,4 @@ pub use embedding::Embedding;
 pub use flatten::Flatten;
 pub use layer_norm::{layer_norm, LayerNorm};
 pub use linear::{linear, Linear};
+pub use residual::Residual;

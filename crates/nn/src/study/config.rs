@@ -2,7 +2,7 @@
 //! depths, and the deep MLPs built from them.
 
 use crate::init::{lsuv, FanMode, Init, Nonlinearity};
-use crate::layers::{Linear, ReLU, Sigmoid, Tanh};
+use crate::layers::{LayerNorm, Linear, ReLU, Residual, Sigmoid, Tanh};
 use crate::module::{Module, Sequential};
 use rand::Rng;
 use std::fmt;
@@ -47,6 +47,38 @@ pub enum Scheme {
     /// batch of the training data ([`lsuv`](crate::init::lsuv), tol 0.1, at
     /// most 10 rescalings, as in the paper).
     Lsuv,
+}
+
+/// What else the hidden blocks have besides their weights: the cures of
+/// vanishing and exploding signals that are not initialisation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Cure {
+    /// `h ← φ(W h + b)`: the plain MLP.
+    Plain,
+    /// `h ← h + φ(W h + b) / √depth` ([`Residual`]): an identity path
+    /// around every hidden block whose input is as wide as its output (all
+    /// but the first when the inputs differ in size), its branch scaled at
+    /// initialisation as in Fixup and SkipInit so the variance stays
+    /// bounded over any depth.
+    Residual,
+    /// `h ← φ(LayerNorm(W h + b))` (Ba et al. 2016): every pre-activation
+    /// normalised to zero mean and unit variance over its units, whatever
+    /// the weights' scale.
+    LayerNorm,
+}
+
+impl Cure {
+    /// All three, in table order.
+    pub const ALL: [Cure; 3] = [Cure::Plain, Cure::Residual, Cure::LayerNorm];
+
+    /// Lower-case name (`"residual"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Cure::Plain => "plain",
+            Cure::Residual => "residual",
+            Cure::LayerNorm => "layernorm",
+        }
+    }
 }
 
 impl Activation {
@@ -148,6 +180,7 @@ macro_rules! parse_by_name {
 
 parse_by_name!(Activation, "activation");
 parse_by_name!(Scheme, "init");
+parse_by_name!(Cure, "cure");
 
 /// One deep MLP of the study.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -160,15 +193,17 @@ pub struct MlpConfig {
     pub activation: Activation,
     /// Weight initialisation (all layers, output layer included).
     pub scheme: Scheme,
+    /// Residual connections or normalisation in the hidden blocks.
+    pub cure: Cure,
 }
 
 impl fmt::Display for MlpConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}+{} d{} w{}",
-            self.scheme, self.activation, self.depth, self.width
-        )
+        write!(f, "{}+{}", self.scheme, self.activation)?;
+        if self.cure != Cure::Plain {
+            write!(f, "+{}", self.cure)?;
+        }
+        write!(f, " d{} w{}", self.depth, self.width)
     }
 }
 
@@ -179,7 +214,9 @@ const LSUV_MAX_ITERS: usize = 10;
 
 impl MlpConfig {
     /// `features -> [width]·depth -> classes` as a [`Sequential`] of blocks:
-    /// each hidden block is `Sequential[Linear, activation]` and the last
+    /// each hidden block is `Sequential[Linear, activation]` (with a
+    /// `LayerNorm` before the activation, or wrapped in a [`Residual`], as
+    /// the [`Cure`] says) and the last
     /// child is the output `Linear`, so tapping the children of the model
     /// taps every hidden layer's output and the logits. Biases start at 0.
     ///
@@ -218,18 +255,28 @@ impl MlpConfig {
             }
             layer
         };
+        let branch_scale = 1.0 / (self.depth.max(1) as f64).sqrt();
         for _ in 0..self.depth {
-            let block = Sequential::new().add(linear(fan_in, self.width, &h));
+            let mut block = Sequential::new().add(linear(fan_in, self.width, &h));
+            if self.cure == Cure::LayerNorm {
+                block.push(LayerNorm::new(&[self.width]));
+            }
             let block = match self.activation {
                 Activation::Sigmoid => block.add(Sigmoid),
                 Activation::Tanh => block.add(Tanh),
                 Activation::ReLU => block.add(ReLU),
             };
+            let block: Box<dyn Module<E> + Send> =
+                if self.cure == Cure::Residual && fan_in == self.width {
+                    Box::new(Residual::new(block, branch_scale))
+                } else {
+                    Box::new(block)
+                };
             if data_dependent {
                 let tape = Tape::new();
                 h = block.forward(tape.constant(h)).value();
             }
-            model.push(block);
+            model.push_boxed(block);
             fan_in = self.width;
         }
         model.push(linear(fan_in, classes, &h));

@@ -24,6 +24,11 @@
 //!   **LSUV** (Mishkin & Matas 2016) starts there and rescales each layer
 //!   until its output has unit variance on real data.
 //!
+//! - Initialisation is not the only cure: a [`Cure`] adds residual paths
+//!   with a scaled branch (the signal and gradient keep an identity route
+//!   through every block) or LayerNorm before each activation (the forward
+//!   signal is normalised whatever the weights' scale).
+//!
 //! [`flow_at_init`] measures a fresh model with the
 //! [`diagnostics`](crate::diagnostics) ([`hidden_verdict`] judges the
 //! hidden layers alone, [`output_gain`] gives the output layer's share);
@@ -37,7 +42,7 @@ mod histograms;
 mod run;
 mod spread;
 
-pub use config::{Activation, MlpConfig, Scheme};
+pub use config::{Activation, Cure, MlpConfig, Scheme};
 pub use histograms::{histogram, layer_values, LayerValues};
 pub use run::{
     accuracy, config_seed, flow_at_init, forward_tapped, hidden_verdict, output_gain, standardize,
