@@ -211,13 +211,11 @@ impl Spectrum {
 }
 
 /// Small multiples: one histogram of log10(singular value) per configuration.
-fn draw(spectra: &[Spectrum], path: &Path) -> Result<(), Box<dyn Error>> {
+fn draw(spectra: &[Spectrum], depth: usize, path: &Path) -> Result<(), Box<dyn Error>> {
     let root = SVGBackend::new(path, (1200, 700)).into_drawing_area();
     root.fill(&WHITE)?;
-    let root = root.titled(
-        "Input-output Jacobian singular values at init (depth 30, width 64)",
-        ("sans-serif", 22),
-    )?;
+    let title = format!("Input-output Jacobian singular values at init (depth {depth}, width 64)");
+    let root = root.titled(&title, ("sans-serif", 22))?;
     let panels = root.split_evenly((2, 3));
     let logs: Vec<Vec<f64>> = spectra
         .iter()
@@ -359,7 +357,7 @@ fn run(s: &Settings) -> Result<(), Box<dyn Error>> {
     let md = s.out.join("jacobian_spectra.md");
     std::fs::write(&md, &table).map_err(|e| format!("{}: {e}", md.display()))?;
     let svg = s.out.join("jacobian_spectra.svg");
-    draw(&spectra, &svg).map_err(|e| format!("{}: {e}", svg.display()))?;
+    draw(&spectra, s.depth, &svg).map_err(|e| format!("{}: {e}", svg.display()))?;
     println!("wrote {} and {}", svg.display(), md.display());
     Ok(())
 }

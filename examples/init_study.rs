@@ -276,12 +276,35 @@ fn summary_row(o: &Outcome) -> Vec<String> {
             )
         })),
         loss,
+        steps_to_target(o),
         show_percent(o.spread(|d| Some(d.trained.test_accuracy))),
         o.count(|d| d.unit_spread != 0.0),
     ]
 }
 
-const HEADER: [&str; 9] = [
+/// The training loss whose first crossing (mean of 10 steps) measures
+/// training speed: a fifth of chance's ln 10 = 2.30.
+const SPEED_LOSS: f64 = 0.5;
+
+/// Steps until the 10-step mean loss is below [`SPEED_LOSS`]: the spread
+/// over the seeds that got there, and how many never did.
+fn steps_to_target(o: &Outcome) -> String {
+    let never = o
+        .draws
+        .iter()
+        .filter(|d| d.trained.steps_to(SPEED_LOSS, 10).is_none())
+        .count();
+    if never == o.draws.len() {
+        return "never".into();
+    }
+    let mut text = show(o.spread(|d| d.trained.steps_to(SPEED_LOSS, 10).map(|s| s as f64)));
+    if never > 0 {
+        let _ = write!(text, " ({never}/{} never)", o.draws.len());
+    }
+    text
+}
+
+const HEADER: [&str; 10] = [
     "configuration",
     "at init (seeds agreeing)",
     "grad ratio h1/hL",
@@ -289,6 +312,7 @@ const HEADER: [&str; 9] = [
     "last hidden act std",
     "saturated / dead",
     "final train loss",
+    "steps to loss 0.5",
     "test acc",
     "symmetry broken",
 ];
@@ -309,6 +333,8 @@ its own seeds.
 - **saturated / dead**: for sigmoid and tanh the fraction of saturated hidden units, for ReLU of \
   dead ones, averaged over the hidden layers.
 - **final train loss**: mean of the last 50 steps' losses, over the seeds that did not diverge.
+- **steps to loss 0.5**: the first step at which the mean of the last 10 losses is below 0.5 \
+  (chance is ln 10 = 2.30), over the seeds that got there: how fast a configuration trains.
 - **symmetry broken**: seeds whose first-layer units differ after training.
 ";
 

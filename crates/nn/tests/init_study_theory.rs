@@ -518,3 +518,40 @@ fn a_scaled_residual_path_keeps_the_gradient_of_a_small_init_over_100_layers() {
         hidden_verdict(&r).ratio()
     );
 }
+
+#[test]
+fn at_the_critical_point_orthogonal_tanh_trains_much_faster_than_gaussian_at_depth_100() {
+    // Dynamical isometry (Saxe et al. 2014; Pennington, Schoenholz & Ganguli
+    // 2017): tanh with σ_w² = 1, σ_b = 0 is critical for both Gaussian
+    // (Xavier: 1/n for square layers) and orthogonal weights, but only the
+    // orthogonal network's input-output Jacobian keeps its singular values
+    // near 1 as depth grows; the Gaussian one's spread (with depth L, as
+    // a product of L random matrices), so its learning slows down with L
+    // while the orthogonal one's does not. The claim asserted is the
+    // qualitative one, with room: at depth 100 the orthogonal network
+    // reaches a 10-step mean loss of 0.5 in under half the steps (the study
+    // measures 88 [80–96] against 561 [538–600] over 5 seeds, 2 of which
+    // never got there in 600). A Gaussian run that never gets there counts
+    // as the whole budget.
+    let (train_set, test_set) = digits();
+    let budget = Budget {
+        steps: 600,
+        ..Budget::default()
+    };
+    let steps = |scheme| {
+        let config = MlpConfig {
+            depth: 100,
+            width: 64,
+            activation: Activation::Tanh,
+            scheme,
+            cure: Cure::Plain,
+        };
+        let (_, out) = train(&config, &train_set, &test_set, &budget, 1);
+        out.steps_to(0.5, 10).unwrap_or(budget.steps)
+    };
+    let (orthogonal, gaussian) = (steps(Scheme::Orthogonal), steps(Scheme::Xavier));
+    assert!(
+        2 * orthogonal < gaussian,
+        "orthogonal {orthogonal} steps, Gaussian {gaussian}"
+    );
+}

@@ -544,3 +544,17 @@ fn wide_tanh_networks_follow_the_predicted_layer_statistics() {
         assert!((first / last).ln().abs() > 1.0, "{first} -> {last}");
     }
 }
+
+#[test]
+fn unit_variance_tanh_layers_sit_in_the_chaotic_phase() {
+    // The README's LSUV claim: a tanh layer whose pre-activation has unit
+    // variance (q = 1) with σ_b = 0 needs σ_w² = 1 / E[tanh(z)²], where
+    // χ₁ = σ_w² E[tanh'(z)²] > 1. Independent values (composite Simpson on
+    // [-10, 10], h = 1e-3, in plain Python: error below 1e-11): 2.536175433217459
+    // and 1.1778072323041662; 1e-9 leaves room for both rules.
+    let mf = MeanField::new(Activation::Tanh);
+    let weight = 1.0 / mf.mean_square(1.0);
+    let chi = weight * mf.mean_square_derivative(1.0);
+    assert!((weight - 2.536175433217459).abs() < 1e-9, "σ_w² = {weight}");
+    assert!((chi - 1.1778072323041662).abs() < 1e-9, "χ₁ = {chi}");
+}

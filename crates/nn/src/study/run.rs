@@ -75,6 +75,32 @@ pub struct TrainOutcome {
 }
 
 impl TrainOutcome {
+    /// The first step after which the mean of the last `window` losses is
+    /// below `target` (counting steps from 1), or `None` if training never
+    /// got there: a measure of training speed that one noisy batch cannot
+    /// fake.
+    ///
+    /// ```
+    /// use tapegrad_nn::study::TrainOutcome;
+    /// let o = TrainOutcome { losses: vec![2.0, 1.0, 0.4, 0.6, 0.2], test_accuracy: 0.9, diverged_at: None };
+    /// assert_eq!(o.steps_to(0.5, 1), Some(3));
+    /// assert_eq!(o.steps_to(0.5, 2), Some(5)); // (0.6 + 0.2) / 2 = 0.4
+    /// assert_eq!(o.steps_to(0.1, 1), None);
+    /// ```
+    ///
+    /// # Panics
+    /// If `window` is 0.
+    #[track_caller]
+    pub fn steps_to(&self, target: f64, window: usize) -> Option<usize> {
+        if window == 0 {
+            panic!("TrainOutcome::steps_to: window must be at least 1");
+        }
+        self.losses
+            .windows(window)
+            .position(|w| w.iter().sum::<f64>() / (window as f64) < target)
+            .map(|i| i + window)
+    }
+
     /// Mean loss over the last `n` recorded steps (NaN if none was
     /// recorded, or `n` is 0: there is no loss to report).
     pub fn final_loss(&self, n: usize) -> f64 {

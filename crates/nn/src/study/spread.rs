@@ -63,8 +63,9 @@ impl fmt::Display for Spread {
     }
 }
 
-/// `v` in 3 significant digits for a table: `0.306`, `60.9`, `3557`, and in
-/// exponent form below 1e-3 or from 1e4 on (`5.13e-9`, `1.31e22`).
+/// `v` in 3 significant digits for a table: `0.306`, `60.9`, `3557`, whole
+/// numbers as integers (`88`), and in exponent form below 1e-3 or from 1e4
+/// on (`5.13e-9`, `1.31e22`).
 pub fn sig3(v: f64) -> String {
     if v == 0.0 {
         return "0".into();
@@ -75,6 +76,9 @@ pub fn sig3(v: f64) -> String {
     let a = v.abs();
     if !(1e-3..1e4).contains(&a) {
         return format!("{v:.2e}");
+    }
+    if v.fract() == 0.0 {
+        return format!("{v:.0}"); // a count: 88 steps, not 88.0
     }
     let decimals = (2 - a.log10().floor() as i32).clamp(0, 5) as usize;
     format!("{v:.decimals$}")
@@ -88,7 +92,7 @@ mod tests {
     fn even_counts_average_the_middle_pair_and_equal_values_print_once() {
         let s = Spread::of(&[4.0, 1.0, 3.0, 2.0]).unwrap();
         assert_eq!((s.median, s.min, s.max), (2.5, 1.0, 4.0));
-        assert_eq!(Spread::of(&[2.0, 2.0]).unwrap().to_string(), "2.00");
+        assert_eq!(Spread::of(&[2.5, 2.5]).unwrap().to_string(), "2.50");
         assert!(Spread::of(&[f64::NAN]).is_none());
         let inf = Spread::of(&[1.0, f64::INFINITY, 2.0]).unwrap();
         assert_eq!((inf.median, inf.max), (2.0, f64::INFINITY));
@@ -104,6 +108,8 @@ mod tests {
             (5.13e-9, "5.13e-9"),
             (-0.0412, "-0.0412"),
             (0.0, "0"),
+            (88.0, "88"),
+            (2.0, "2"),
         ];
         for (v, want) in cases {
             assert_eq!(sig3(v), want, "{v}");
