@@ -530,18 +530,16 @@ fn write_glorot(
             Scheme::Standard => "standard init U(±1/√n)",
             _ => "normalised (Xavier) init",
         };
-        for (file, label, range, pick) in [
-            ("act", "activation value", 1.0, 0),
-            ("grad", "back-propagated gradient ∂L/∂h", g_max, 1),
+        let activations: fn(&LayerValues) -> &[f64] = |l| &l.activations;
+        let gradients: fn(&LayerValues) -> &[f64] = |l| &l.gradients;
+        for (file, label, range, values_of) in [
+            ("act", "activation value", 1.0, activations),
+            ("grad", "back-propagated gradient ∂L/∂h", g_max, gradients),
         ] {
             let series = layers
                 .iter()
                 .map(|l| {
-                    let v = if pick == 0 {
-                        &l.activations
-                    } else {
-                        &l.gradients
-                    };
+                    let v = values_of(l);
                     Series::new(
                         format!("layer {}", &l.name[1..]),
                         histogram(v, -range, range, 41),
