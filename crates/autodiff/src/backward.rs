@@ -3,7 +3,7 @@
 //! [`Tape::grad`] (rules run on vars and are recorded).
 
 use crate::ops::{Ctx, DynOp, GradOps, Grads};
-use crate::tape::{NodeId, Tape};
+use crate::tape::{Hook, NodeId, Tape};
 use crate::var::{check_tape, Var};
 use smallvec::SmallVec;
 use std::collections::HashMap;
@@ -146,7 +146,13 @@ struct VarMode<'t, E: Float>(&'t Tape<E>);
 
 /// Applies the hooks of node `id` to a gradient tensor.
 fn hooked_tensor<E: Float>(tape: &Tape<E>, id: NodeId, mut g: Tensor<E>) -> Tensor<E> {
-    let hooks = tape.nodes.borrow()[id].hooks.clone();
+    let hooks: Vec<Hook<E>> = {
+        let nodes = tape.nodes.borrow();
+        if nodes[id].hooks().is_empty() {
+            return g;
+        }
+        nodes[id].hooks().to_vec()
+    };
     for hook in hooks {
         if let Some(replaced) = hook(&g) {
             g = replaced;
@@ -179,7 +185,7 @@ impl<'t, E: Float> WalkMode<E> for VarMode<'t, E> {
     /// Hooks see the gradient's value; a replacement enters as a constant
     /// (so it is not differentiated further).
     fn run_hooks(&self, id: NodeId, g: Var<'t, E>) -> Var<'t, E> {
-        if self.0.nodes.borrow()[id].hooks.is_empty() {
+        if self.0.nodes.borrow()[id].hooks().is_empty() {
             return g;
         }
         let before = g.value();
@@ -248,7 +254,7 @@ fn reverse_walk<E: Float, M: WalkMode<E>>(
 /// leaves and vars marked `retain_grad`.
 fn keeps_grad<E: Float>(tape: &Tape<E>, id: NodeId) -> bool {
     let nodes = tape.nodes.borrow();
-    nodes[id].kind == crate::tape::NodeKind::Var || nodes[id].retain_grad
+    nodes[id].kind == crate::tape::NodeKind::Var || nodes[id].retain_grad()
 }
 
 /// Runs node `id`'s backward rule on its incoming gradient `g` and adds
@@ -305,12 +311,12 @@ fn checked_grad<E: Float, V: GradOps<E>>(
     g: Option<V>,
     x: &V,
 ) -> V {
-    let loc = tape.nodes.borrow()[id].location;
+    let loc = || tape.nodes.borrow()[id].location;
     let g = g.unwrap_or_else(|| {
-        panic!("backward of `{}` (node #{id}, created at {loc}) gave no gradient for input {k}, which needs one", op.name())
+        panic!("backward of `{}` (node #{id}, created at {}) gave no gradient for input {k}, which needs one", op.name(), loc())
     });
-    let (gs, xs) = (g.shape(), x.shape());
-    if gs != xs {
+    if !g.same_shape(x) {
+        let (gs, xs, loc) = (g.shape(), x.shape(), loc());
         panic!(
             "backward of `{}` (node #{id}, created at {loc}) returned a gradient of shape {:?} for input {k} of shape {:?}",
             op.name(),

@@ -65,7 +65,7 @@ impl<E: Float> Tape<E> {
     pub fn seed_tangent(&self, x: Var<'_, E>, t: Tensor<E>) {
         self.check_seed(x, t.shape(), Mode::Tensor, "seed_tangent");
         self.forward.set(Mode::Tensor);
-        self.nodes.borrow_mut()[x.id].tangent = Some(Tangent::Value(t));
+        self.nodes.borrow_mut()[x.id].extras_mut().tangent = Some(Tangent::Value(t));
     }
 
     /// Gives `x` the tangent `t`, a var on this tape, and turns forward mode
@@ -80,7 +80,7 @@ impl<E: Float> Tape<E> {
         check_tape(self, &[t], "seed_tangent_var (tangent)");
         self.check_seed(x, &t.shape(), Mode::Var, "seed_tangent_var");
         self.forward.set(Mode::Var);
-        self.nodes.borrow_mut()[x.id].tangent = Some(Tangent::Node(t.id));
+        self.nodes.borrow_mut()[x.id].extras_mut().tangent = Some(Tangent::Node(t.id));
     }
 
     #[track_caller]
@@ -106,7 +106,7 @@ impl<E: Float> Tape<E> {
     #[track_caller]
     pub fn tangent(&self, y: Var<'_, E>) -> Option<Tensor<E>> {
         check_tape(self, &[y], "tangent");
-        match self.nodes.borrow()[y.id].tangent.clone()? {
+        match self.nodes.borrow()[y.id].tangent().cloned()? {
             Tangent::Value(t) => Some(t),
             Tangent::Node(id) => Some(self.value_of(id)),
         }
@@ -120,7 +120,7 @@ impl<E: Float> Tape<E> {
     #[track_caller]
     pub fn tangent_var<'t>(&'t self, y: Var<'t, E>) -> Option<Var<'t, E>> {
         check_tape(self, &[y], "tangent_var");
-        let tangent = self.nodes.borrow()[y.id].tangent.clone()?;
+        let tangent = self.nodes.borrow()[y.id].tangent().cloned()?;
         Some(match tangent {
             Tangent::Value(t) => self.constant(t),
             Tangent::Node(id) => Var::new(self, id),
@@ -144,7 +144,7 @@ pub(crate) fn propagate<E: Float>(tape: &Tape<E>, id: NodeId) {
         let tangents: SmallVec<[Option<Tangent<E>>; 3]> = node
             .parents
             .iter()
-            .map(|&p| nodes[p].tangent.clone())
+            .map(|&p| nodes[p].tangent().cloned())
             .collect();
         if tangents.iter().all(|t| t.is_none()) {
             return;
@@ -204,7 +204,7 @@ pub(crate) fn propagate<E: Float>(tape: &Tape<E>, id: NodeId) {
             Tangent::Node(r.id)
         }
     };
-    tape.nodes.borrow_mut()[id].tangent = Some(tangent);
+    tape.nodes.borrow_mut()[id].extras_mut().tangent = Some(tangent);
 }
 
 /// Panics unless a jvp rule returned a tangent shaped like the output.

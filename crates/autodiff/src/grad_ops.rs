@@ -19,6 +19,9 @@ impl<E: Float> GradOps<E> for Tensor<E> {
     fn shape(&self) -> Vec<usize> {
         Tensor::shape(self).to_vec()
     }
+    fn same_shape(&self, other: &Self) -> bool {
+        Tensor::shape(self) == Tensor::shape(other)
+    }
     fn add(&self, rhs: &Self) -> Self {
         Tensor::add(self, rhs)
     }
@@ -133,6 +136,10 @@ impl<'t, E: Float> GradOps<E> for Var<'t, E> {
     }
     fn shape(&self) -> Vec<usize> {
         Var::shape(*self)
+    }
+    fn same_shape(&self, other: &Self) -> bool {
+        let nodes = self.tape.nodes.borrow();
+        nodes[self.id].value.shape() == nodes[other.id].value.shape()
     }
     fn add(&self, rhs: &Self) -> Self {
         Var::add(*self, *rhs)

@@ -141,13 +141,15 @@ impl<'t, E: Float> Var<'t, E> {
     /// leaf as soon as it has been used (as PyTorch's `retain_grad`).
     #[track_caller]
     pub fn retain_grad(self) -> Var<'t, E> {
-        self.tape.nodes.borrow_mut()[self.id].retain_grad = true;
+        self.tape.nodes.borrow_mut()[self.id]
+            .extras_mut()
+            .retain_grad = true;
         self
     }
 
     /// True if [`retain_grad`](Self::retain_grad) was called on this var.
     pub fn retains_grad(self) -> bool {
-        self.tape.nodes.borrow()[self.id].retain_grad
+        self.tape.nodes.borrow()[self.id].retain_grad()
     }
 }
 

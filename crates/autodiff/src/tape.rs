@@ -38,6 +38,18 @@ pub(crate) struct Node<E: Float> {
     pub kind: NodeKind,
     pub requires_grad: bool,
     pub location: &'static Location<'static>,
+    /// What few nodes have (a label, hooks, a tangent, `retain_grad`), kept
+    /// out of line so the node every op pushes stays small: a 10,000-op
+    /// chain's nodes are then half the memory to move and to walk.
+    pub extras: Option<Box<NodeExtras<E>>>,
+    /// Whether `value` holds the value (see [`ValueState`]).
+    pub state: ValueState,
+    /// The checkpointed block this node belongs to, if any.
+    pub segment: Option<usize>,
+}
+
+/// The rarely set parts of a [`Node`].
+pub(crate) struct NodeExtras<E: Float> {
     pub label: Option<Rc<str>>,
     pub hooks: Vec<Hook<E>>,
     /// The forward-mode tangent of this value, if forward mode is on and
@@ -45,10 +57,44 @@ pub(crate) struct Node<E: Float> {
     pub tangent: Option<crate::forward::Tangent<E>>,
     /// Keep this node's gradient after backward ([`Var::retain_grad`]).
     pub retain_grad: bool,
-    /// Whether `value` holds the value (see [`ValueState`]).
-    pub state: ValueState,
-    /// The checkpointed block this node belongs to, if any.
-    pub segment: Option<usize>,
+}
+
+impl<E: Float> Default for NodeExtras<E> {
+    fn default() -> Self {
+        NodeExtras {
+            label: None,
+            hooks: Vec::new(),
+            tangent: None,
+            retain_grad: false,
+        }
+    }
+}
+
+impl<E: Float> Node<E> {
+    /// The label, if one was set.
+    pub fn label(&self) -> Option<&Rc<str>> {
+        self.extras.as_ref()?.label.as_ref()
+    }
+
+    /// The gradient hooks, in the order they were added.
+    pub fn hooks(&self) -> &[Hook<E>] {
+        self.extras.as_ref().map_or(&[], |x| &x.hooks)
+    }
+
+    /// The forward-mode tangent, if any.
+    pub fn tangent(&self) -> Option<&crate::forward::Tangent<E>> {
+        self.extras.as_ref()?.tangent.as_ref()
+    }
+
+    /// Whether the gradient is kept after backward.
+    pub fn retain_grad(&self) -> bool {
+        self.extras.as_ref().is_some_and(|x| x.retain_grad)
+    }
+
+    /// The extras, made on first use.
+    pub fn extras_mut(&mut self) -> &mut NodeExtras<E> {
+        self.extras.get_or_insert_with(Box::default)
+    }
 }
 
 /// Whether a node's value is held. A value that is not held is replaced by
@@ -190,10 +236,7 @@ impl<E: Float> Tape<E> {
             kind,
             requires_grad: kind == NodeKind::Var,
             location,
-            label: None,
-            hooks: Vec::new(),
-            tangent: None,
-            retain_grad: false,
+            extras: None,
             state: ValueState::Held,
             segment: None,
         };
@@ -219,10 +262,7 @@ impl<E: Float> Tape<E> {
             kind: NodeKind::Op,
             requires_grad,
             location,
-            label: None,
-            hooks: Vec::new(),
-            tangent: None,
-            retain_grad: false,
+            extras: None,
             state: ValueState::Held,
             segment: None,
         };
@@ -360,7 +400,7 @@ impl<E: Float> Tape<E> {
                 AnomalyInput {
                     node: p,
                     op: parent.map_or("?", |n| node_name(n.op.as_ref().map(|o| o.name()), n.kind)),
-                    label: parent.and_then(|n| n.label.as_deref().map(str::to_string)),
+                    label: parent.and_then(|n| n.label().map(|l| l.to_string())),
                 }
             })
             .collect();
@@ -368,7 +408,7 @@ impl<E: Float> Tape<E> {
             phase,
             op: node_name(node.op.as_ref().map(|o| o.name()), node.kind),
             node: id,
-            label: node.label.as_deref().map(str::to_string),
+            label: node.label().map(|l| l.to_string()),
             location: node.location,
             inputs,
             detail,

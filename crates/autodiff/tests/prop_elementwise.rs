@@ -265,3 +265,71 @@ proptest! {
         check2(|_, v| Var::where_cond(&cond, v[0], v[1]).square(), &[a, b])?;
     }
 }
+
+/// Values including the ones a fused kernel could get wrong: ±0, ±∞, NaN,
+/// huge, tiny and ordinary.
+fn special_f32() -> BoxedStrategy<f32> {
+    prop_oneof![
+        3 => -30.0f32..30.0,
+        1 => prop::sample::select(vec![
+            0.0f32,
+            -0.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            f32::MAX,
+            f32::MIN_POSITIVE,
+            1e-30,
+        ]),
+    ]
+    .boxed()
+}
+
+/// A unary op on f32 vars.
+type UnaryF32 = fn(Var<'_, f32>) -> Var<'_, f32>;
+
+/// The gradient of `op` at `x` for the incoming gradient `g`, through the
+/// first-order tensor path (`backward_with`) and through the recorded
+/// generic rule (`Tape::grad_with`), as bits (every NaN as one NaN: the
+/// sign and payload of a NaN are not specified by IEEE 754 arithmetic, and
+/// the compiler may reorder `-(o²) + 1` into `1 - o²`).
+fn both_paths(op: UnaryF32, x: &[f32], g: &[f32]) -> (Vec<u32>, Vec<u32>) {
+    let bits = |t: &Tensor<f32>| {
+        t.to_vec()
+            .iter()
+            .map(|v| {
+                if v.is_nan() {
+                    f32::NAN.to_bits()
+                } else {
+                    v.to_bits()
+                }
+            })
+            .collect::<Vec<_>>()
+    };
+    let n = x.len();
+    let tape = tapegrad_autodiff::Tape::<f32>::new();
+    let v = tape.var(Tensor::from_vec(x.to_vec(), &[n]));
+    let fused = op(v).backward_with(Tensor::from_vec(g.to_vec(), &[n]))[v].clone();
+    let seed = tape.constant(Tensor::from_vec(g.to_vec(), &[n]));
+    let generic = tape.grad_with(op(v), &[v], seed)[0].value();
+    (bits(&fused), bits(&generic))
+}
+
+proptest! {
+    #![proptest_config(config(200))]
+
+    /// The ops with a fused first-order kernel (`backward_tensors`) give
+    /// the generic rule's gradient bit for bit, NaN and infinities included.
+    #[test]
+    fn fused_backward_equals_the_generic_rule(
+        xg in prop::collection::vec((special_f32(), special_f32()), 1..40),
+    ) {
+        let (x, g): (Vec<f32>, Vec<f32>) = xg.into_iter().unzip();
+        let ops: [(&str, UnaryF32); 3] =
+            [("tanh", |v| v.tanh()), ("sigmoid", |v| v.sigmoid()), ("relu", |v| v.relu())];
+        for (name, op) in ops {
+            let (fused, generic) = both_paths(op, &x, &g);
+            prop_assert_eq!(fused, generic, "{} at x = {:?}, g = {:?}", name, x, g);
+        }
+    }
+}

@@ -2,10 +2,13 @@
 
 use smallvec::SmallVec;
 
+/// Dimensions a [`Shape`] or [`Strides`] holds inline (more go to the heap).
+const INLINE_DIMS: usize = 6;
+
 /// A tensor shape (sizes of each dimension). Inline up to 6 dimensions.
-pub type Shape = SmallVec<[usize; 6]>;
+pub type Shape = SmallVec<[usize; INLINE_DIMS]>;
 /// Element strides of each dimension. A stride of 0 repeats (broadcasts) data.
-pub type Strides = SmallVec<[usize; 6]>;
+pub type Strides = SmallVec<[usize; INLINE_DIMS]>;
 
 /// Shape, strides and offset of a view into storage.
 #[derive(Debug, PartialEq, Eq)]
@@ -19,22 +22,37 @@ pub struct Layout {
 }
 
 impl Clone for Layout {
-    /// Copies with `from_slice` (a memcpy), much cheaper than the derived
-    /// element-by-element clone on the per-op hot path.
+    /// Copies the dimensions with [`copy_dims`], much cheaper than the
+    /// derived element-by-element clone on the per-op hot path.
     fn clone(&self) -> Self {
         Layout {
-            shape: Shape::from_slice(&self.shape),
-            strides: Strides::from_slice(&self.strides),
+            shape: copy_dims(&self.shape),
+            strides: copy_dims(&self.strides),
             offset: self.offset,
         }
     }
+}
+
+/// A copy of a shape or strides. Up to the inline capacity it copies a
+/// fixed-size array (a few register moves, no `memcpy` call of unknown
+/// length: a tensor is cloned for every input of every backward rule).
+#[inline]
+pub(crate) fn copy_dims(dims: &[usize]) -> Shape {
+    if dims.len() > INLINE_DIMS {
+        return Shape::from_slice(dims);
+    }
+    let mut buf = [0usize; INLINE_DIMS];
+    for (b, &d) in buf.iter_mut().zip(dims) {
+        *b = d;
+    }
+    Shape::from_buf_and_len(buf, dims.len())
 }
 
 impl Layout {
     /// A contiguous row-major layout of `shape` starting at offset 0.
     pub fn contiguous(shape: &[usize]) -> Layout {
         Layout {
-            shape: shape.into(),
+            shape: copy_dims(shape),
             strides: contiguous_strides(shape),
             offset: 0,
         }

@@ -26,16 +26,15 @@ impl<'t, E: Float> Var<'t, E> {
     /// assert_eq!(x.label_of().as_deref(), Some("x"));
     /// ```
     pub fn label(self, name: impl AsRef<str>) -> Var<'t, E> {
-        self.tape.nodes.borrow_mut()[self.id].label = Some(Rc::from(name.as_ref()));
+        self.tape.nodes.borrow_mut()[self.id].extras_mut().label = Some(Rc::from(name.as_ref()));
         self
     }
 
     /// This node's label, if [`label`](Self::label) set one.
     pub fn label_of(self) -> Option<String> {
         self.tape.nodes.borrow()[self.id]
-            .label
-            .as_deref()
-            .map(str::to_string)
+            .label()
+            .map(|l| l.to_string())
     }
 
     /// Adds a hook that sees the gradient flowing into this var during the
@@ -86,12 +85,15 @@ impl<'t, E: Float> Var<'t, E> {
             }
             Some(replaced)
         });
-        self.tape.nodes.borrow_mut()[self.id].hooks.push(checked);
+        self.tape.nodes.borrow_mut()[self.id]
+            .extras_mut()
+            .hooks
+            .push(checked);
         self
     }
 
     /// Number of gradient hooks on this var.
     pub fn hook_count(self) -> usize {
-        self.tape.nodes.borrow()[self.id].hooks.len()
+        self.tape.nodes.borrow()[self.id].hooks().len()
     }
 }

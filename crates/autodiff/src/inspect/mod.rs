@@ -74,7 +74,7 @@ pub(crate) fn snapshot<E: Float>(tape: &Tape<E>) -> Vec<NodeInfo> {
             requires_grad: n.requires_grad,
             shape: n.value.shape().to_vec(),
             parents: n.parents.to_vec(),
-            label: n.label.as_deref().map(str::to_string),
+            label: n.label().map(|l| l.to_string()),
             location: n.location,
             storage: n.value.storage().as_ptr() as usize,
             storage_bytes: n.value.storage_bytes(),

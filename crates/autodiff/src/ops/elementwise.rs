@@ -20,7 +20,8 @@ macro_rules! unary_ops {
     ($(
         $(#[$doc:meta])*
         $op:ident, $name:literal, $method:ident, |$t:ident| $forward:expr,
-        |$x:ident, $out:ident, $v:ident| $rule:expr;
+        |$x:ident, $out:ident, $v:ident| $rule:expr
+        $(, fused |$fx:ident, $fout:ident, $fg:ident| $fused:expr)?;
     )*) => {
         $(
             #[doc = concat!("The `", $name, "` op.")]
@@ -39,6 +40,13 @@ macro_rules! unary_ops {
                     let ($x, $out, $v) = (&c.x[0], c.out, c.g);
                     [Some($rule)].into()
                 }
+                $(
+                    #[allow(unused_variables)]
+                    fn backward_tensors(&self, c: &Ctx<Tensor<E>>) -> Grads<Tensor<E>> {
+                        let ($fx, $fout, $fg): (&Tensor<E>, &Tensor<E>, &Tensor<E>) = (&c.x[0], c.out, c.g);
+                        [Some($fused)].into()
+                    }
+                )?
                 fn preserves_batch(&self, _: &[&[usize]], _: &[bool]) -> bool {
                     true // elementwise: row b from row b
                 }
@@ -90,10 +98,12 @@ unary_ops! {
     |x, out, v| v.mul(&x.sin()).neg();
     /// `tanh x`. Derivative: `1 - tanh² x`.
     Tanh, "tanh", tanh, |t| t.tanh(),
-    |x, out, v| v.mul(&out.mul(out).neg().add_scalar(1.0));
+    |x, out, v| v.mul(&out.mul(out).neg().add_scalar(1.0)),
+    fused |x, out, g| g.zip_map(out, "tanh backward", |g, o| g * (-(o * o) + E::ONE));
     /// Logistic sigmoid `σ(x) = 1 / (1 + e^-x)` (stable). Derivative: `σ(x)(1 - σ(x))`.
     Sigmoid, "sigmoid", sigmoid, |t| t.sigmoid(),
-    |x, out, v| v.mul(&out.mul(&out.neg().add_scalar(1.0)));
+    |x, out, v| v.mul(&out.mul(&out.neg().add_scalar(1.0))),
+    fused |x, out, g| g.zip_map(out, "sigmoid backward", |g, o| g * (o * (-o + E::ONE)));
     /// `erf x`. Derivative: `2/√π e^(-x²)`.
     Erf, "erf", erf, |t| t.map(|v| v.erf()),
     |x, out, v| v.mul(&x.mul(x).neg().exp().mul_scalar(TWO_OVER_SQRT_PI));
@@ -130,7 +140,8 @@ unary_ops! {
     };
     /// `max(x, 0)`. Derivative: 1 where `x > 0`, else 0 (so relu'(0) = 0).
     Relu, "relu", relu, |t| t.relu(),
-    |x, out, v| v.mul(&x.lift(x.value().step()));
+    |x, out, v| v.mul(&x.lift(x.value().step())),
+    fused |x, out, g| g.zip_map(x, "relu backward", |g, x| g * if x > E::ZERO { E::ONE } else { E::ZERO });
     /// `|x|`. Derivative: `sign x` (so abs'(0) = 0).
     Abs, "abs", abs, |t| t.abs(),
     |x, out, v| v.mul(&x.lift(x.value().signum()));

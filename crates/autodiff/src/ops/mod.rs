@@ -206,6 +206,17 @@ pub trait Op<E: Float>: 'static {
     /// Must return, for every input `i` with `ctx.needs(i)`, a gradient of
     /// exactly that input's shape.
     fn backward<V: GradOps<E>>(&self, ctx: &Ctx<V>) -> Grads<V>;
+    /// The backward rule on plain tensors: what first-order `backward()`
+    /// runs. The default is [`backward`](Self::backward) on tensors.
+    ///
+    /// Override it only for speed, with a kernel that makes one pass where
+    /// the generic rule makes several (tanh's `g (1 - out²)` is four tensor
+    /// ops and four allocations in the generic rule, one `zip_map` here).
+    /// It must compute the same values: `gradcheck` tests this path and
+    /// `gradgradcheck` the generic one, which `Tape::grad` records.
+    fn backward_tensors(&self, ctx: &Ctx<Tensor<E>>) -> Grads<Tensor<E>> {
+        self.backward(ctx)
+    }
     /// The Jacobian-vector product: the output's tangent from the inputs'
     /// tangents `ctx.t`, shaped like the output.
     ///
@@ -261,7 +272,7 @@ impl<E: Float, T: Op<E>> DynOp<E> for Rule<T> {
         self.0.forward(x)
     }
     fn backward_tensor(&self, ctx: &Ctx<Tensor<E>>) -> Grads<Tensor<E>> {
-        self.0.backward(ctx)
+        self.0.backward_tensors(ctx)
     }
     fn backward_var<'t>(&self, ctx: &Ctx<Var<'t, E>>) -> Grads<Var<'t, E>> {
         self.0.backward(ctx)
@@ -292,6 +303,11 @@ pub trait GradOps<E: Float>: Clone + Sized {
     fn lift(&self, t: Tensor<E>) -> Self;
     /// The shape.
     fn shape(&self) -> Vec<usize>;
+    /// True if `self` and `other` have the same shape (what the reverse
+    /// walk checks of every gradient a rule returns; no allocation).
+    fn same_shape(&self, other: &Self) -> bool {
+        self.shape() == other.shape()
+    }
     /// `self + rhs` (equal shapes).
     fn add(&self, rhs: &Self) -> Self;
     /// `self - rhs` (equal shapes).
