@@ -19,6 +19,8 @@
 //! cargo bench --bench matmul -- --lines            # also peer-format lines
 //! ```
 //! Pin it for stable numbers: `taskset -c 0,1 cargo bench --bench matmul`.
+//! With `--features blas` tg runs on the system OpenBLAS instead (the header
+//! says which), against the same `matrixmultiply` baseline.
 
 mod common;
 
@@ -242,6 +244,14 @@ fn main() {
     let nt = common::all_threads();
     print_load();
     println!("# matmul: tapegrad Tensor::matmul (tg) vs matrixmultiply direct (mm), GFLOPS = 2mkn/t, median");
+    println!(
+        "# tg's kernel: {}",
+        if cfg!(feature = "blas") {
+            "OpenBLAS, one thread per call (feature `blas`)"
+        } else {
+            "matrixmultiply"
+        }
+    );
     let hdr_n = format!("tg-{nt}T");
     let ratio_n = format!("tg-{nt}T/mm-1T");
     let mut table = Table::new(&[

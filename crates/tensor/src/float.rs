@@ -11,7 +11,8 @@ use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssi
 pub(crate) mod private {
     /// Implemented for `f32` and `f64` only.
     pub trait Sealed {
-        /// `C = alpha * A B + beta * C` on raw strided buffers (`matrixmultiply`).
+        /// `C = alpha * A B + beta * C` on raw strided buffers
+        /// (`matrixmultiply`, or OpenBLAS under the `blas` feature).
         ///
         /// # Safety
         /// The pointers with their strides must address valid `m x k`, `k x n`
@@ -120,6 +121,13 @@ pub trait Float:
     fn mul_add(self, a: Self, b: Self) -> Self;
 }
 
+/// The gemm kernels: `matrixmultiply`'s, or with the `blas` feature the
+/// system OpenBLAS where it takes the layout (`crate::blas`, same signatures).
+#[cfg(feature = "blas")]
+use crate::blas as kernel;
+#[cfg(not(feature = "blas"))]
+use matrixmultiply as kernel;
+
 macro_rules! impl_float {
     ($t:ident, $name:literal, $gemm:ident, $tanh:path) => {
         impl Float for $t {
@@ -221,11 +229,10 @@ macro_rules! impl_float {
                 rsc: isize,
                 csc: isize,
             ) {
-                // SAFETY: forwarded; the caller upholds the contract above.
+                // SAFETY: forwarded; the caller upholds the contract above,
+                // which is also the contract of both kernels.
                 unsafe {
-                    matrixmultiply::$gemm(
-                        m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
-                    )
+                    kernel::$gemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
                 }
             }
         }

@@ -11,6 +11,10 @@
 //! - [`Tensor::matmul`] is batched, broadcasts batch dimensions, passes
 //!   strides straight to `matrixmultiply`, and splits large products over
 //!   rayon's threads.
+//! - Cargo feature `blas` (off by default): the gemm kernel calls the
+//!   system OpenBLAS (`cblas_sgemm` / `cblas_dgemm`, one thread per call)
+//!   for the layouts BLAS takes, and `matrixmultiply` for the rest
+//!   (broadcast views); needs `libopenblas-dev`.
 //! - Shape errors panic at the caller's line with the op name and shapes.
 //!
 //! ```
@@ -25,6 +29,8 @@
 
 mod alloc;
 mod binary;
+#[cfg(feature = "blas")]
+mod blas;
 mod conv;
 mod creation;
 mod display;

@@ -1,6 +1,10 @@
 //! `matmul` against a triple loop: random shapes (sizes 1 included), strided
 //! and sliced operands, broadcast batch dimensions, 1-D operands, f32 and
-//! f64, and products large enough to take the parallel block path.
+//! f64, and products large enough to take the parallel block path; and 2-D
+//! products in every operand layout the gemm kernel dispatches on (with the
+//! `blas` feature: contiguous, `.t()` and narrowed views go to OpenBLAS,
+//! broadcast matrices to `matrixmultiply`), sizes 0 and 1 included, within
+//! a rounding-error bound derived from k and epsilon.
 
 mod common;
 
@@ -82,6 +86,147 @@ fn check<E: Float>(c: &Case, tol: f64) -> Result<(), TestCaseError> {
     prop_assert_eq!(got.shape(), want_shape.as_slice());
     assert_close(&got.to_f64_vec(), &want, tol * c.k as f64, "matmul");
     Ok(())
+}
+
+/// How one 2-D operand of [`LayoutCase`] is stored.
+#[derive(Clone, Copy, Debug)]
+enum Layout {
+    /// Row-major.
+    Contiguous,
+    /// `.t()` of a contiguous copy of its transpose: unit row stride.
+    Transposed,
+    /// One row `[1, c]` broadcast to `[r, c]`: row stride 0.
+    RowBroadcast,
+    /// One column `[r, 1]` broadcast to `[r, c]`: column stride 0.
+    ColBroadcast,
+    /// A window of a larger NaN-bordered buffer (rows further apart than
+    /// their length, an offset).
+    Narrowed,
+    /// A window of a column-major buffer.
+    TransposedNarrowed,
+}
+
+fn layout() -> impl Strategy<Value = Layout> {
+    prop_oneof![
+        Just(Layout::Contiguous),
+        Just(Layout::Transposed),
+        Just(Layout::RowBroadcast),
+        Just(Layout::ColBroadcast),
+        Just(Layout::Narrowed),
+        Just(Layout::TransposedNarrowed),
+    ]
+}
+
+/// A matrix dimension: 0, 1, small, or past a few kernel tiles.
+fn dim() -> impl Strategy<Value = usize> {
+    prop_oneof![Just(0usize), Just(1usize), 2..=9usize, 10..=70usize]
+}
+
+/// An `r x c` operand in `layout` from `seed`, with its logical row-major
+/// values (rounded to `E`).
+fn laid_out<E: Float>(r: usize, c: usize, layout: Layout, seed: u64) -> (Tensor<E>, Vec<f64>) {
+    let repeat = |vals: &[f64], f: &dyn Fn(usize, usize) -> usize| -> Vec<f64> {
+        (0..r * c).map(|i| vals[f(i / c, i % c)]).collect()
+    };
+    match layout {
+        Layout::RowBroadcast => {
+            let row = rounded::<E>(&values(c, seed));
+            let t = view::<E>(&row, &[1, c], Kind::Contiguous).broadcast_to(&[r, c]);
+            (t, repeat(&row, &|_, j| j))
+        }
+        Layout::ColBroadcast => {
+            let col = rounded::<E>(&values(r, seed));
+            let t = view::<E>(&col, &[r, 1], Kind::Contiguous).broadcast_to(&[r, c]);
+            (t, repeat(&col, &|i, _| i))
+        }
+        _ => {
+            let vals = rounded::<E>(&values(r * c, seed));
+            let t = match layout {
+                Layout::Contiguous => view::<E>(&vals, &[r, c], Kind::Contiguous),
+                Layout::Transposed => view::<E>(&vals, &[r, c], Kind::Contiguous)
+                    .t()
+                    .contiguous()
+                    .t(),
+                Layout::Narrowed => view::<E>(&vals, &[r, c], Kind::Narrowed),
+                _ => view::<E>(&vals, &[r, c], Kind::PermutedNarrowed),
+            };
+            (t, vals)
+        }
+    }
+}
+
+/// One 2-D product: sizes, both layouts, a seed.
+#[derive(Debug, Clone)]
+struct LayoutCase {
+    m: usize,
+    k: usize,
+    n: usize,
+    layouts: (Layout, Layout),
+    seed: u64,
+}
+
+fn layout_case() -> impl Strategy<Value = LayoutCase> {
+    ((dim(), dim(), dim()), (layout(), layout()), any::<u64>()).prop_map(
+        |((m, k, n), layouts, seed)| LayoutCase {
+            m,
+            k,
+            n,
+            layouts,
+            seed,
+        },
+    )
+}
+
+/// `matmul` in `E` against the triple loop in f64, element by element
+/// within `k eps Σ_p |a_ip b_pj|`: a dot product of length k summed in any
+/// order (with or without FMA) is within `γ_k Σ|a b|` of the exact value,
+/// `γ_k = k u / (1 - k u) ≈ k eps / 2`, and so is the f64 loop; their
+/// difference is within the sum. k = 0 must give exact zeros.
+fn check_layouts<E: Float>(c: &LayoutCase) -> Result<(), TestCaseError> {
+    let (m, k, n) = (c.m, c.k, c.n);
+    let (a, av) = laid_out::<E>(m, k, c.layouts.0, c.seed);
+    let (b, bv) = laid_out::<E>(k, n, c.layouts.1, c.seed ^ 0x9e37);
+    prop_assert_eq!(a.to_f64_vec(), av.clone(), "A's layout");
+    let got = a.matmul(&b);
+    prop_assert_eq!(got.shape(), &[m, n]);
+    let got = got.to_f64_vec();
+    let eps = E::EPSILON.to_f64();
+    for i in 0..m {
+        for j in 0..n {
+            let terms = (0..k).map(|p| av[i * k + p] * bv[p * n + j]);
+            let want: f64 = terms.clone().sum();
+            let bound = k as f64 * eps * terms.map(f64::abs).sum::<f64>();
+            let g = got[i * n + j];
+            prop_assert!(
+                (g - want).abs() <= bound,
+                "{}x{}x{} {:?}: C[{}, {}] = {}, loop {}, bound {}",
+                m,
+                k,
+                n,
+                c.layouts,
+                i,
+                j,
+                g,
+                want,
+                bound
+            );
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4 * CASES))]
+
+    #[test]
+    fn matmul_in_every_layout_matches_loop_f32(c in layout_case()) {
+        check_layouts::<f32>(&c)?;
+    }
+
+    #[test]
+    fn matmul_in_every_layout_matches_loop_f64(c in layout_case()) {
+        check_layouts::<f64>(&c)?;
+    }
 }
 
 proptest! {
