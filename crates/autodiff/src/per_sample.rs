@@ -302,7 +302,20 @@ fn split<E: Float>(
         }
         return g.sum_to(&target).reshape(&with_batch(xs));
     }
-    if op.as_any().is::<crate::ops::matmul::Matmul>() && k == 1 && x[0].ndim() == 2 {
+    let addmm = op.as_any().is::<crate::ops::matmul::Addmm>();
+    let bias_row = match xs {
+        [n] | [1, n] => *n == g.shape()[1],
+        _ => false,
+    };
+    if addmm && k == 0 && bias_row {
+        // y = bias + a b with the bias a row ([n] or [1, n]): example b's
+        // gradient of the bias is its row of g.
+        return g.reshape(&with_batch(xs));
+    }
+    // The product's operands: (x, W) of a matmul, or of an addmm after its bias.
+    let (mat_x, mat_w) = if addmm { (1, 2) } else { (0, 1) };
+    let product = addmm || op.as_any().is::<crate::ops::matmul::Matmul>();
+    if product && k == mat_w && x[mat_x].ndim() == 2 {
         // (A batched 2-D matmul keeps the batch only along the left
         // operand's rows: see `Matmul::preserves_batch`.)
         // y = x W (W pure, 2-D): ∂ℓ_b/∂W = x_bᵀ g_b, an outer product,
@@ -310,12 +323,12 @@ fn split<E: Float>(
         // multiply). It is laid out like W's storage: when W is a transposed
         // view (`Linear` multiplies by `weightᵀ`), as `(g_bᵀ x_b)ᵀ`, so that
         // the per-sample gradient of the weight itself comes out contiguous.
-        let (n_in, n_out) = (x[0].shape()[1], g.shape()[1]);
+        let (n_in, n_out) = (x[mat_x].shape()[1], g.shape()[1]);
         let (xb, gb) = (
-            x[0].reshape(&[batch, n_in, 1]),
+            x[mat_x].reshape(&[batch, n_in, 1]),
             g.reshape(&[batch, n_out, 1]),
         );
-        let w = &x[1];
+        let w = &x[mat_w];
         let transposed = w.strides()[0] == 1 && w.shape()[1] > 1 && w.shape()[0] > 1;
         return if transposed {
             gb.matmul(&xb.t()).t()

@@ -100,3 +100,61 @@ fn matmul_one_d_shapes() {
         &[5, 4, 2, 2]
     );
 }
+
+/// `addmm` operands: a bias of a shape that broadcasts to `[m, n]` (`[]`,
+/// `[n]`, `[1, n]`, `[m, 1]` or `[m, n]`), `a` `[m, k]` and `b` `[k, n]`,
+/// `b` given transposed (`[n, k]`, used as `bᵀ`, as `Linear` does) or not.
+fn addmm_case() -> impl Strategy<Value = (Tensor<f64>, Tensor<f64>, Tensor<f64>, bool)> {
+    (
+        1..=5usize,
+        1..=5usize,
+        1..=5usize,
+        0..5usize,
+        prop::bool::ANY,
+    )
+        .prop_flat_map(|(m, k, n, bias_kind, transposed)| {
+            let bias = match bias_kind {
+                0 => vec![],
+                1 => vec![n],
+                2 => vec![1, n],
+                3 => vec![m, 1],
+                _ => vec![m, n],
+            };
+            let b = if transposed { vec![n, k] } else { vec![k, n] };
+            (
+                tensor_of(bias, smooth()),
+                tensor_of(vec![m, k], smooth()),
+                tensor_of(b, smooth()),
+                Just(transposed),
+            )
+        })
+}
+
+proptest! {
+    #![proptest_config(config(48))]
+
+    #[test]
+    fn addmm_grad((bias, a, b, tr) in addmm_case()) {
+        check1(|_, v| v[0].addmm(v[1], if tr { v[2].t() } else { v[2] }), &[bias, a, b])?;
+    }
+
+    #[test]
+    fn addmm_gradgrad((bias, a, b, tr) in addmm_case()) {
+        check2(|_, v| v[0].addmm(v[1], if tr { v[2].t() } else { v[2] }), &[bias, a, b])?;
+    }
+
+    /// One addmm node equals the matmul and broadcast add it replaces, in
+    /// value and in every gradient, bit for bit.
+    #[test]
+    fn addmm_equals_matmul_plus_bias((bias, a, b, tr) in addmm_case()) {
+        let run = |fused: bool| {
+            let tape = tapegrad_autodiff::Tape::<f64>::new();
+            let (vb, va, vw) = (tape.var(bias.clone()), tape.var(a.clone()), tape.var(b.clone()));
+            let w = if tr { vw.t() } else { vw };
+            let y = if fused { vb.addmm(va, w) } else { va.matmul(w) + vb };
+            let grads = y.square().sum_all().backward();
+            [y.value(), grads[vb].clone(), grads[va].clone(), grads[vw].clone()].map(|t| t.to_vec())
+        };
+        prop_assert_eq!(run(true), run(false));
+    }
+}

@@ -140,12 +140,80 @@ impl<E: Float> Tensor<E> {
         }
         let out = if same_batch {
             // Same batch dimensions (2-D x 2-D included): no broadcast views.
-            matmul_strided(&a, &b, batch, parallel_flops)
+            matmul_strided(&a, &b, batch, parallel_flops, None)
         } else {
             let a = a.broadcast_to(&shapes.lhs());
             let b = b.broadcast_to(&shapes.rhs());
-            matmul_strided(&a, &b, batch, parallel_flops)
+            matmul_strided(&a, &b, batch, parallel_flops, None)
         };
+        Tensor::from_vec(out, &out_shape)
+    }
+
+    /// `self + a b` with the sum in the product's own pass: the 2-D product
+    /// `[m, k] x [k, n]` accumulated onto `self` broadcast to `[m, n]`
+    /// (PyTorch's `torch.addmm(self, a, b)`). A linear layer's `x Wᵀ + b`
+    /// is `b.addmm(x, W.t())`: the output is written once (the bias, then
+    /// the gemm adds onto it with `beta = 1`), where `a.matmul(b) + self`
+    /// writes a product and then reads it back for a second output.
+    ///
+    /// The result is the same bits as `a.matmul(b).add(self)`: each
+    /// element is the product's sum, rounded, plus `self`'s element.
+    ///
+    /// ```
+    /// use tapegrad_tensor::Tensor;
+    /// let x = Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]);
+    /// let w = Tensor::from_vec(vec![1.0, 0.0, 0.0, 1.0], &[2, 2]);
+    /// let bias = Tensor::from_vec(vec![10.0, 20.0], &[2]);
+    /// assert_eq!(bias.addmm(&x, &w.t()).to_vec(), vec![11.0, 22.0, 13.0, 24.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If `a` or `b` is not 2-D, their inner dimensions differ, or `self`
+    /// does not broadcast to `[m, n]`:
+    /// `addmm: input [3] does not broadcast to the product's shape [2, 4]`.
+    #[track_caller]
+    pub fn addmm(&self, a: &Tensor<E>, b: &Tensor<E>) -> Tensor<E> {
+        self.addmm_with(a, b, MATMUL_PARALLEL_FLOPS)
+    }
+
+    /// [`addmm`](Self::addmm) with the parallel threshold as a parameter.
+    #[track_caller]
+    pub(crate) fn addmm_with(
+        &self,
+        a: &Tensor<E>,
+        b: &Tensor<E>,
+        parallel_flops: usize,
+    ) -> Tensor<E> {
+        let (sa, sb) = (a.shape(), b.shape());
+        if sa.len() != 2 || sb.len() != 2 {
+            panic!("addmm: {sa:?} x {sb:?}: both operands must be 2-D");
+        }
+        if sa[1] != sb[0] {
+            panic!(
+                "addmm: {sa:?} x {sb:?}: inner dimensions {} and {} differ",
+                sa[1], sb[0]
+            );
+        }
+        let out_shape = [sa[0], sb[1]];
+        let fits = crate::layout::broadcast_shapes(self.shape(), &out_shape)
+            .is_some_and(|s| s.as_slice() == out_shape);
+        if !fits {
+            panic!(
+                "addmm: input {:?} does not broadcast to the product's shape {out_shape:?}",
+                self.shape()
+            );
+        }
+        if try_numel(&out_shape).is_none() {
+            panic!(
+                "addmm: {sa:?} x {sb:?}: shape {out_shape:?} has more elements than fit in memory"
+            );
+        }
+        // The input, laid out as the output (one pass), for the gemm to add onto.
+        let init = self.broadcast_to(&out_shape).to_vec();
+        if init.is_empty() {
+            return Tensor::from_vec(init, &out_shape);
+        }
+        let out = matmul_strided(a, b, &[], parallel_flops, Some(init));
         Tensor::from_vec(out, &out_shape)
     }
 }
@@ -162,14 +230,16 @@ fn batch_offset<E: Float>(t: &Tensor<E>, batch: &[usize], mut index: usize) -> u
 }
 
 /// Multiplies broadcast, strided `[batch.., m, k]` and `[batch.., k, n]` views
-/// into a fresh contiguous buffer. The caller has checked that
-/// `batch * m * n` is representable.
+/// into a fresh contiguous buffer, or adds the product onto `init` (the
+/// contiguous `[batch.., m, n]` output's starting values, `beta = 1`). The
+/// caller has checked that `batch * m * n` is representable.
 #[track_caller]
 fn matmul_strided<E: Float>(
     a: &Tensor<E>,
     b: &Tensor<E>,
     batch: &[usize],
     parallel_flops: usize,
+    init: Option<Vec<E>>,
 ) -> Vec<E> {
     let nd = a.ndim();
     let (m, k, n) = (a.shape()[nd - 2], a.shape()[nd - 1], b.shape()[nd - 1]);
@@ -178,46 +248,60 @@ fn matmul_strided<E: Float>(
     if len == 0 {
         return Vec::new();
     }
+    if let Some(init) = &init {
+        assert_eq!(
+            init.len(),
+            len,
+            "matmul: the initial output has the wrong length"
+        );
+    }
     if k == 0 {
-        // An empty sum: all zeros. Handled here so that the kernel only
-        // ever sees non-empty operands, whose layouts are bounded by their
-        // storage (see `gemm_block`).
-        return crate::alloc::zeroed(len, "matmul");
+        // An empty sum: all zeros (or the initial values). Handled here so
+        // that the kernel only ever sees non-empty operands, whose layouts
+        // are bounded by their storage (see `gemm_block`).
+        return init.unwrap_or_else(|| crate::alloc::zeroed(len, "matmul"));
     }
     let plan = plan::<E>([nb, m, k, n], rayon::current_num_threads(), parallel_flops);
-    let mut out: Vec<E> = crate::alloc::with_capacity(len, "matmul");
+    let beta = if init.is_some() { E::ONE } else { E::ZERO };
+    let mut out: Vec<E> = init.unwrap_or_else(|| crate::alloc::with_capacity(len, "matmul"));
     let dst = SendPtr(out.as_mut_ptr());
-    // SAFETY: `dst` has room for the `nb` m x n outputs (capacity `len`),
-    // `a` and `b` are non-empty (m, k, n >= 1), and each block index is run
-    // exactly once, so no two calls write the same block: `gemm_block`'s
-    // contract.
-    let run = |index: usize| unsafe { gemm_block(a, b, batch, &plan, index, dst.get()) };
+    // SAFETY: `dst` has room for the `nb` m x n outputs (capacity `len`,
+    // and with beta = 1 all `len` elements are initialised: `init` was
+    // checked to hold `len`), `a` and `b` are non-empty (m, k, n >= 1), and
+    // each block index is run exactly once, so no two calls write the same
+    // block: `gemm_block`'s contract.
+    let run = |index: usize| unsafe { gemm_block(a, b, batch, &plan, index, beta, dst.get()) };
     if plan.parallel {
         run_parallel(plan.blocks(), run);
     } else {
         (0..plan.blocks()).for_each(run);
     }
-    // SAFETY: the blocks tile every batch's m x n output exactly once and
-    // each gemm call (beta = 0, k >= 1) has written all of its block, so all
-    // `len` elements are initialised.
-    unsafe { out.set_len(len) };
+    if beta == E::ZERO {
+        // SAFETY: the blocks tile every batch's m x n output exactly once
+        // and each gemm call (beta = 0, k >= 1) has written all of its
+        // block, so all `len` elements are initialised.
+        unsafe { out.set_len(len) };
+    }
     out
 }
 
-/// Computes block `index` of `plan`: one `matrixmultiply` call with beta = 0
-/// on the operands' own strides, writing rows and columns of the block's
-/// batch matrix in `out` (contiguous `[batch.., m, n]`).
+/// Computes block `index` of `plan`: one gemm call on the operands' own
+/// strides, writing (`beta = 0`) or adding onto (`beta = 1`) rows and
+/// columns of the block's batch matrix in `out` (contiguous `[batch.., m, n]`).
 ///
 /// # Safety
 /// `a` and `b` must be non-empty; `out` must have room for every batch's
 /// m x n output, and no other thread may access this block of it during the
-/// call. It may be uninitialised.
+/// call. With `beta = 0` it may be uninitialised; otherwise it must be
+/// initialised (the kernel reads it).
+#[allow(clippy::too_many_arguments)]
 unsafe fn gemm_block<E: Float>(
     a: &Tensor<E>,
     b: &Tensor<E>,
     batch: &[usize],
     plan: &Plan,
     index: usize,
+    beta: E,
     out: *mut E,
 ) {
     let nd = a.ndim();
@@ -249,7 +333,8 @@ unsafe fn gemm_block<E: Float>(
     // `isize::MAX` (a `Vec` holds at most `isize::MAX` bytes), so the casts
     // are exact. The block's window of `out` (row stride `n`, `c_off` plus
     // at most (rows-1) n + cols - 1 < len) is in bounds and ours alone (the
-    // caller's contract). With beta = 0 the kernel writes C without reading it.
+    // caller's contract). With beta = 0 the kernel writes C without reading
+    // it; with beta = 1 it reads C, which the caller has initialised.
     unsafe {
         E::gemm(
             blk.rows,
@@ -262,7 +347,7 @@ unsafe fn gemm_block<E: Float>(
             b.storage().as_ptr().add(b_off),
             rsb,
             csb,
-            E::ZERO,
+            beta,
             out.add(c_off),
             n as isize,
             1,
@@ -590,6 +675,96 @@ mod tests {
     #[test]
     fn every_split_matches_naive_f64() {
         every_split_matches_naive::<f64>();
+    }
+
+    /// `addmm` on every split, layout and bias shape (a row `[n]`, `[1, n]`,
+    /// a column `[m, 1]`, a full `[m, n]`, a scalar, a strided view), on
+    /// 1 and 3 threads: the triple loop plus the bias, bit for bit (the
+    /// values are whole numbers, so every sum is exact).
+    fn addmm_matches_naive_plus_bias<E: Float>() {
+        let pools: Vec<_> = [1, 3].map(pool).into();
+        for (si, &(m, k, n)) in SIZES.iter().enumerate() {
+            let va = ints(m * k, si as u64);
+            let vb = ints(k * n, si as u64 + 500);
+            let full = ints(m * n, si as u64 + 900);
+            let biases: Vec<Tensor<E>> = vec![
+                operand(&full[..n], &[1, n], Kind::Contiguous).reshape(&[n]),
+                operand(&full[..n], &[1, n], Kind::Contiguous),
+                operand(&full[..m], &[m, 1], Kind::Contiguous),
+                operand(&full, &[m, n], Kind::Contiguous),
+                operand(&full, &[m, n], Kind::Sliced),
+                Tensor::scalar(E::from_f64(2.0)),
+            ];
+            for kinds in KINDS {
+                let a = operand::<E>(&va, &[m, k], kinds.0);
+                let b = operand::<E>(&vb, &[k, n], kinds.1);
+                let product = naive(&a, &b);
+                for bias in &biases {
+                    let expanded = bias.broadcast_to(&[m, n]).to_vec();
+                    let want: Vec<E> = product
+                        .iter()
+                        .zip(&expanded)
+                        .map(|(&p, &c)| p + c)
+                        .collect();
+                    for pl in &pools {
+                        for threshold in [0, MATMUL_PARALLEL_FLOPS] {
+                            let got = pl.install(|| bias.addmm_with(&a, &b, threshold));
+                            assert_eq!(got.shape(), &[m, n]);
+                            assert_eq!(
+                                got.to_vec(),
+                                want,
+                                "[{m}, {k}] x [{k}, {n}] {kinds:?} + {:?}, {} threads, threshold {threshold}",
+                                bias.shape(),
+                                pl.current_num_threads()
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn addmm_matches_naive_plus_bias_f32() {
+        addmm_matches_naive_plus_bias::<f32>();
+    }
+
+    #[test]
+    fn addmm_matches_naive_plus_bias_f64() {
+        addmm_matches_naive_plus_bias::<f64>();
+    }
+
+    #[test]
+    fn addmm_refuses_what_does_not_fit() {
+        let msg = |f: &dyn Fn()| {
+            let e = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_err();
+            e.downcast_ref::<String>().cloned().unwrap_or_default()
+        };
+        let (a, b) = (Tensor::<f32>::ones(&[2, 3]), Tensor::<f32>::ones(&[3, 4]));
+        assert_eq!(
+            msg(&|| {
+                Tensor::<f32>::ones(&[3]).addmm(&a, &b);
+            }),
+            "addmm: input [3] does not broadcast to the product's shape [2, 4]"
+        );
+        assert_eq!(
+            msg(&|| {
+                Tensor::<f32>::ones(&[2, 4, 1]).addmm(&a, &b);
+            }),
+            "addmm: input [2, 4, 1] does not broadcast to the product's shape [2, 4]"
+        );
+        assert_eq!(
+            msg(&|| {
+                Tensor::<f32>::ones(&[4]).addmm(&a, &a);
+            }),
+            "addmm: [2, 3] x [2, 3]: inner dimensions 3 and 2 differ"
+        );
+        assert_eq!(
+            msg(&|| {
+                Tensor::<f32>::ones(&[4]).addmm(&a.unsqueeze(0), &b);
+            }),
+            "addmm: [1, 2, 3] x [3, 4]: both operands must be 2-D"
+        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Matrix product, 2-D and batched: `g_lhs = g rhsᵀ`, `g_rhs = lhsᵀ g`.
+//! Matrix product, 2-D and batched: `g_lhs = g rhsᵀ`, `g_rhs = lhsᵀ g`;
+//! and `addmm`, a bias plus a 2-D product in one node (a linear layer).
 
 use super::{Ctx, GradOps, Grads, JvpCtx, Op};
 use crate::var::Var;
@@ -29,6 +30,38 @@ fn stored_transposed<E: Float>(x: &Tensor<E>) -> bool {
         && strides[nd - 1] != 1
 }
 
+/// The gradients of `lhs rhs` for the incoming `g`, for the operands that
+/// need one: `g rhsᵀ` and `lhsᵀ g`.
+///
+/// Each gradient is computed in its operand's memory order: for an
+/// operand stored transposed (`Linear` multiplies by `weightᵀ`, a view), as
+/// the transpose of the product in the other order (`lhsᵀ g = (gᵀ lhs)ᵀ`),
+/// so the gradient that reaches the stored tensor is contiguous and the
+/// optimiser's pass over it is a plain loop, not a strided one.
+fn product_grads<E: Float, V: GradOps<E>>(
+    lhs: &V,
+    rhs: &V,
+    g: &V,
+    lhs_needs: bool,
+    rhs_needs: bool,
+) -> (Option<V>, Option<V>) {
+    let g_lhs = lhs_needs.then(|| {
+        if stored_transposed(&lhs.value()) {
+            t(&rhs.matmul(&t(g)))
+        } else {
+            g.matmul(&t(rhs))
+        }
+    });
+    let g_rhs = rhs_needs.then(|| {
+        if stored_transposed(&rhs.value()) {
+            t(&t(g).matmul(lhs))
+        } else {
+            t(lhs).matmul(g)
+        }
+    });
+    (g_lhs, g_rhs)
+}
+
 impl<E: Float> Op<E> for Matmul {
     fn name(&self) -> &'static str {
         "matmul"
@@ -43,21 +76,7 @@ impl<E: Float> Op<E> for Matmul {
     /// contiguous and the optimiser's pass over it is a plain loop, not a
     /// strided one.
     fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
-        let (lhs, rhs, g) = (&c.x[0], &c.x[1], c.g);
-        let g_lhs = c.needs(0).then(|| {
-            if stored_transposed(&lhs.value()) {
-                t(&rhs.matmul(&t(g)))
-            } else {
-                g.matmul(&t(rhs))
-            }
-        });
-        let g_rhs = c.needs(1).then(|| {
-            if stored_transposed(&rhs.value()) {
-                t(&t(g).matmul(lhs))
-            } else {
-                t(lhs).matmul(g)
-            }
-        });
+        let (g_lhs, g_rhs) = product_grads(&c.x[0], &c.x[1], c.g, c.needs(0), c.needs(1));
         [g_lhs, g_rhs].into()
     }
     fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
@@ -112,5 +131,92 @@ impl<'t, E: Float> Var<'t, E> {
             out = out.squeeze(if shapes.rhs_vector { -1 } else { -2 });
         }
         out
+    }
+}
+
+/// `bias + a b` for 2-D `a` `[m, k]` and `b` `[k, n]`, `bias` broadcasting
+/// to `[m, n]` (PyTorch's `addmm`): a linear layer's `x Wᵀ + b` as one node,
+/// whose forward adds the bias in the product's own pass
+/// ([`Tensor::addmm`]). Gradients: `g_bias = Σ g` over the broadcast axes,
+/// `g_a = g bᵀ`, `g_b = aᵀ g`.
+pub struct Addmm;
+
+impl<E: Float> Op<E> for Addmm {
+    fn name(&self) -> &'static str {
+        "addmm"
+    }
+    fn forward(&self, x: &[&Tensor<E>]) -> Tensor<E> {
+        x[0].addmm(x[1], x[2])
+    }
+    fn backward<V: GradOps<E>>(&self, c: &Ctx<V>) -> Grads<V> {
+        let (bias, g) = (&c.x[0], c.g);
+        let g_bias = c.needs(0).then(|| g.sum_to(&bias.shape()));
+        let (g_a, g_b) = product_grads(&c.x[1], &c.x[2], g, c.needs(1), c.needs(2));
+        [g_bias, g_a, g_b].into()
+    }
+    fn jvp<V: GradOps<E>>(&self, c: &JvpCtx<V>) -> Option<V> {
+        // d(bias + A B) = dbias + dA B + A dB
+        let (a, b) = (&c.x[1], &c.x[2]);
+        let shape = c.out.shape();
+        let terms = [
+            c.tangent(0).map(|tb| tb.broadcast_to(&shape)),
+            c.tangent(1).map(|ta| ta.matmul(b)),
+            c.tangent(2).map(|tb| a.matmul(tb)),
+        ];
+        terms.into_iter().flatten().reduce(|acc, t| acc.add(&t))
+    }
+    /// The batch is the rows of `a`; the bias and `b` are shared by every
+    /// row, so a batched bias or `b` would mix examples (or is not known not to).
+    fn preserves_batch(&self, _: &[&[usize]], batched: &[bool]) -> bool {
+        !batched[0] && !batched[2]
+    }
+}
+
+impl<'t, E: Float> Var<'t, E> {
+    /// `self + a b`: the 2-D product of `a` `[m, k]` and `b` `[k, n]` plus
+    /// `self` broadcast to `[m, n]`, in one node and one pass over the
+    /// output (PyTorch's `torch.addmm(self, a, b)`). A linear layer is
+    /// `bias.addmm(x, weight.t())`.
+    ///
+    /// ```
+    /// use tapegrad_autodiff::Tape;
+    /// use tapegrad_tensor::Tensor;
+    ///
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.constant(Tensor::from_vec(vec![1.0, 2.0], &[1, 2]));
+    /// let w = tape.var(Tensor::from_vec(vec![3.0, 4.0], &[1, 2]));
+    /// let b = tape.var(Tensor::from_vec(vec![0.5], &[1]));
+    /// let y = b.addmm(x, w.t()); // 1·3 + 2·4 + 0.5
+    /// assert_eq!(y.value().to_vec(), vec![11.5]);
+    /// let grads = y.sum_all().backward();
+    /// assert_eq!(grads[w].to_vec(), vec![1.0, 2.0]); // ∂y/∂w = x
+    /// assert_eq!(grads[b].to_vec(), vec![1.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If `a` or `b` is not 2-D, the inner dimensions differ, `self` does
+    /// not broadcast to `[m, n]`, or the vars live on different tapes:
+    /// `addmm: input [3] does not broadcast to the product's shape [2, 4]`.
+    #[track_caller]
+    pub fn addmm(self, a: Var<'t, E>, b: Var<'t, E>) -> Var<'t, E> {
+        self.same_tape(a, "addmm");
+        self.same_tape(b, "addmm");
+        let (sa, sb, sc) = (a.shape(), b.shape(), self.shape());
+        if sa.len() != 2 || sb.len() != 2 {
+            panic!("addmm: {sa:?} x {sb:?}: both operands must be 2-D");
+        }
+        if sa[1] != sb[0] {
+            panic!(
+                "addmm: {sa:?} x {sb:?}: inner dimensions {} and {} differ",
+                sa[1], sb[0]
+            );
+        }
+        let out = [sa[0], sb[1]];
+        let fits =
+            tapegrad_tensor::shape_rules::broadcast_shapes(&sc, &out).is_some_and(|s| s == out);
+        if !fits {
+            panic!("addmm: input {sc:?} does not broadcast to the product's shape {out:?}");
+        }
+        Var::apply(Addmm, &[self, a, b])
     }
 }

@@ -30,7 +30,8 @@ use tapegrad_tensor::{Float, Tensor};
 /// ```
 ///
 /// # Panics
-/// If `x` is 0-D, the weight is not 2-D, or the sizes disagree:
+/// If `x` is 0-D, the weight is not 2-D, the sizes disagree, or the bias
+/// is not `[out]` (or one element):
 /// `linear: input [4, 3] does not match weight [5, 2] (expects [.., 2])`.
 #[track_caller]
 pub fn linear<'t, E: Float>(
@@ -45,19 +46,31 @@ pub fn linear<'t, E: Float>(
             .map_or("a 2-D weight".to_string(), |k| format!("[.., {k}]"));
         panic!("linear: input {xs:?} does not match weight {ws:?} (expects {expect})");
     }
-    let y = if xs.len() > 2 {
+    if let Some(b) = bias {
+        let bs = b.shape();
+        if !matches!(bs.as_slice(), [] | [1]) && bs.as_slice() != [ws[0]] {
+            panic!(
+                "linear: bias {bs:?} does not match weight {ws:?} (expects [{}])",
+                ws[0]
+            );
+        }
+    }
+    // One `addmm` node (the bias added in the product's own pass) when
+    // there is a bias; leading batch axes are folded into the rows.
+    let product = |x2: Var<'t, E>| match bias {
+        Some(b) => b.addmm(x2, weight.t()),
+        None => x2.matmul(weight.t()),
+    };
+    if xs.len() > 2 {
         let rows = xs[..xs.len() - 1].iter().product();
         let mut out_shape = xs.clone();
         *out_shape.last_mut().expect("non-empty") = ws[0];
-        x.reshape(&[rows, ws[1]])
-            .matmul(weight.t())
-            .reshape(&out_shape)
+        product(x.reshape(&[rows, ws[1]])).reshape(&out_shape)
+    } else if xs.len() == 1 {
+        // A single example `[in]`: a row, and back.
+        product(x.unsqueeze(0)).squeeze(0)
     } else {
-        x.matmul(weight.t())
-    };
-    match bias {
-        Some(b) => y + b,
-        None => y,
+        product(x)
     }
 }
 
