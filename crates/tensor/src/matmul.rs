@@ -184,28 +184,12 @@ impl<E: Float> Tensor<E> {
         b: &Tensor<E>,
         parallel_flops: usize,
     ) -> Tensor<E> {
-        let (sa, sb) = (a.shape(), b.shape());
-        if sa.len() != 2 || sb.len() != 2 {
-            panic!("addmm: {sa:?} x {sb:?}: both operands must be 2-D");
-        }
-        if sa[1] != sb[0] {
-            panic!(
-                "addmm: {sa:?} x {sb:?}: inner dimensions {} and {} differ",
-                sa[1], sb[0]
-            );
-        }
-        let out_shape = [sa[0], sb[1]];
-        let fits = crate::layout::broadcast_shapes(self.shape(), &out_shape)
-            .is_some_and(|s| s.as_slice() == out_shape);
-        if !fits {
-            panic!(
-                "addmm: input {:?} does not broadcast to the product's shape {out_shape:?}",
-                self.shape()
-            );
-        }
+        let out_shape = crate::shape_rules::addmm_shape(self.shape(), a.shape(), b.shape());
         if try_numel(&out_shape).is_none() {
             panic!(
-                "addmm: {sa:?} x {sb:?}: shape {out_shape:?} has more elements than fit in memory"
+                "addmm: {:?} x {:?}: shape {out_shape:?} has more elements than fit in memory",
+                a.shape(),
+                b.shape()
             );
         }
         // The input, laid out as the output (one pass), for the gemm to add onto.

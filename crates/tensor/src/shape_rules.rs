@@ -18,6 +18,37 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     crate::layout::broadcast_shapes(a, b).map(|s| s.to_vec())
 }
 
+/// The output shape `[m, n]` of `addmm`: `input + a b` for 2-D `a` `[m, k]`
+/// and `b` `[k, n]`, `input` broadcasting to `[m, n]`.
+///
+/// ```
+/// use tapegrad_tensor::shape_rules::addmm_shape;
+///
+/// assert_eq!(addmm_shape(&[4], &[2, 3], &[3, 4]), [2, 4]);
+/// ```
+///
+/// # Panics
+/// If `a` or `b` is not 2-D, the inner dimensions differ, or `input` does
+/// not broadcast to `[m, n]`:
+/// `addmm: input [3] does not broadcast to the product's shape [2, 4]`.
+#[track_caller]
+pub fn addmm_shape(input: &[usize], a: &[usize], b: &[usize]) -> [usize; 2] {
+    if a.len() != 2 || b.len() != 2 {
+        panic!("addmm: {a:?} x {b:?}: both operands must be 2-D");
+    }
+    if a[1] != b[0] {
+        panic!(
+            "addmm: {a:?} x {b:?}: inner dimensions {} and {} differ",
+            a[1], b[0]
+        );
+    }
+    let out = [a[0], b[1]];
+    if !crate::layout::broadcast_shapes(input, &out).is_some_and(|s| s.as_slice() == out) {
+        panic!("addmm: input {input:?} does not broadcast to the product's shape {out:?}");
+    }
+    out
+}
+
 /// How `matmul` reads its operands (NumPy's rules): a 1-D left operand is a
 /// row `[1, k]`, a 1-D right operand a column `[k, 1]`, and the leading
 /// (batch) dimensions broadcast.

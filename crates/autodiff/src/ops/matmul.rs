@@ -201,22 +201,7 @@ impl<'t, E: Float> Var<'t, E> {
     pub fn addmm(self, a: Var<'t, E>, b: Var<'t, E>) -> Var<'t, E> {
         self.same_tape(a, "addmm");
         self.same_tape(b, "addmm");
-        let (sa, sb, sc) = (a.shape(), b.shape(), self.shape());
-        if sa.len() != 2 || sb.len() != 2 {
-            panic!("addmm: {sa:?} x {sb:?}: both operands must be 2-D");
-        }
-        if sa[1] != sb[0] {
-            panic!(
-                "addmm: {sa:?} x {sb:?}: inner dimensions {} and {} differ",
-                sa[1], sb[0]
-            );
-        }
-        let out = [sa[0], sb[1]];
-        let fits =
-            tapegrad_tensor::shape_rules::broadcast_shapes(&sc, &out).is_some_and(|s| s == out);
-        if !fits {
-            panic!("addmm: input {sc:?} does not broadcast to the product's shape {out:?}");
-        }
+        tapegrad_tensor::shape_rules::addmm_shape(&self.shape(), &a.shape(), &b.shape());
         Var::apply(Addmm, &[self, a, b])
     }
 }
