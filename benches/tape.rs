@@ -1,10 +1,11 @@
 //! What the tape costs.
 //!
 //! 1. A chain of 10,000 ops on a 1-element tensor (op i % 3: `x * 1.0001`,
-//!    `x + 0.0001`, `tanh x`), forward + backward, beside the same arithmetic
-//!    with no tape on plain f64 (forward, then the chain rule by hand): the
-//!    difference divided by 10,000 is the per-op overhead of recording and
-//!    replaying.
+//!    `x + 0.0001`, `tanh x`), forward + backward and forward alone, beside
+//!    the same arithmetic with no tape on plain f64 (forward, then the chain
+//!    rule by hand): the difference divided by 10,000 is the per-op overhead
+//!    of recording and replaying. `benches/peers/candle_chain` runs the same
+//!    chain on candle.
 //! 2. One training step of a 784-512-256-10 ReLU MLP at batch 128 in f32
 //!    (forward, softmax cross-entropy, backward, SGD update), through the tape
 //!    and hand-written on bare tensors: the ratio is the tape's cost on a
@@ -17,18 +18,19 @@
 
 mod common;
 
-use common::{black_box, in_pool, print_load, ratio, time, time_interleaved, timed, Table};
+use common::{black_box, in_pool, print_load, ratio, time_interleaved, timed, Table};
 use rand::SeedableRng;
+use std::time::Instant;
 use tapegrad::prelude::{cross_entropy, Linear, Module, Optimizer, Sequential, SGD};
-use tapegrad_autodiff::Tape;
+use tapegrad_autodiff::{Gradients, Tape};
 use tapegrad_nn::ReLU;
 use tapegrad_tensor::{IndexTensor, Tensor};
 
 const CHAIN: usize = 10_000;
 
-/// The chain on the tape; returns d out / d x.
-fn chain_tape() -> f32 {
-    let tape = Tape::<f32>::new();
+/// The chain on `tape`; returns d out / d x (`backward`) or the output
+/// after the forward pass alone, and the gradients, for the caller to drop.
+fn chain_on(tape: &Tape<f32>, backward: bool) -> (f32, Option<Gradients<f32>>) {
     let x0 = tape.var(Tensor::from_vec(vec![0.5], &[1]));
     let mut x = x0;
     for i in 0..CHAIN {
@@ -38,12 +40,32 @@ fn chain_tape() -> f32 {
             _ => x.tanh(),
         };
     }
-    x.backward()[x0].item()
+    if backward {
+        let grads = x.backward();
+        (grads[x0].item(), Some(grads))
+    } else {
+        (x.value().item(), None)
+    }
+}
+
+/// Seconds per chain over `inner` chains on fresh tapes, timing the chain
+/// only: each tape and its gradients are made and dropped outside the
+/// timed region, as `benches/peers/candle_chain` leaves candle's graph.
+fn chain_sample(inner: usize, backward: bool) -> f64 {
+    let mut seconds = 0.0;
+    for _ in 0..inner {
+        let tape = Tape::<f32>::new();
+        let t = Instant::now();
+        let out = chain_on(&tape, backward);
+        seconds += t.elapsed().as_secs_f64();
+        black_box(out);
+    }
+    seconds / inner as f64
 }
 
 /// The same arithmetic on plain f64: forward keeping what backward needs,
-/// then the chain rule by hand.
-fn chain_plain() -> f64 {
+/// then (if `backward`) the chain rule by hand.
+fn chain_plain(backward: bool) -> f64 {
     let mut x = 0.5f64;
     let mut tanh_out = Vec::with_capacity(CHAIN / 3 + 1);
     for i in 0..CHAIN {
@@ -56,6 +78,9 @@ fn chain_plain() -> f64 {
                 y
             }
         };
+    }
+    if !backward {
+        return x;
     }
     let mut g = 1.0f64;
     let mut k = tanh_out.len();
@@ -157,29 +182,31 @@ impl Mlp {
 }
 
 fn bench_chain(table: &mut Table, threads: usize) {
-    let (g_tape, g_plain) = (chain_tape(), chain_plain());
+    let (g_tape, g_plain) = (chain_on(&Tape::new(), true).0, chain_plain(true));
     assert!(
         (g_tape as f64 - g_plain).abs() <= 1e-6 * g_plain.abs() + 1e-12,
         "{g_tape} vs {g_plain}"
     );
-    let tape = in_pool(threads, || {
-        time(|| {
-            black_box(chain_tape());
-        })
-    });
-    let plain = in_pool(threads, || {
-        time(|| {
-            black_box(chain_plain());
-        })
-    });
-    let per_op_ns = (tape.median - plain.median) / CHAIN as f64 * 1e9;
-    table.row(vec![
-        format!("chain 10k ops, fwd+bwd, {threads}T"),
-        format!("{:.3} ms", tape.ms()),
-        format!("{:.4} ms", plain.ms()),
-        ratio(tape.median, plain.median),
-        format!("{per_op_ns:.0} ns/op"),
-    ]);
+    for (backward, what) in [(true, "fwd+bwd"), (false, "fwd")] {
+        let timings = in_pool(threads, || {
+            let mut tape = |inner: usize| chain_sample(inner, backward);
+            let mut plain = |inner: usize| {
+                timed(inner, &mut || {
+                    black_box(chain_plain(backward));
+                })
+            };
+            time_interleaved(&mut [&mut tape, &mut plain], common::target_s())
+        });
+        let (tape, plain) = (&timings[0], &timings[1]);
+        let per_op_ns = (tape.median - plain.median) / CHAIN as f64 * 1e9;
+        table.row(vec![
+            format!("chain 10k ops, {what}, {threads}T"),
+            format!("{:.3} ms", tape.ms()),
+            format!("{:.4} ms", plain.ms()),
+            ratio(tape.median, plain.median),
+            format!("{per_op_ns:.0} ns/op"),
+        ]);
+    }
 }
 
 /// The step a user writes with `tapegrad::prelude`: a `Sequential` of

@@ -43,7 +43,7 @@ pub fn addmm_shape(input: &[usize], a: &[usize], b: &[usize]) -> [usize; 2] {
         );
     }
     let out = [a[0], b[1]];
-    if !crate::layout::broadcast_shapes(input, &out).is_some_and(|s| s.as_slice() == out) {
+    if crate::layout::broadcast_shapes(input, &out).is_none_or(|s| s.as_slice() != out) {
         panic!("addmm: input {input:?} does not broadcast to the product's shape {out:?}");
     }
     out
