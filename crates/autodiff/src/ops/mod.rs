@@ -28,7 +28,11 @@
 //!    The rule is `v · f'(x)`; the same expression serves backward (`v` is
 //!    the incoming gradient) and forward mode (`v` is the tangent), because
 //!    the Jacobian is diagonal. Write it over [`GradOps`] only, so it is
-//!    differentiable again.
+//!    differentiable again. If the rule makes several passes, a trailing
+//!    `fused |x, out, g| g.zip_map(out, "..", |g, o| ..)` clause gives
+//!    first-order backward one pass instead ([`Op::backward_tensors`]); add
+//!    the op to `fused_backward_equals_the_generic_rule` in
+//!    `tests/prop_elementwise.rs`, which holds the two to the same bits.
 //! 3. `tests/prop_elementwise.rs`: one `unary_case!(log1p_grad,
 //!    log1p_gradgrad, positive(), |x| x.log1p());` line. `check1` runs
 //!    `gradcheck`, `check_jvp` and the JVP/VJP dot test; `check2` runs
