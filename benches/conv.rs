@@ -107,6 +107,36 @@ impl Problem {
         grads[x].storage()[0] + grads[w].storage()[0] + grads[b].storage()[0]
     }
 
+    /// The step as the layer computed it before the direct kernels, in the
+    /// same run: `w.reshape([O, C k k]) @ im2col(x) + b` on the tape.
+    fn step_im2col(&self) -> f32 {
+        let tape = Tape::<f32>::new();
+        let (x, w, b) = (
+            tape.var(self.x.clone()),
+            tape.var(self.w.clone()),
+            tape.var(self.b.clone()),
+        );
+        let cols = x.im2col(self.p);
+        let y = w.reshape(&[C_OUT, C_IN * K * K]).matmul(cols);
+        let y = y.reshape(&[self.batch, C_OUT, SIDE, SIDE]) + b.reshape(&[1, C_OUT, 1, 1]);
+        let grads = y.sum_all().backward();
+        grads[x].storage()[0] + grads[w].storage()[0] + grads[b].storage()[0]
+    }
+
+    /// The three direct kernels of a step, bare on tensors: `conv2d` (with the bias),
+    /// `conv_transpose2d` (the input's gradient) and `conv2d_weight_grad`.
+    fn kernels(&self, g: &Tensor<f32>) -> f32 {
+        let p = self.p;
+        let y = self
+            .x
+            .conv2d(&self.w, Some(&self.b), p.stride, p.padding, p.dilation);
+        let dx = g.conv_transpose2d(&self.w, (SIDE, SIDE), p.stride, p.padding, p.dilation);
+        let dw = self
+            .x
+            .conv2d_weight_grad(g, p.kernel, p.stride, p.padding, p.dilation);
+        y.storage()[0] + dx.storage()[0] + dw.storage()[0]
+    }
+
     /// The bare products of an im2col convolution's forward and backward:
     /// `W cols`, `Wᵀ g` and `g colsᵀ` (per image, batched).
     fn gemms(&self, cols: &Tensor<f32>, g: &Tensor<f32>) -> f32 {
@@ -121,31 +151,32 @@ impl Problem {
 /// Timings of one thread count.
 struct Row {
     step: Timing,
+    step_im2col: Timing,
     forward: Timing,
+    kernels: Timing,
     gemm: Timing,
-    im2col: Timing,
-    col2im: Timing,
 }
 
 fn measure(pb: &Problem) -> Row {
     let p = pb.p;
     let cols = pb.x.im2col(p.kernel, p.stride, p.padding, p.dilation);
     let g = Tensor::<f32>::ones(&[pb.batch, C_OUT, SIDE * SIDE]);
+    let g4 = g.reshape(&[pb.batch, C_OUT, SIDE, SIDE]);
     Row {
         step: time(|| {
             black_box(pb.step());
         }),
+        step_im2col: time(|| {
+            black_box(pb.step_im2col());
+        }),
         forward: time(|| {
             black_box(pb.forward());
         }),
+        kernels: time(|| {
+            black_box(pb.kernels(&g4));
+        }),
         gemm: time(|| {
             black_box(pb.gemms(&cols, &g));
-        }),
-        im2col: time(|| {
-            black_box(pb.x.im2col(p.kernel, p.stride, p.padding, p.dilation));
-        }),
-        col2im: time(|| {
-            black_box(cols.col2im((SIDE, SIDE), p.kernel, p.stride, p.padding, p.dilation));
         }),
     }
 }
@@ -179,10 +210,11 @@ fn main() {
         "GFLOPS",
         "spread",
         "fwd ms",
+        "im2col step ms",
+        "speed-up",
+        "kernels ms",
         "gemms ms",
-        "im2col ms",
-        "col2im ms",
-        "fwd+bwd / gemms",
+        "fwd+bwd / kernels",
     ]);
     for (t, r) in &rows {
         table.row(vec![
@@ -192,17 +224,19 @@ fn main() {
             format!("{:.1}", r.step.gflops(3.0 * pb.forward_flops())),
             format!("{:.2}-{:.2}", r.step.best * 1e3, r.step.worst * 1e3),
             format!("{:.2}", r.forward.ms()),
+            format!("{:.2}", r.step_im2col.ms()),
+            ratio(r.step_im2col.median, r.step.median),
+            format!("{:.2}", r.kernels.ms()),
             format!("{:.2}", r.gemm.ms()),
-            format!("{:.2}", r.im2col.ms()),
-            format!("{:.2}", r.col2im.ms()),
-            ratio(r.step.median, r.gemm.median),
+            ratio(r.step.median, r.kernels.median),
         ]);
     }
     table.print();
     if let [(_, one), (_, two)] = rows.as_slice() {
         println!(
-            "# speed-up 1 -> 2 threads: fwd+bwd {}, gemms {}",
+            "# speed-up 1 -> 2 threads: fwd+bwd {}, kernels {}, gemms {}",
             ratio(one.step.median, two.step.median),
+            ratio(one.kernels.median, two.kernels.median),
             ratio(one.gemm.median, two.gemm.median)
         );
     }

@@ -125,6 +125,15 @@ impl<E: Float> GradOps<E> for Tensor<E> {
     fn col2im(&self, p: &ConvParams, hw: (usize, usize)) -> Self {
         Tensor::col2im(self, hw, p.kernel, p.stride, p.padding, p.dilation)
     }
+    fn conv2d(&self, w: &Self, p: &ConvParams) -> Self {
+        Tensor::conv2d(self, w, None, p.stride, p.padding, p.dilation)
+    }
+    fn conv_transpose2d(&self, w: &Self, p: &ConvParams, hw: (usize, usize)) -> Self {
+        Tensor::conv_transpose2d(self, w, hw, p.stride, p.padding, p.dilation)
+    }
+    fn conv2d_weight_grad(&self, g: &Self, p: &ConvParams) -> Self {
+        Tensor::conv2d_weight_grad(self, g, p.kernel, p.stride, p.padding, p.dilation)
+    }
 }
 
 impl<'t, E: Float> GradOps<E> for Var<'t, E> {
@@ -241,5 +250,14 @@ impl<'t, E: Float> GradOps<E> for Var<'t, E> {
     }
     fn col2im(&self, p: &ConvParams, hw: (usize, usize)) -> Self {
         Var::col2im(*self, *p, hw)
+    }
+    fn conv2d(&self, w: &Self, p: &ConvParams) -> Self {
+        Var::conv2d(*self, *w, None, *p)
+    }
+    fn conv_transpose2d(&self, w: &Self, p: &ConvParams, hw: (usize, usize)) -> Self {
+        Var::conv_transpose2d(*self, *w, *p, hw)
+    }
+    fn conv2d_weight_grad(&self, g: &Self, p: &ConvParams) -> Self {
+        Var::conv2d_weight_grad(*self, *g, *p)
     }
 }

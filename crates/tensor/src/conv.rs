@@ -61,7 +61,7 @@ pub fn conv_output_size(
 }
 
 /// [`conv_output_size`], or `None` where it would panic.
-fn checked_output_size(
+pub(crate) fn checked_output_size(
     input: usize,
     kernel: usize,
     stride: usize,

@@ -32,6 +32,8 @@ mod binary;
 #[cfg(feature = "blas")]
 mod blas;
 mod conv;
+mod conv2d;
+mod conv_direct;
 mod creation;
 mod display;
 mod elementwise;

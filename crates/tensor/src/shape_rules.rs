@@ -207,3 +207,135 @@ pub fn as_axes(perm: &[usize]) -> Vec<isize> {
         .map(|&p| isize::try_from(p).unwrap_or(isize::MAX))
         .collect()
 }
+
+/// The 4 sizes of `shape`, or a panic naming `op` and what was expected.
+#[track_caller]
+fn four(op: &str, what: &str, shape: &[usize]) -> [usize; 4] {
+    match <[usize; 4]>::try_from(shape) {
+        Ok(d) => d,
+        Err(_) => panic!("{op}: expected {what}, got {shape:?}"),
+    }
+}
+
+/// Output positions along one axis (see [`conv_output_size`](crate::conv_output_size)),
+/// or a panic naming `op` when the kernel does not fit.
+#[track_caller]
+fn windows(
+    op: &str,
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    dilation: usize,
+) -> usize {
+    match crate::conv::checked_output_size(input, kernel, stride, padding, dilation) {
+        Some(out) => out,
+        None => panic!(
+            "{op}: kernel {kernel} (stride {stride}, dilation {dilation}) does not fit \
+             input {input} with padding {padding}"
+        ),
+    }
+}
+
+/// The output shape `[N, O, out_h, out_w]` of `conv2d` of an input `x:
+/// [N, C, H, W]` with a weight `w: [O, C, kh, kw]`; along each axis
+/// `out = floor((in + 2 padding - dilation (kernel - 1) - 1) / stride) + 1`.
+/// `Tensor::conv2d` and the autodiff op both check with it.
+///
+/// ```
+/// use tapegrad_tensor::shape_rules::conv2d_shape;
+/// assert_eq!(conv2d_shape(&[8, 3, 32, 32], &[16, 3, 5, 5], (1, 1), (2, 2), (1, 1)), [8, 16, 32, 32]);
+/// ```
+///
+/// # Panics
+/// If either is not 4-D, the channels differ
+/// (`conv2d: input [1, 3, 8, 8] has 3 channels but weight [4, 2, 3, 3] expects 2`),
+/// or a kernel does not fit its padded axis.
+#[track_caller]
+pub fn conv2d_shape(
+    x: &[usize],
+    w: &[usize],
+    stride: (usize, usize),
+    padding: (usize, usize),
+    dilation: (usize, usize),
+) -> [usize; 4] {
+    let op = "conv2d";
+    let [n, c, h, wd] = four(op, "an input [N, C, H, W]", x);
+    let [o, wc, kh, kw] = four(op, "a weight [O, C, kh, kw]", w);
+    if wc != c {
+        panic!("{op}: input {x:?} has {c} channels but weight {w:?} expects {wc}");
+    }
+    let oh = windows(op, h, kh, stride.0, padding.0, dilation.0);
+    let ow = windows(op, wd, kw, stride.1, padding.1, dilation.1);
+    [n, o, oh, ow]
+}
+
+/// The output shape `[N, C, H, W]` of `conv_transpose2d` of a gradient
+/// `g: [N, O, out_h, out_w]` with a weight `w: [O, C, kh, kw]` onto an
+/// image of `input_hw = (H, W)`, which must give `out_h x out_w` positions.
+///
+/// # Panics
+/// If either is not 4-D, the channels differ, a kernel does not fit, or
+/// `input_hw` gives another number of positions.
+#[track_caller]
+pub fn conv_transpose2d_shape(
+    g: &[usize],
+    w: &[usize],
+    input_hw: (usize, usize),
+    stride: (usize, usize),
+    padding: (usize, usize),
+    dilation: (usize, usize),
+) -> [usize; 4] {
+    let op = "conv_transpose2d";
+    let [n, o, oh, ow] = four(op, "a gradient [N, O, out_h, out_w]", g);
+    let [wo, c, kh, kw] = four(op, "a weight [O, C, kh, kw]", w);
+    if wo != o {
+        panic!("{op}: gradient {g:?} has {o} channels but weight {w:?} has {wo} outputs");
+    }
+    let expected = (
+        windows(op, input_hw.0, kh, stride.0, padding.0, dilation.0),
+        windows(op, input_hw.1, kw, stride.1, padding.1, dilation.1),
+    );
+    if expected != (oh, ow) {
+        panic!(
+            "{op}: gradient {g:?} does not match image {input_hw:?}: kernel {:?}, stride \
+             {stride:?}, padding {padding:?} and dilation {dilation:?} give {}x{} positions",
+            (kh, kw),
+            expected.0,
+            expected.1
+        );
+    }
+    [n, c, input_hw.0, input_hw.1]
+}
+
+/// The output shape `[O, C, kh, kw]` of `conv2d_weight_grad` of an input
+/// `x: [N, C, H, W]` and an output gradient `g: [N, O, out_h, out_w]`.
+///
+/// # Panics
+/// If either is not 4-D, a kernel does not fit, or `g` is not the shape of
+/// the convolution's output.
+#[track_caller]
+pub fn conv2d_weight_grad_shape(
+    x: &[usize],
+    g: &[usize],
+    kernel: (usize, usize),
+    stride: (usize, usize),
+    padding: (usize, usize),
+    dilation: (usize, usize),
+) -> [usize; 4] {
+    let op = "conv2d_weight_grad";
+    let [n, c, h, w] = four(op, "an input [N, C, H, W]", x);
+    let [gn, o, oh, ow] = four(op, "a gradient [N, O, out_h, out_w]", g);
+    let expected = (
+        windows(op, h, kernel.0, stride.0, padding.0, dilation.0),
+        windows(op, w, kernel.1, stride.1, padding.1, dilation.1),
+    );
+    if gn != n || expected != (oh, ow) {
+        panic!(
+            "{op}: gradient {g:?} does not fit input {x:?}: kernel {kernel:?}, stride \
+             {stride:?}, padding {padding:?} and dilation {dilation:?} give [{n}, O, {}, {}]",
+            expected.0, expected.1
+        );
+    }
+    [o, c, kernel.0, kernel.1]
+}

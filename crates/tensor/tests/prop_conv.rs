@@ -7,7 +7,40 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use tapegrad_tensor::{conv_output_size, Tensor};
+use tapegrad_tensor::{conv_output_size, Float, Tensor};
+
+/// The values of `t` as `f64`, in logical order.
+fn f64s<E: Float>(t: &Tensor<E>) -> Vec<f64> {
+    t.to_vec().into_iter().map(E::to_f64).collect()
+}
+
+/// Convolutions with stride and dilation 1 half the time (the direct
+/// kernels), up to 6 output channels (a partial block of 4), images up to
+/// 20 wide (several tiles of positions), padding up to 3 (past the kernel:
+/// the transposed op's fallback).
+fn conv_ops() -> impl Strategy<Value = Conv> {
+    (
+        (1..=3usize, 1..=3usize, 1..=6usize),
+        (1..=8usize, 1..=20usize),
+        pair(1, 3),
+        prop_oneof![Just((1, 1)), pair(1, 2)],
+        pair(0, 3),
+        prop_oneof![Just((1, 1)), pair(1, 2)],
+    )
+        .prop_map(|((n, c, o), hw, k, s, p, d)| Conv {
+            n,
+            c,
+            o,
+            hw,
+            k,
+            s,
+            p,
+            d,
+        })
+        .prop_filter("kernel must fit the padded input", |g| {
+            g.d.0 * (g.k.0 - 1) < g.hw.0 + 2 * g.p.0 && g.d.1 * (g.k.1 - 1) < g.hw.1 + 2 * g.p.1
+        })
+}
 
 /// Sizes of one random 2-D convolution.
 #[derive(Debug, Clone)]
@@ -105,6 +138,112 @@ impl Conv {
         img
     }
 
+    /// Calls `f(n, o, c, i, j, oy, ox, input index)` for every product
+    /// term of the convolution that reads the image (not the padding).
+    fn for_each_term(&self, mut f: impl FnMut([usize; 7], usize)) {
+        let (oh, ow) = (self.oh(), self.ow());
+        for n in 0..self.n {
+            for o in 0..self.o {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        for c in 0..self.c {
+                            for i in 0..self.k.0 {
+                                for j in 0..self.k.1 {
+                                    let y =
+                                        (oy * self.s.0 + i * self.d.0) as isize - self.p.0 as isize;
+                                    let x =
+                                        (ox * self.s.1 + j * self.d.1) as isize - self.p.1 as isize;
+                                    let (h, w) = (self.hw.0 as isize, self.hw.1 as isize);
+                                    if y >= 0 && y < h && x >= 0 && x < w {
+                                        let at = ravel(
+                                            &[n, c, y as usize, x as usize],
+                                            &[self.n, self.c, self.hw.0, self.hw.1],
+                                        );
+                                        f([n, o, c, i, j, oy, ox], at);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `conv_transpose2d` by scattering `w g` onto the pixels each term reads.
+    fn scatter_input_grad(&self, g: &[f64], w: &[f64]) -> Vec<f64> {
+        let mut dx = vec![0.0; self.n * self.c * self.hw.0 * self.hw.1];
+        let (oh, ow) = (self.oh(), self.ow());
+        self.for_each_term(|[n, o, c, i, j, oy, ox], at| {
+            let wi = ravel(&[o, c, i, j], &[self.o, self.c, self.k.0, self.k.1]);
+            dx[at] += w[wi] * g[ravel(&[n, o, oy, ox], &[self.n, self.o, oh, ow])];
+        });
+        dx
+    }
+
+    /// `conv2d_weight_grad` by summing `g x` over every term.
+    fn sum_weight_grad(&self, x: &[f64], g: &[f64]) -> Vec<f64> {
+        let mut dw = vec![0.0; self.o * self.c * self.k.0 * self.k.1];
+        let (oh, ow) = (self.oh(), self.ow());
+        self.for_each_term(|[n, o, c, i, j, oy, ox], at| {
+            let wi = ravel(&[o, c, i, j], &[self.o, self.c, self.k.0, self.k.1]);
+            dw[wi] += x[at] * g[ravel(&[n, o, oy, ox], &[self.n, self.o, oh, ow])];
+        });
+        dw
+    }
+
+    /// The three convolution ops on `E` (inputs laid out as `kind`s say),
+    /// against the loops, to `tol`.
+    fn check_ops<E: Float>(&self, seed: u64, kinds: [Kind; 3], tol: f64) {
+        let (oh, ow) = (self.oh(), self.ow());
+        let xs = [self.n, self.c, self.hw.0, self.hw.1];
+        let ws = [self.o, self.c, self.k.0, self.k.1];
+        let gs = [self.n, self.o, oh, ow];
+        let x = rounded::<E>(&values(numel(&xs), seed));
+        let w = rounded::<E>(&values(numel(&ws), seed + 1));
+        let g = rounded::<E>(&values(numel(&gs), seed + 2));
+        let (xt, wt, gt) = (
+            view::<E>(&x, &xs, kinds[0]),
+            view::<E>(&w, &ws, kinds[1]),
+            view::<E>(&g, &gs, kinds[2]),
+        );
+        let y = xt.conv2d(&wt, None, self.s, self.p, self.d);
+        assert_eq!(y.shape(), &gs[..]);
+        let want = self.direct(&x, &w);
+        assert_close(&f64s(&y), &want, tol, "conv2d");
+        // With a bias (strided: every other element of a longer vector).
+        let b = rounded::<E>(&values(self.o, seed + 3));
+        let spread: Vec<f64> = b.iter().flat_map(|&v| [v, f64::NAN]).collect();
+        let bt = view::<E>(&spread, &[2 * self.o], Kind::Contiguous)
+            .reshape(&[self.o, 2])
+            .narrow(1, 0, 1)
+            .reshape(&[self.o]);
+        let yb = xt.conv2d(&wt, Some(&bt), self.s, self.p, self.d);
+        let plane = oh * ow;
+        let want_b: Vec<f64> = want
+            .iter()
+            .enumerate()
+            .map(|(k, v)| v + b[k / plane % self.o])
+            .collect();
+        assert_close(&f64s(&yb), &want_b, tol, "conv2d with bias");
+        let dx = gt.conv_transpose2d(&wt, self.hw, self.s, self.p, self.d);
+        assert_eq!(dx.shape(), &xs[..]);
+        assert_close(
+            &f64s(&dx),
+            &self.scatter_input_grad(&g, &w),
+            tol,
+            "conv_transpose2d",
+        );
+        let dw = xt.conv2d_weight_grad(&gt, self.k, self.s, self.p, self.d);
+        assert_eq!(dw.shape(), &ws[..]);
+        assert_close(
+            &f64s(&dw),
+            &self.sum_weight_grad(&x, &g),
+            tol,
+            "conv2d_weight_grad",
+        );
+    }
+
     fn im2col(&self, x: &Tensor<f64>) -> Tensor<f64> {
         x.im2col(self.k, self.s, self.p, self.d)
     }
@@ -195,6 +334,45 @@ proptest! {
         let yt_view = Tensor::from_vec(yt.transpose(1, 2).to_vec(), &[g.n, cols_shape[2], cols_shape[1]]).transpose(1, 2);
         assert_close(&g.col2im(&yt_view).to_vec(), &folded.to_vec(), 0.0, "col2im of a view");
     }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn conv2d_and_its_two_adjoints_equal_the_loops_f64(
+        g in conv_ops(), kinds in [kind(), kind(), kind()], seed in any::<u64>()
+    ) {
+        g.check_ops::<f64>(seed, kinds, 1e-12);
+    }
+
+    #[test]
+    fn conv2d_and_its_two_adjoints_equal_the_loops_f32(
+        g in conv_ops(), kinds in [kind(), kind(), kind()], seed in any::<u64>()
+    ) {
+        // Sums of up to 3 * 3 * 3 products of values below 2 (and, for the
+        // weight's gradient, 3 * 8 * 20 of them), rounded once per term.
+        g.check_ops::<f32>(seed, kinds, 2e-5);
+    }
+}
+
+/// The direct kernels on the layer of `benches/conv.rs` (cut to 3 images):
+/// 16 channels, 28 x 28, 32 filters of 3 x 3, padding 1, in f32, against
+/// the loops: every tile, every block of output channels.
+#[test]
+fn direct_kernels_on_the_bench_layer_equal_the_loops() {
+    let g = Conv {
+        n: 3,
+        c: 16,
+        o: 32,
+        hw: (28, 28),
+        k: (3, 3),
+        s: (1, 1),
+        p: (1, 1),
+        d: (1, 1),
+    };
+    g.check_ops::<f32>(5, [Kind::Contiguous; 3], 1e-4);
+    g.check_ops::<f64>(6, [Kind::Contiguous, Kind::Narrowed, Kind::Permuted], 1e-12);
 }
 
 #[test]

@@ -62,4 +62,11 @@ panics_with! {
     col2im_positions: "col2im: columns [1, 4, 5] do not match output (3, 3): kernel (2, 2), stride (1, 1), padding (0, 0) and dilation (1, 1) give 2x2 = 4 positions" => z(&[1, 4, 5]).col2im((3, 3), (2, 2), (1, 1), (0, 0), (1, 1));
     conv_size_fit: "conv_output_size: kernel 5 (stride 1, dilation 1) does not fit input 3 with padding 0" => conv_output_size(3, 5, 1, 0, 1);
     clamp_bounds: "clamp: min 2 is greater than max 1" => z(&[2]).clamp(2.0, 1.0);
+    conv2d_rank: "conv2d: expected an input [N, C, H, W], got [3, 4]" => z(&[3, 4]).conv2d(&z(&[1, 1, 1, 1]), None, (1, 1), (0, 0), (1, 1));
+    conv2d_channels: "conv2d: input [1, 3, 8, 8] has 3 channels but weight [4, 2, 3, 3] expects 2" => z(&[1, 3, 8, 8]).conv2d(&z(&[4, 2, 3, 3]), None, (1, 1), (0, 0), (1, 1));
+    conv2d_fit: "conv2d: kernel 5 (stride 1, dilation 1) does not fit input 3 with padding 0" => z(&[1, 1, 3, 8]).conv2d(&z(&[1, 1, 5, 1]), None, (1, 1), (0, 0), (1, 1));
+    conv2d_bias: "conv2d: bias [2] does not match weight [4, 1, 1, 1] (expects [4])" => z(&[1, 1, 3, 3]).conv2d(&z(&[4, 1, 1, 1]), Some(&z(&[2])), (1, 1), (0, 0), (1, 1));
+    conv_transpose2d_image: "conv_transpose2d: gradient [1, 4, 6, 6] does not match image (7, 7): kernel (3, 3), stride (1, 1), padding (0, 0) and dilation (1, 1) give 5x5 positions" => z(&[1, 4, 6, 6]).conv_transpose2d(&z(&[4, 2, 3, 3]), (7, 7), (1, 1), (0, 0), (1, 1));
+    conv_transpose2d_channels: "conv_transpose2d: gradient [1, 3, 6, 6] has 3 channels but weight [4, 2, 3, 3] has 4 outputs" => z(&[1, 3, 6, 6]).conv_transpose2d(&z(&[4, 2, 3, 3]), (8, 8), (1, 1), (0, 0), (1, 1));
+    conv2d_weight_grad_shape: "conv2d_weight_grad: gradient [2, 4, 6, 6] does not fit input [1, 2, 8, 8]" => z(&[1, 2, 8, 8]).conv2d_weight_grad(&z(&[2, 4, 6, 6]), (3, 3), (1, 1), (0, 0), (1, 1));
 }

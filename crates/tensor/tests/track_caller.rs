@@ -74,6 +74,22 @@ fn shape_errors_report_the_callers_line() {
         a.col2im((2, 2), (1, 1), (1, 1), (0, 0), (1, 1))
     );
     at_caller!(wrong, "conv_output_size", conv_output_size(1, 3, 1, 0, 1));
+    let img = z(&[1, 1, 2, 2]);
+    at_caller!(
+        wrong,
+        "conv2d",
+        img.conv2d(&a, None, (1, 1), (0, 0), (1, 1))
+    );
+    at_caller!(
+        wrong,
+        "conv_transpose2d",
+        img.conv_transpose2d(&img, (9, 9), (1, 1), (0, 0), (1, 1))
+    );
+    at_caller!(
+        wrong,
+        "conv2d_weight_grad",
+        img.conv2d_weight_grad(&a, (1, 1), (1, 1), (0, 0), (1, 1))
+    );
     assert!(
         wrong.is_empty(),
         "panics not at the caller's line: {wrong:#?}"

@@ -52,6 +52,7 @@
 //! caller's line: `#[track_caller]`) and calls `Var::apply`, and a property
 //! test in the family's `tests/prop_*.rs`.
 
+pub mod conv;
 pub mod elementwise;
 pub mod index;
 pub mod matmul;
@@ -378,6 +379,12 @@ pub trait GradOps<E: Float>: Clone + Sized {
     fn im2col(&self, p: &ConvParams) -> Self;
     /// Fold columns back into an image, summing overlaps (adjoint of `im2col`).
     fn col2im(&self, p: &ConvParams, hw: (usize, usize)) -> Self;
+    /// `conv2d(self, w)` (see `Var::conv2d`).
+    fn conv2d(&self, w: &Self, p: &ConvParams) -> Self;
+    /// `conv_transpose2d(self, w)` onto an `hw` image: conv2d's input gradient.
+    fn conv_transpose2d(&self, w: &Self, p: &ConvParams, hw: (usize, usize)) -> Self;
+    /// `conv2d_weight_grad(self, g)`: conv2d's weight gradient.
+    fn conv2d_weight_grad(&self, g: &Self, p: &ConvParams) -> Self;
 }
 
 /// Kernel, stride, padding and dilation of a 2-D convolution window, each

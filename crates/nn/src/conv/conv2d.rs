@@ -1,5 +1,5 @@
-//! `Conv2d`: 2-D cross-correlation (PyTorch's `nn.Conv2d`) as `im2col` and
-//! one batched matrix product, and its functional form [`conv2d`].
+//! `Conv2d`: 2-D cross-correlation (PyTorch's `nn.Conv2d`), one `Var::conv2d`
+//! node per group, and its functional form [`conv2d`].
 
 use super::geometry::{checked_windows, output_hw};
 use crate::init::{self, Init};
@@ -21,11 +21,13 @@ use tapegrad_tensor::{Float, Tensor};
 ///
 /// `out = floor((in + 2 padding - dilation (kernel - 1) - 1) / stride) + 1`.
 ///
-/// Computed as `im2col` (`[N, C kh kw, L]` columns, `L = out_h out_w`) and
-/// one batched product `[groups, O/groups, C/groups kh kw] x [N, groups, C/groups kh kw, L]`
-/// (rayon-parallel). Gradients come from those ops' rules: the input's is
-/// `col2im(Wᵀ g)`, the weight's `Σ_n g colsᵀ`, the bias's `Σ_{n, i, j} g`;
-/// second derivatives work too.
+/// One group is one [`Var::conv2d`] node (a direct kernel at stride 1 and
+/// dilation 1, else `im2col` and a product, rayon-parallel over images):
+/// the input's gradient is `conv_transpose2d(g, w)`, the weight's
+/// `conv2d_weight_grad(x, g)`, the bias's `Σ_{n, i, j} g`. Several groups
+/// are `im2col` (`[N, C kh kw, L]` columns, `L = out_h out_w`) and one
+/// batched product `[groups, O/groups, C/groups kh kw] x [N, groups, C/groups kh kw, L]`.
+/// Derivatives of every order work either way.
 ///
 /// ```
 /// use tapegrad_autodiff::{ConvParams, Tape};
@@ -62,16 +64,15 @@ pub fn conv2d<'t, E: Float>(
     let (n, c) = (xs[0], xs[1]);
     let o = ws[0];
     let (oh, ow) = checked_windows("conv2d", &xs, o, p, std::mem::size_of::<E>());
-    let cols = x.im2col(p); // [N, C kh kw, L], rows ordered (c, i, j)
+    if groups == 1 {
+        return x.conv2d(weight, bias, p);
+    }
+    // Grouped: the columns `[N, C kh kw, L]` (rows ordered (c, i, j))
+    // split into groups, one batched product per group.
     let k_group = c / groups * p.kernel.0 * p.kernel.1;
-    let y = if groups == 1 {
-        weight.reshape(&[o, k_group]).matmul(cols)
-    } else {
-        let cols = cols.reshape(&[n, groups, k_group, oh * ow]);
-        let w = weight.reshape(&[groups, o / groups, k_group]);
-        w.matmul(cols).reshape(&[n, o, oh * ow])
-    };
-    let y = y.reshape(&[n, o, oh, ow]);
+    let cols = x.im2col(p).reshape(&[n, groups, k_group, oh * ow]);
+    let w = weight.reshape(&[groups, o / groups, k_group]);
+    let y = w.matmul(cols).reshape(&[n, o, oh, ow]);
     match bias {
         Some(b) => y + b.reshape(&[1, o, 1, 1]),
         None => y,

@@ -1,0 +1,589 @@
+//! Direct kernels for the stride-1, dilation-1 convolution: no `im2col`
+//! buffer and no gemm packing.
+//!
+//! Each image is first copied into zero-padded channel planes of row width
+//! `wp = W + 2 pw`. On that grid the output position `q = oy wp + ox` reads
+//! input `q + i wp + j` for kernel tap `(i, j)`, so consecutive output
+//! positions read consecutive inputs, across row ends too: a tile of `W`
+//! outputs is one vector load per tap. The `wp - ow` positions past each
+//! output row's end are computed and dropped (2 of 30 for a 28-wide image
+//! with padding 1).
+//!
+//! * [`forward`]: `y[o, q] = b[o] + Σ_tap w[o, tap] xp[tap + q]`, a register
+//!   tile of `OB` output channels by `T` vectors of `W` positions; each
+//!   input vector is used `OB` times and each broadcast weight `T` times.
+//! * [`weight_grad`]: `dw[o, tap] = Σ_n Σ_q g[n, o, q] xp[n, tap + q]`, a
+//!   tile of `OB` output channels by `TT` taps, summed over `q` in vectors.
+//! * The input's gradient is the forward kernel run on the output gradient
+//!   with the weight transposed and flipped (see `conv2d.rs`).
+//!
+//! On x86-64 with AVX2 and FMA (checked at run time) the tiles are 256-bit
+//! vectors (8 `f32` or 4 `f64`) with fused multiply-adds (`lanes.rs`);
+//! elsewhere the same loops (`kernels.rs`) run on plain arrays, slower
+//! and with a separate multiply and add.
+
+mod kernels;
+mod lanes;
+
+use crate::alloc;
+use crate::float::Float;
+use crate::layout::try_numel;
+use crate::tensor::Tensor;
+use lanes::Portable;
+use rayon::prelude::*;
+use std::any::TypeId;
+
+/// Output channels per register tile.
+pub(crate) const OB: usize = 4;
+/// Vectors of positions per forward tile.
+pub(crate) const T: usize = 2;
+/// Taps per weight-gradient tile.
+pub(crate) const TT: usize = 3;
+
+/// The sizes of one stride-1, dilation-1 convolution on padded planes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Plan {
+    /// Images.
+    pub n: usize,
+    /// Input channels.
+    pub c: usize,
+    /// Output channels.
+    pub o: usize,
+    /// Input height and width.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+    /// Kernel height and width.
+    pub kh: usize,
+    /// Kernel width.
+    pub kw: usize,
+    /// Zero padding before and after each row (`ph`) and column (`pw`).
+    pub ph: usize,
+    /// Column padding.
+    pub pw: usize,
+}
+
+/// Sizes derived from a [`Plan`] for a tile width of `lanes` elements.
+pub(crate) struct Grid {
+    /// Output height and width.
+    pub(crate) oh: usize,
+    pub(crate) ow: usize,
+    /// Padded row width `w + 2 pw`.
+    pub(crate) wp: usize,
+    /// Output positions on the padded grid, rounded up to whole tiles.
+    pub(crate) q_len: usize,
+    /// Length of one padded input plane: holds every tap's reads.
+    pub(crate) plane: usize,
+    /// Taps per output channel: `c kh kw`.
+    pub(crate) taps: usize,
+    /// Output channels rounded up to whole `OB` blocks.
+    pub(crate) o_pad: usize,
+}
+
+impl Plan {
+    /// The grid for tiles of `tile` positions, or `None` when the kernel
+    /// does not fit the padded input or a size overflows.
+    fn grid(&self, tile: usize) -> Option<Grid> {
+        let wp = self.pw.checked_mul(2)?.checked_add(self.w)?;
+        let hp = self.ph.checked_mul(2)?.checked_add(self.h)?;
+        if self.kh == 0 || self.kw == 0 || hp < self.kh || wp < self.kw {
+            return None;
+        }
+        let (oh, ow) = (hp - self.kh + 1, wp - self.kw + 1);
+        let q_len = oh.checked_mul(wp)?.checked_next_multiple_of(tile)?;
+        // The last tap of the last tile reads `q_len - 1 + (kh - 1) wp + kw - 1`.
+        let reach = (self.kh - 1)
+            .checked_mul(wp)?
+            .checked_add(self.kw - 1)?
+            .checked_add(q_len)?;
+        let plane = reach.max(hp.checked_mul(wp)?);
+        let taps = try_numel(&[self.c, self.kh, self.kw])?;
+        let o_pad = self.o.checked_next_multiple_of(OB)?;
+        // Scratch per image and the packed weights must be countable.
+        try_numel(&[self.c, plane])?;
+        try_numel(&[o_pad, q_len])?;
+        try_numel(&[o_pad, taps])?;
+        Some(Grid {
+            oh,
+            ow,
+            wp,
+            q_len,
+            plane,
+            taps,
+            o_pad,
+        })
+    }
+}
+
+/// Copies image `img` of `x` (`[N, C, H, W]`, any strides) into zeroed
+/// planes of `plane` elements: `xp[c plane + (y + ph) wp + x + pw] = x[img, c, y, x]`.
+fn pad_image<E: Float>(x: &Tensor<E>, img: usize, p: &Plan, g: &Grid) -> Vec<E> {
+    let mut xp = alloc::zeroed(p.c * g.plane, "conv2d");
+    let st = x.strides();
+    let data = x.storage();
+    for c in 0..p.c {
+        let plane = &mut xp[c * g.plane..(c + 1) * g.plane];
+        for y in 0..p.h {
+            let src = x.offset() + img * st[0] + c * st[1] + y * st[2];
+            let dst = &mut plane[(y + p.ph) * g.wp + p.pw..][..p.w];
+            if st[3] == 1 {
+                dst.copy_from_slice(&data[src..src + p.w]);
+            } else {
+                for (k, d) in dst.iter_mut().enumerate() {
+                    *d = data[src + k * st[3]];
+                }
+            }
+        }
+    }
+    xp
+}
+
+/// The weight `[O, C, kh, kw]` (any strides) as blocks of `OB` output
+/// channels, tap-major: `wpk[(ob taps + tap) OB + u] = w[ob OB + u, tap]`,
+/// zero for the channels past `O`.
+fn pack_weight<E: Float>(w: &Tensor<E>, p: &Plan, g: &Grid) -> Vec<E> {
+    let mut wpk = alloc::zeroed(g.o_pad * g.taps, "conv2d");
+    let st = w.strides();
+    let data = w.storage();
+    for o in 0..p.o {
+        let (ob, u) = (o / OB, o % OB);
+        for c in 0..p.c {
+            for i in 0..p.kh {
+                for j in 0..p.kw {
+                    let tap = (c * p.kh + i) * p.kw + j;
+                    let src = w.offset() + o * st[0] + c * st[1] + i * st[2] + j * st[3];
+                    wpk[(ob * g.taps + tap) * OB + u] = data[src];
+                }
+            }
+        }
+    }
+    wpk
+}
+
+/// Where each tap reads in the padded planes: `c plane + i wp + j`.
+fn tap_offsets(p: &Plan, g: &Grid) -> Vec<usize> {
+    let mut offs = Vec::with_capacity(g.taps);
+    for c in 0..p.c {
+        for i in 0..p.kh {
+            for j in 0..p.kw {
+                offs.push(c * g.plane + i * g.wp + j);
+            }
+        }
+    }
+    offs
+}
+
+/// Which compilation of the kernels runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kernel {
+    /// Plain arrays, any CPU.
+    Portable,
+    /// 256-bit vectors with fused multiply-adds (x86-64 with AVX2 and FMA).
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+}
+
+impl Kernel {
+    /// The fastest this CPU runs.
+    pub(crate) fn detect() -> Kernel {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            return Kernel::Avx2;
+        }
+        Kernel::Portable
+    }
+}
+
+/// `s` as a slice of `F`, which must be the type `E` (checked).
+fn same<E: 'static, F: 'static>(s: &[E]) -> &[F] {
+    assert_eq!(TypeId::of::<E>(), TypeId::of::<F>());
+    // SAFETY: `E` and `F` are the same type (asserted), so this is the
+    // same slice.
+    unsafe { std::slice::from_raw_parts(s.as_ptr().cast(), s.len()) }
+}
+
+/// [`same`] for a mutable slice.
+fn same_mut<E: 'static, F: 'static>(s: &mut [E]) -> &mut [F] {
+    assert_eq!(TypeId::of::<E>(), TypeId::of::<F>());
+    // SAFETY: as in `same`; the borrow of `s` moves into the result.
+    unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast(), s.len()) }
+}
+
+/// The kernels compiled with AVX2 and FMA: `forward_image` and
+/// `weight_grad_image` instantiated for the 256-bit lanes.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::kernels;
+    use super::lanes::{Avx2F32, Avx2F64, Lanes};
+    use super::{Grid, Plan};
+
+    /// [`kernels::forward_image`] with AVX2 and FMA.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn forward_image<L: Lanes>(
+        xp: &[L::E],
+        wpk: &[L::E],
+        offs: &[usize],
+        bias: Option<&[L::E]>,
+        p: &Plan,
+        g: &Grid,
+        wide: &mut [L::E],
+        y_img: &mut [L::E],
+    ) {
+        // SAFETY: this function's contract.
+        unsafe { kernels::forward_image::<L>(xp, wpk, offs, bias, p, g, wide, y_img) }
+    }
+
+    /// [`kernels::weight_grad_image`] with AVX2 and FMA.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn weight_grad_image<L: Lanes>(
+        xp: &[L::E],
+        gw: &[L::E],
+        offs: &[usize],
+        g: &Grid,
+        dw: &mut [L::E],
+    ) {
+        // SAFETY: this function's contract.
+        unsafe { kernels::weight_grad_image::<L>(xp, gw, offs, g, dw) }
+    }
+
+    /// Keeps both lane types named here, where they are instantiated.
+    pub(super) type F32 = Avx2F32;
+    /// See [`F32`].
+    pub(super) type F64 = Avx2F64;
+}
+
+/// Pads image `img` of `x` and runs the forward kernel on it.
+#[allow(clippy::too_many_arguments)]
+fn forward_one<E: Float>(
+    kernel: Kernel,
+    x: &Tensor<E>,
+    img: usize,
+    wpk: &[E],
+    offs: &[usize],
+    bias: Option<&[E]>,
+    p: &Plan,
+    g: &Grid,
+    y_img: &mut [E],
+) {
+    let xp = pad_image(x, img, p, g);
+    let mut wide = vec![E::ZERO; OB * g.q_len];
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2 => {
+            macro_rules! run {
+                ($l:ty, $f:ty) => {
+                    // SAFETY: `Kernel::Avx2` is only chosen by `detect` on a
+                    // CPU with AVX2 and FMA.
+                    unsafe {
+                        avx2::forward_image::<$l>(
+                            same::<E, $f>(&xp),
+                            same(wpk),
+                            offs,
+                            bias.map(same::<E, $f>),
+                            p,
+                            g,
+                            same_mut(&mut wide),
+                            same_mut(y_img),
+                        )
+                    }
+                };
+            }
+            if TypeId::of::<E>() == TypeId::of::<f32>() {
+                run!(avx2::F32, f32)
+            } else {
+                run!(avx2::F64, f64)
+            }
+        }
+        Kernel::Portable => {
+            macro_rules! run {
+                ($w:expr) => {
+                    // SAFETY: the portable lanes need no CPU feature.
+                    unsafe {
+                        kernels::forward_image::<Portable<E, $w>>(
+                            &xp, wpk, offs, bias, p, g, &mut wide, y_img,
+                        )
+                    }
+                };
+            }
+            if size_of::<E>() == 4 {
+                run!(8)
+            } else {
+                run!(4)
+            }
+        }
+    }
+}
+
+/// Pads image `img` of `x`, widens its output gradient and adds its weight
+/// gradient into `dw`.
+#[allow(clippy::too_many_arguments)]
+fn weight_grad_one<E: Float>(
+    kernel: Kernel,
+    x: &Tensor<E>,
+    gy: &Tensor<E>,
+    img: usize,
+    offs: &[usize],
+    p: &Plan,
+    g: &Grid,
+    dw: &mut [E],
+) {
+    let xp = pad_image(x, img, p, g);
+    let gw = widen_grad(gy, img, p, g);
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2 => {
+            macro_rules! run {
+                ($l:ty, $f:ty) => {
+                    // SAFETY: `Kernel::Avx2` is only chosen by `detect` on a
+                    // CPU with AVX2 and FMA.
+                    unsafe {
+                        avx2::weight_grad_image::<$l>(
+                            same::<E, $f>(&xp),
+                            same(&gw),
+                            offs,
+                            g,
+                            same_mut(dw),
+                        )
+                    }
+                };
+            }
+            if TypeId::of::<E>() == TypeId::of::<f32>() {
+                run!(avx2::F32, f32)
+            } else {
+                run!(avx2::F64, f64)
+            }
+        }
+        Kernel::Portable => {
+            macro_rules! run {
+                ($w:expr) => {
+                    // SAFETY: the portable lanes need no CPU feature.
+                    unsafe { kernels::weight_grad_image::<Portable<E, $w>>(&xp, &gw, offs, g, dw) }
+                };
+            }
+            if size_of::<E>() == 4 {
+                run!(8)
+            } else {
+                run!(4)
+            }
+        }
+    }
+}
+
+/// The output gradient of image `img` (`[N, O, oh, ow]`, any strides) on
+/// the padded grid: `gw[o q_len + oy wp + ox]`, zero past each row's end
+/// and for the channels past `O`.
+fn widen_grad<E: Float>(gy: &Tensor<E>, img: usize, p: &Plan, g: &Grid) -> Vec<E> {
+    let mut gw = alloc::zeroed(g.o_pad * g.q_len, "conv2d_weight_grad");
+    let st = gy.strides();
+    let data = gy.storage();
+    for o in 0..p.o {
+        for oy in 0..g.oh {
+            let src = gy.offset() + img * st[0] + o * st[1] + oy * st[2];
+            let dst = &mut gw[o * g.q_len + oy * g.wp..][..g.ow];
+            if st[3] == 1 {
+                dst.copy_from_slice(&data[src..src + g.ow]);
+            } else {
+                for (k, d) in dst.iter_mut().enumerate() {
+                    *d = data[src + k * st[3]];
+                }
+            }
+        }
+    }
+    gw
+}
+
+/// Tile width of the kernels for `E`: one 256-bit vector (8 `f32`, 4 `f64`).
+const fn lanes<E>() -> usize {
+    32 / size_of::<E>()
+}
+
+/// The grid for this element type's tile, or a panic naming `op`.
+#[track_caller]
+fn grid_for<E: Float>(p: &Plan, op: &str) -> Grid {
+    match p.grid(T * lanes::<E>()) {
+        Some(g) => g,
+        None => panic!("{op}: the padded planes of {p:?} do not fit in memory"),
+    }
+}
+
+/// Calls `f(k, chunk)` on each `len`-element chunk of `out`, in parallel:
+/// each chunk is a whole image's worth of arithmetic, so even two chunks
+/// are worth two threads.
+fn for_each_chunk<E: Float>(out: &mut [E], len: usize, f: impl Fn(usize, &mut [E]) + Sync) {
+    if len == 0 {
+        return;
+    }
+    out.par_chunks_mut(len)
+        .enumerate()
+        .for_each(|(k, c)| f(k, c));
+}
+
+/// `y = conv2d(x, w) + b`, stride 1, dilation 1: `x` `[N, C, H, W]`, `w`
+/// `[O, C, kh, kw]`, `bias` `[O]`, all of the sizes in `p`; returns
+/// `[N, O, oh, ow]` (contiguous). Parallel over images.
+#[track_caller]
+pub(crate) fn forward<E: Float>(
+    x: &Tensor<E>,
+    w: &Tensor<E>,
+    bias: Option<&[E]>,
+    p: &Plan,
+) -> Tensor<E> {
+    forward_with(Kernel::detect(), x, w, bias, p)
+}
+
+/// [`forward`] with the given kernel.
+#[track_caller]
+pub(crate) fn forward_with<E: Float>(
+    kernel: Kernel,
+    x: &Tensor<E>,
+    w: &Tensor<E>,
+    bias: Option<&[E]>,
+    p: &Plan,
+) -> Tensor<E> {
+    let g = grid_for::<E>(p, "conv2d");
+    let per_image = try_numel(&[p.o, g.oh, g.ow]).expect("at most o_pad q_len");
+    let Some(total) = per_image.checked_mul(p.n) else {
+        panic!("conv2d: the output of {p:?} has too many elements")
+    };
+    let wpk = pack_weight(w, p, &g);
+    let offs = tap_offsets(p, &g);
+    let mut y = alloc::with_capacity(total, "conv2d");
+    y.resize(total, E::ZERO);
+    for_each_chunk(&mut y, per_image, |img, y_img| {
+        forward_one(kernel, x, img, &wpk, &offs, bias, p, &g, y_img)
+    });
+    Tensor::from_vec(y, &[p.n, p.o, g.oh, g.ow])
+}
+
+/// Images per partial sum of the weight gradient: fixed by the sizes, not
+/// the thread count, so the result does not depend on the pool.
+const IMAGES_PER_PARTIAL: usize = 4;
+
+/// `dw[o, c, i, j] = Σ_{n, oy, ox} gy[n, o, oy, ox] x[n, c, oy + i - ph, ox + j - pw]`
+/// (zero outside the image), stride 1, dilation 1: the weight gradient,
+/// `[O, C, kh, kw]`. Parallel over groups of images, summed in a fixed order.
+#[track_caller]
+pub(crate) fn weight_grad<E: Float>(x: &Tensor<E>, gy: &Tensor<E>, p: &Plan) -> Tensor<E> {
+    weight_grad_with(Kernel::detect(), x, gy, p)
+}
+
+/// [`weight_grad`] with the given kernel.
+#[track_caller]
+pub(crate) fn weight_grad_with<E: Float>(
+    kernel: Kernel,
+    x: &Tensor<E>,
+    gy: &Tensor<E>,
+    p: &Plan,
+) -> Tensor<E> {
+    let g = grid_for::<E>(p, "conv2d_weight_grad");
+    let offs = tap_offsets(p, &g);
+    let len = g.o_pad * g.taps;
+    let groups = p.n.div_ceil(IMAGES_PER_PARTIAL).max(1);
+    let Some(total) = len.checked_mul(groups) else {
+        panic!("conv2d_weight_grad: the partial sums of {p:?} have too many elements")
+    };
+    let mut partial = alloc::zeroed(total, "conv2d_weight_grad");
+    for_each_chunk(&mut partial, len, |group, dw| {
+        let first = group * IMAGES_PER_PARTIAL;
+        for img in first..(first + IMAGES_PER_PARTIAL).min(p.n) {
+            weight_grad_one(kernel, x, gy, img, &offs, p, &g, dw)
+        }
+    });
+    let mut dw = alloc::zeroed(p.o * g.taps, "conv2d_weight_grad");
+    for part in partial.chunks_exact(len) {
+        for (d, &v) in dw.iter_mut().zip(&part[..p.o * g.taps]) {
+            *d += v;
+        }
+    }
+    Tensor::from_vec(dw, &[p.o, p.c, p.kh, p.kw])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tensor of `shape` with values spread over `[-1, 1)` by a hash of the index.
+    fn ramp<E: Float>(shape: &[usize], seed: u64) -> Tensor<E> {
+        let n: usize = shape.iter().product();
+        let v = (0..n as u64)
+            .map(|i| {
+                let h = (i + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ seed;
+                E::from_f64((h >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0)
+            })
+            .collect();
+        Tensor::from_vec(v, shape)
+    }
+
+    /// The portable kernels (what a CPU without AVX2 and FMA runs) give
+    /// what the detected ones give, for both element types, a partial block
+    /// of output channels, and a tap count that is no multiple of `TT`.
+    fn portable_matches_detected<E: Float>(tol: f64) {
+        let p = Plan {
+            n: 3,
+            c: 2,
+            o: 6,
+            h: 7,
+            w: 11,
+            kh: 2,
+            kw: 3,
+            ph: 1,
+            pw: 2,
+        };
+        let x = ramp::<E>(&[p.n, p.c, p.h, p.w], 1);
+        let w = ramp::<E>(&[p.o, p.c, p.kh, p.kw], 2);
+        let b = ramp::<E>(&[p.o], 3).to_vec();
+        let close = |a: &Tensor<E>, b: &Tensor<E>| {
+            for (u, v) in a.to_vec().into_iter().zip(b.to_vec()) {
+                let (u, v) = (u.to_f64(), v.to_f64());
+                assert!((u - v).abs() <= tol * v.abs().max(1.0), "{u} vs {v}");
+            }
+        };
+        let fast = forward_with(Kernel::detect(), &x, &w, Some(&b), &p);
+        let slow = forward_with(Kernel::Portable, &x, &w, Some(&b), &p);
+        assert_eq!(fast.shape(), &[3, 6, 8, 13]);
+        close(&fast, &slow);
+        let gy = ramp::<E>(fast.shape(), 4);
+        close(
+            &weight_grad_with(Kernel::detect(), &x, &gy, &p),
+            &weight_grad_with(Kernel::Portable, &x, &gy, &p),
+        );
+    }
+
+    #[test]
+    fn portable_kernels_match_the_detected_ones() {
+        portable_matches_detected::<f64>(1e-13);
+        portable_matches_detected::<f32>(1e-5);
+    }
+
+    #[test]
+    fn plans_that_do_not_fit_have_no_grid() {
+        let p = Plan {
+            n: 1,
+            c: 1,
+            o: 1,
+            h: 2,
+            w: 2,
+            kh: 5,
+            kw: 1,
+            ph: 1,
+            pw: 0,
+        };
+        assert!(
+            p.grid(8).is_none(),
+            "a 5-tall kernel on a 4-tall padded image"
+        );
+        let huge = Plan {
+            w: usize::MAX / 2,
+            kh: 1,
+            ..p
+        };
+        assert!(huge.grid(8).is_none(), "sizes that overflow");
+    }
+}
