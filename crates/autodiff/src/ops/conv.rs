@@ -69,7 +69,11 @@ impl<E: Float> Op<E> for Conv2d {
         ]
         .into();
         if c.x.len() == 3 {
-            grads.push(c.needs(2).then(|| c.g.sum(&[0, 2, 3], false)));
+            // Σ over each channel's rows, then over images: two passes along
+            // contiguous axes (no permuted copy of `g`).
+            let [n, o, oh, ow] = <[usize; 4]>::try_from(c.g.shape()).expect("4-D output");
+            let per_image = |g: &V| g.reshape(&[n, o, oh * ow]).sum(&[2], false);
+            grads.push(c.needs(2).then(|| per_image(c.g).sum(&[0], false)));
         }
         grads
     }
