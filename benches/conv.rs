@@ -6,21 +6,20 @@
 //! the gradients of the input, weight and bias. Throughput in images per
 //! second on a 1-thread and a 2-thread rayon pool ([`in_pool`]).
 //!
-//! Baseline measured in the same run: the three bare `Tensor::matmul` calls
-//! of the same sizes that any im2col convolution has to do (forward
-//! `[32, 144] x [144, 784]` per image, and the two products of the backward),
-//! so `conv / gemm` is what im2col, col2im, the bias and the tape add on top
-//! of the arithmetic. Rows also split the step into its parts (im2col,
-//! col2im, forward only).
+//! Baseline measured in the same run: the same layer as it was computed
+//! before the direct kernels, `w.reshape([O, C k k]) @ im2col(x) + b` on a
+//! tape (`im2col step`), and the three bare direct kernels on tensors
+//! (`conv2d` with the bias, `conv_transpose2d`, `conv2d_weight_grad`), so
+//! `fwd+bwd / kernels` is what the tape, the bias gradient and the copies
+//! add on top of the arithmetic. The bare im2col gemms are there too.
 //!
-//! Where the time goes (1 thread, after col2im's unit-stride rows became
-//! slice adds): the gemms are ~80% of a step, and they run at about half of
-//! the kernel's peak, because with 32 output channels each packed column
-//! element is used only 32 times, so packing costs as much as multiplying.
-//! Of the rest, glibc returns the 29 MB column buffers (`[64, 144, 784]`
-//! f32) to the OS and page-faults them in again on every step; compare with
-//! `MALLOC_MMAP_THRESHOLD_=4000000000 MALLOC_TRIM_THRESHOLD_=4000000000
-//! MALLOC_TOP_PAD_=268435456 cargo bench --bench conv`.
+//! Where the time goes (1 thread, `perf record` on `--profile-steps`): the
+//! two forward-shaped kernels (the forward and the input's gradient) about
+//! 45%, the weight gradient about 20%, each at 72-76 GFLOPS (a register tile
+//! of 4 output channels by 2 or 3 vectors, AVX2 + FMA); the rest is the
+//! padded copies of each image, the bias gradient and allocation. Before
+//! them, the gemm packing (`pack_avx512`) alone was 34% of a step: with 32
+//! output channels each packed column element is used only 32 times.
 //!
 //! PyTorch on the same machine: `benches/peers/conv_torch.py` (same shapes,
 //! `torch.set_num_threads(T)`, median of forward+backward); run both in the
