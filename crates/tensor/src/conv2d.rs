@@ -24,7 +24,8 @@ fn dims(shape: &[usize]) -> [usize; 4] {
     shape.try_into().expect("checked by the shape rule")
 }
 
-/// The direct kernels' plan when they apply: stride 1 and dilation 1.
+/// The direct kernels' plan when they apply: stride 1 and dilation 1, on a
+/// CPU they have vector kernels for.
 fn direct_plan(
     [n, c, o]: [usize; 3],
     (h, w): (usize, usize),
@@ -33,7 +34,10 @@ fn direct_plan(
     (ph, pw): (usize, usize),
     dilation: (usize, usize),
 ) -> Option<Plan> {
-    (stride == (1, 1) && dilation == (1, 1)).then_some(Plan {
+    let fits = stride == (1, 1) && dilation == (1, 1);
+    // Without AVX2 and FMA the direct kernels are plain scalar loops, which
+    // run slower than im2col and `matrixmultiply`'s vector kernels.
+    (fits && conv_direct::Kernel::detect().is_vectorised()).then_some(Plan {
         n,
         c,
         o,

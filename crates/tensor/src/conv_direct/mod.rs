@@ -19,8 +19,10 @@
 //!
 //! On x86-64 with AVX2 and FMA (checked at run time) the tiles are 256-bit
 //! vectors (8 `f32` or 4 `f64`) with fused multiply-adds (`lanes.rs`);
-//! elsewhere the same loops (`kernels.rs`) run on plain arrays, slower
-//! and with a separate multiply and add.
+//! elsewhere the same loops (`kernels.rs`) run on plain arrays, with a
+//! separate multiply and add. LLVM does not vectorise those, so
+//! `conv2d.rs` uses them only where the vector kernels exist (tests compare
+//! the two); other CPUs take `im2col` and `matrixmultiply`.
 
 mod kernels;
 mod lanes;
@@ -191,6 +193,11 @@ impl Kernel {
             return Kernel::Avx2;
         }
         Kernel::Portable
+    }
+
+    /// True for the kernels compiled for vector units (not [`Kernel::Portable`]).
+    pub(crate) fn is_vectorised(self) -> bool {
+        self != Kernel::Portable
     }
 }
 
