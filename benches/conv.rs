@@ -2,8 +2,9 @@
 //!
 //! The case: a batch `[64, 16, 28, 28]` (f32) through `Conv2d(16 -> 32, 3x3,
 //! padding 1)`, the input needing a gradient as inside a network; forward is
-//! `im2col` + one batched matmul + bias, and `y.sum_all().backward()` gives
-//! the gradients of the input, weight and bias. Throughput in images per
+//! one `conv2d` node (the direct kernel of `conv_direct`, bias included),
+//! and `y.sum_all().backward()` gives the gradients of the input, weight and
+//! bias. Throughput in images per
 //! second on a 1-thread and a 2-thread rayon pool ([`in_pool`]).
 //!
 //! Baseline measured in the same run: the same layer as it was computed
@@ -16,10 +17,14 @@
 //! Where the time goes (1 thread, `perf record` on `--profile-steps`): the
 //! two forward-shaped kernels (the forward and the input's gradient) about
 //! 45%, the weight gradient about 20%, each at 72-76 GFLOPS (a register tile
-//! of 4 output channels by 2 or 3 vectors, AVX2 + FMA); the rest is the
+//! of 4 output channels by 2 or 3 vectors, AVX2 + FMA or AVX-512); the rest is the
 //! padded copies of each image, the bias gradient and allocation. Before
 //! them, the gemm packing (`pack_avx512`) alone was 34% of a step: with 32
 //! output channels each packed column element is used only 32 times.
+//!
+//! The kernels use the widest vectors the CPU has; `TAPEGRAD_CPU_CAPABILITY=avx2`
+//! caps them at AVX2 + FMA, so an AVX-512 machine measures what an AVX2-only
+//! one runs (PyTorch's cap is `ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2`).
 //!
 //! PyTorch on the same machine: `benches/peers/conv_torch.py` (same shapes,
 //! `torch.set_num_threads(T)`, median of forward+backward); run both in the
@@ -30,7 +35,8 @@
 //! cargo bench --bench conv -- --quick      # smoke run
 //! cargo bench --bench conv -- --batch 32   # another batch size
 //! cargo bench --bench conv -- --profile-steps 100   # just the step, for perf
-//! /tmp/tv/bin/python benches/peers/conv_torch.py --threads 1,2
+//! TAPEGRAD_CPU_CAPABILITY=avx2 cargo bench --bench conv   # AVX2 kernels only
+//! python3 benches/peers/conv_torch.py --threads 1,2
 //! ```
 
 mod common;
@@ -182,6 +188,10 @@ fn measure(pb: &Problem) -> Row {
 
 fn main() {
     print_load();
+    println!(
+        "# conv2d kernel: {} (cap with TAPEGRAD_CPU_CAPABILITY=avx2|default)",
+        tapegrad_tensor::tuning::conv2d_kernel()
+    );
     let batch = arg_value("--batch").map_or(64, |s| s.parse().expect("--batch takes a number"));
     let pb = Problem::new(batch);
     if let Some(n) = arg_value("--profile-steps") {

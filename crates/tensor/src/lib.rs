@@ -34,6 +34,7 @@ mod blas;
 mod conv;
 mod conv2d;
 mod conv_direct;
+mod cpu;
 mod creation;
 mod display;
 mod elementwise;
@@ -61,6 +62,7 @@ pub use tensor::Tensor;
 /// Not part of the API: they may change with any tuning.
 #[doc(hidden)]
 pub mod tuning {
+    pub use crate::conv_direct::conv2d_kernel;
     pub use crate::elementwise::{CHUNK, PARALLEL_THRESHOLD};
     pub use crate::layout::{contiguous_strides, Layout, RunWalker, Shape, Strides};
     pub use crate::matmul::MATMUL_PARALLEL_FLOPS;

@@ -1,6 +1,7 @@
 //! The vector operations the direct kernels are written in ([`Lanes`]), on
-//! 256-bit AVX2 + FMA registers ([`Avx2F32`], [`Avx2F64`]) or on plain
-//! arrays ([`Portable`]) where the CPU lacks them.
+//! 256-bit AVX2 + FMA registers ([`Avx2F32`], [`Avx2F64`]), on 512-bit
+//! AVX-512 registers ([`Avx512F32`], [`Avx512F64`]) or on plain arrays
+//! ([`Portable`]) where the CPU has neither.
 
 use crate::float::Float;
 
@@ -74,27 +75,28 @@ pub(crate) struct Avx2F32;
 #[derive(Clone, Copy)]
 pub(crate) struct Avx2F64;
 
-/// Implements [`Lanes`] with one set of AVX intrinsics.
+/// Implements [`Lanes`] with one set of x86 vector intrinsics, compiled for
+/// the CPU features `$feature`.
 #[cfg(target_arch = "x86_64")]
-macro_rules! avx2_lanes {
-    ($name:ident, $e:ty, $v:ty, $w:expr, $set1:ident, $loadu:ident, $storeu:ident, $fmadd:ident) => {
+macro_rules! x86_lanes {
+    ($feature:literal, $name:ident, $e:ty, $v:ty, $w:expr, $set1:ident, $loadu:ident, $storeu:ident, $fmadd:ident) => {
         impl Lanes for $name {
             type E = $e;
             type V = $v;
             const W: usize = $w;
             #[inline]
-            #[target_feature(enable = "avx2,fma")]
+            #[target_feature(enable = $feature)]
             unsafe fn splat(x: $e) -> $v {
                 std::arch::x86_64::$set1(x)
             }
             #[inline]
-            #[target_feature(enable = "avx2,fma")]
+            #[target_feature(enable = $feature)]
             unsafe fn load_ptr(p: *const $e) -> $v {
                 // SAFETY: the caller guarantees W readable elements from `p`.
                 unsafe { std::arch::x86_64::$loadu(p) }
             }
             #[inline]
-            #[target_feature(enable = "avx2,fma")]
+            #[target_feature(enable = $feature)]
             unsafe fn store(s: &mut [$e], v: $v) {
                 assert!(s.len() >= $w);
                 // SAFETY: `s` has at least W elements (asserted); the store
@@ -102,12 +104,12 @@ macro_rules! avx2_lanes {
                 unsafe { std::arch::x86_64::$storeu(s.as_mut_ptr(), v) }
             }
             #[inline]
-            #[target_feature(enable = "avx2,fma")]
+            #[target_feature(enable = $feature)]
             unsafe fn madd(a: $v, b: $v, c: $v) -> $v {
                 std::arch::x86_64::$fmadd(a, b, c)
             }
             #[inline]
-            #[target_feature(enable = "avx2,fma")]
+            #[target_feature(enable = $feature)]
             unsafe fn sum(v: $v) -> $e {
                 let mut out = [0.0; $w];
                 // SAFETY: `out` has W elements.
@@ -119,7 +121,8 @@ macro_rules! avx2_lanes {
 }
 
 #[cfg(target_arch = "x86_64")]
-avx2_lanes!(
+x86_lanes!(
+    "avx2,fma",
     Avx2F32,
     f32,
     std::arch::x86_64::__m256,
@@ -131,7 +134,8 @@ avx2_lanes!(
 );
 
 #[cfg(target_arch = "x86_64")]
-avx2_lanes!(
+x86_lanes!(
+    "avx2,fma",
     Avx2F64,
     f64,
     std::arch::x86_64::__m256d,
@@ -140,4 +144,40 @@ avx2_lanes!(
     _mm256_loadu_pd,
     _mm256_storeu_pd,
     _mm256_fmadd_pd
+);
+
+/// Sixteen `f32` in a `__m512`. Needs AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub(crate) struct Avx512F32;
+
+/// Eight `f64` in a `__m512d`. Needs AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub(crate) struct Avx512F64;
+
+#[cfg(target_arch = "x86_64")]
+x86_lanes!(
+    "avx512f",
+    Avx512F32,
+    f32,
+    std::arch::x86_64::__m512,
+    16,
+    _mm512_set1_ps,
+    _mm512_loadu_ps,
+    _mm512_storeu_ps,
+    _mm512_fmadd_ps
+);
+
+#[cfg(target_arch = "x86_64")]
+x86_lanes!(
+    "avx512f",
+    Avx512F64,
+    f64,
+    std::arch::x86_64::__m512d,
+    8,
+    _mm512_set1_pd,
+    _mm512_loadu_pd,
+    _mm512_storeu_pd,
+    _mm512_fmadd_pd
 );

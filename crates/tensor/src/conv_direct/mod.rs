@@ -17,10 +17,10 @@
 //! * The input's gradient is the forward kernel run on the output gradient
 //!   with the weight transposed and flipped (see `conv2d.rs`).
 //!
-//! On x86-64 with AVX2 and FMA (checked at run time) the tiles are 256-bit
-//! vectors (8 `f32` or 4 `f64`) with fused multiply-adds (`lanes.rs`);
-//! elsewhere the same loops (`kernels.rs`) run on plain arrays, with a
-//! separate multiply and add. LLVM does not vectorise those, so
+//! On x86-64 (checked at run time) the tiles are 512-bit vectors with
+//! AVX-512F (16 `f32` or 8 `f64`), or 256-bit ones with AVX2 and FMA;
+//! both with fused multiply-adds (`lanes.rs`). Elsewhere the same loops
+//! (`kernels.rs`) run on plain arrays, with a separate multiply and add. LLVM does not vectorise those, so
 //! `conv2d.rs` uses them only where the vector kernels exist (tests compare
 //! the two); other CPUs take `im2col` and `matrixmultiply`.
 
@@ -28,10 +28,11 @@ mod kernels;
 mod lanes;
 
 use crate::alloc;
+use crate::cpu::{max_capability, Capability};
 use crate::float::Float;
 use crate::layout::try_numel;
 use crate::tensor::Tensor;
-use lanes::Portable;
+use lanes::{Lanes, Portable};
 use rayon::prelude::*;
 use std::any::TypeId;
 
@@ -176,6 +177,23 @@ fn tap_offsets(p: &Plan, g: &Grid) -> Vec<usize> {
 }
 
 /// Which compilation of the kernels runs.
+/// Which code computes a stride-1, dilation-1 `conv2d` in this process:
+/// `"avx512"` or `"avx2"` for the direct kernels, `"im2col"` where the CPU
+/// has no vector unit they are compiled for (im2col + `matrixmultiply`).
+/// Benchmarks print it beside their figures; `TAPEGRAD_CPU_CAPABILITY`
+/// caps it.
+///
+/// ```
+/// let k = tapegrad_tensor::tuning::conv2d_kernel();
+/// assert!(["avx512", "avx2", "im2col"].contains(&k));
+/// ```
+pub fn conv2d_kernel() -> &'static str {
+    match Kernel::detect() {
+        Kernel::Portable => "im2col",
+        k => k.name(),
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kernel {
     /// Plain arrays, any CPU.
@@ -183,21 +201,113 @@ pub(crate) enum Kernel {
     /// 256-bit vectors with fused multiply-adds (x86-64 with AVX2 and FMA).
     #[cfg(target_arch = "x86_64")]
     Avx2,
+    /// 512-bit vectors (x86-64 with AVX-512F): twice the elements per
+    /// load and per instruction of [`Kernel::Avx2`]. Cores with two 512-bit
+    /// FMA units gain from it; AMD Zen 4 splits each 512-bit instruction
+    /// into two 256-bit halves, and there it runs at the AVX2 kernel's
+    /// speed (within 2% in `cargo bench --bench conv`, 2026-12-04).
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
 }
 
 impl Kernel {
-    /// The fastest this CPU runs.
+    /// The fastest this CPU runs, within the cap of
+    /// `TAPEGRAD_CPU_CAPABILITY` (see `cpu.rs`).
     pub(crate) fn detect() -> Kernel {
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            return Kernel::Avx2;
+        let cap = max_capability();
+        Kernel::available()
+            .into_iter()
+            .rfind(|k| k.capability() <= cap)
+            .unwrap_or(Kernel::Portable)
+    }
+
+    /// A short name for reports: `portable`, `avx2` or `avx512`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Kernel::Portable => "portable",
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => "avx2",
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => "avx512",
         }
-        Kernel::Portable
+    }
+
+    /// The instruction set this kernel needs.
+    fn capability(self) -> Capability {
+        match self {
+            Kernel::Portable => Capability::Default,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => Capability::Avx2,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => Capability::Avx512,
+        }
+    }
+
+    /// Every kernel this CPU can run, narrowest first.
+    pub(crate) fn available() -> Vec<Kernel> {
+        let mut all = vec![Kernel::Portable];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                all.push(Kernel::Avx2);
+            }
+            if std::is_x86_feature_detected!("avx512f") {
+                all.push(Kernel::Avx512);
+            }
+        }
+        all
     }
 
     /// True for the kernels compiled for vector units (not [`Kernel::Portable`]).
     pub(crate) fn is_vectorised(self) -> bool {
         self != Kernel::Portable
+    }
+
+    /// Elements of `E` per vector: 8 `f32` or 4 `f64` for the 256-bit
+    /// kernels (and the portable ones, which mirror them), twice that for
+    /// AVX-512.
+    fn lanes<E>(self) -> usize {
+        let bytes = match self {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => 64,
+            _ => 32,
+        };
+        bytes / size_of::<E>()
+    }
+
+    /// Runs `work` with this kernel's lanes for `E`.
+    fn run<E: Float, K: ImageWork<E>>(self, work: K) {
+        let is_f32 = TypeId::of::<E>() == TypeId::of::<f32>();
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Kernel::Avx2` is only chosen on a CPU with AVX2 and
+            // FMA (`detect`, `available`).
+            Kernel::Avx2 => unsafe {
+                if is_f32 {
+                    x86::avx2::<lanes::Avx2F32, E, K>(work)
+                } else {
+                    x86::avx2::<lanes::Avx2F64, E, K>(work)
+                }
+            },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Kernel::Avx512` is only chosen on a CPU with
+            // AVX-512F (`detect`, `available`).
+            Kernel::Avx512 => unsafe {
+                if is_f32 {
+                    x86::avx512::<lanes::Avx512F32, E, K>(work)
+                } else {
+                    x86::avx512::<lanes::Avx512F64, E, K>(work)
+                }
+            },
+            // SAFETY: the portable lanes need no CPU feature.
+            Kernel::Portable => unsafe {
+                if is_f32 {
+                    work.run::<Portable<E, 8>>()
+                } else {
+                    work.run::<Portable<E, 4>>()
+                }
+            },
+        }
     }
 }
 
@@ -216,54 +326,101 @@ fn same_mut<E: 'static, F: 'static>(s: &mut [E]) -> &mut [F] {
     unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast(), s.len()) }
 }
 
-/// The kernels compiled with AVX2 and FMA: `forward_image` and
-/// `weight_grad_image` instantiated for the 256-bit lanes.
+/// One image's kernel call, written once for any [`Lanes`] whose element
+/// is `E` (the `run` implementations cast their slices with [`same`]).
+trait ImageWork<E: Float> {
+    /// Runs the kernel with the lanes `L`.
+    ///
+    /// # Safety
+    /// The CPU must have the features `L` is compiled for.
+    unsafe fn run<L: Lanes>(self);
+}
+
+/// The entry points compiled with each x86 feature set: each instantiates
+/// the kernels (`#[inline(always)]`) inside a function built for the
+/// features, so the lanes' intrinsics inline there.
 #[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use super::kernels;
-    use super::lanes::{Avx2F32, Avx2F64, Lanes};
-    use super::{Grid, Plan};
+mod x86 {
+    use super::{ImageWork, Lanes};
+    use crate::float::Float;
 
-    /// [`kernels::forward_image`] with AVX2 and FMA.
+    /// [`ImageWork::run`] with AVX2 and FMA.
     ///
     /// # Safety
-    /// The CPU must have AVX2 and FMA.
+    /// The CPU must have AVX2 and FMA, and `L` be compiled for no more.
     #[target_feature(enable = "avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn forward_image<L: Lanes>(
-        xp: &[L::E],
-        wpk: &[L::E],
-        offs: &[usize],
-        bias: Option<&[L::E]>,
-        p: &Plan,
-        g: &Grid,
-        wide: &mut [L::E],
-        y_img: &mut [L::E],
-    ) {
+    pub(super) unsafe fn avx2<L: Lanes, E: Float, K: ImageWork<E>>(work: K) {
         // SAFETY: this function's contract.
-        unsafe { kernels::forward_image::<L>(xp, wpk, offs, bias, p, g, wide, y_img) }
+        unsafe { work.run::<L>() }
     }
 
-    /// [`kernels::weight_grad_image`] with AVX2 and FMA.
+    /// [`ImageWork::run`] with AVX-512F.
     ///
     /// # Safety
-    /// The CPU must have AVX2 and FMA.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn weight_grad_image<L: Lanes>(
-        xp: &[L::E],
-        gw: &[L::E],
-        offs: &[usize],
-        g: &Grid,
-        dw: &mut [L::E],
-    ) {
+    /// The CPU must have AVX-512F, and `L` be compiled for no more.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn avx512<L: Lanes, E: Float, K: ImageWork<E>>(work: K) {
         // SAFETY: this function's contract.
-        unsafe { kernels::weight_grad_image::<L>(xp, gw, offs, g, dw) }
+        unsafe { work.run::<L>() }
     }
+}
 
-    /// Keeps both lane types named here, where they are instantiated.
-    pub(super) type F32 = Avx2F32;
-    /// See [`F32`].
-    pub(super) type F64 = Avx2F64;
+/// The forward kernel's arguments for one image (see
+/// [`kernels::forward_image`]).
+struct ForwardImage<'a, E> {
+    xp: &'a [E],
+    wpk: &'a [E],
+    offs: &'a [usize],
+    bias: Option<&'a [E]>,
+    p: &'a Plan,
+    g: &'a Grid,
+    wide: &'a mut [E],
+    y_img: &'a mut [E],
+}
+
+impl<E: Float> ImageWork<E> for ForwardImage<'_, E> {
+    #[inline(always)]
+    unsafe fn run<L: Lanes>(self) {
+        // SAFETY: the caller's contract.
+        unsafe {
+            kernels::forward_image::<L>(
+                same(self.xp),
+                same(self.wpk),
+                self.offs,
+                self.bias.map(same::<E, L::E>),
+                self.p,
+                self.g,
+                same_mut(self.wide),
+                same_mut(self.y_img),
+            )
+        }
+    }
+}
+
+/// The weight-gradient kernel's arguments for one image (see
+/// [`kernels::weight_grad_image`]).
+struct WeightGradImage<'a, E> {
+    xp: &'a [E],
+    gw: &'a [E],
+    offs: &'a [usize],
+    g: &'a Grid,
+    dw: &'a mut [E],
+}
+
+impl<E: Float> ImageWork<E> for WeightGradImage<'_, E> {
+    #[inline(always)]
+    unsafe fn run<L: Lanes>(self) {
+        // SAFETY: the caller's contract.
+        unsafe {
+            kernels::weight_grad_image::<L>(
+                same(self.xp),
+                same(self.gw),
+                self.offs,
+                self.g,
+                same_mut(self.dw),
+            )
+        }
+    }
 }
 
 /// Pads image `img` of `x` and runs the forward kernel on it.
@@ -281,51 +438,16 @@ fn forward_one<E: Float>(
 ) {
     let xp = pad_image(x, img, p, g);
     let mut wide = vec![E::ZERO; OB * g.q_len];
-    match kernel {
-        #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2 => {
-            macro_rules! run {
-                ($l:ty, $f:ty) => {
-                    // SAFETY: `Kernel::Avx2` is only chosen by `detect` on a
-                    // CPU with AVX2 and FMA.
-                    unsafe {
-                        avx2::forward_image::<$l>(
-                            same::<E, $f>(&xp),
-                            same(wpk),
-                            offs,
-                            bias.map(same::<E, $f>),
-                            p,
-                            g,
-                            same_mut(&mut wide),
-                            same_mut(y_img),
-                        )
-                    }
-                };
-            }
-            if TypeId::of::<E>() == TypeId::of::<f32>() {
-                run!(avx2::F32, f32)
-            } else {
-                run!(avx2::F64, f64)
-            }
-        }
-        Kernel::Portable => {
-            macro_rules! run {
-                ($w:expr) => {
-                    // SAFETY: the portable lanes need no CPU feature.
-                    unsafe {
-                        kernels::forward_image::<Portable<E, $w>>(
-                            &xp, wpk, offs, bias, p, g, &mut wide, y_img,
-                        )
-                    }
-                };
-            }
-            if size_of::<E>() == 4 {
-                run!(8)
-            } else {
-                run!(4)
-            }
-        }
-    }
+    kernel.run(ForwardImage {
+        xp: &xp,
+        wpk,
+        offs,
+        bias,
+        p,
+        g,
+        wide: &mut wide,
+        y_img,
+    });
 }
 
 /// Pads image `img` of `x`, widens its output gradient and adds its weight
@@ -343,44 +465,13 @@ fn weight_grad_one<E: Float>(
 ) {
     let xp = pad_image(x, img, p, g);
     let gw = widen_grad(gy, img, p, g);
-    match kernel {
-        #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2 => {
-            macro_rules! run {
-                ($l:ty, $f:ty) => {
-                    // SAFETY: `Kernel::Avx2` is only chosen by `detect` on a
-                    // CPU with AVX2 and FMA.
-                    unsafe {
-                        avx2::weight_grad_image::<$l>(
-                            same::<E, $f>(&xp),
-                            same(&gw),
-                            offs,
-                            g,
-                            same_mut(dw),
-                        )
-                    }
-                };
-            }
-            if TypeId::of::<E>() == TypeId::of::<f32>() {
-                run!(avx2::F32, f32)
-            } else {
-                run!(avx2::F64, f64)
-            }
-        }
-        Kernel::Portable => {
-            macro_rules! run {
-                ($w:expr) => {
-                    // SAFETY: the portable lanes need no CPU feature.
-                    unsafe { kernels::weight_grad_image::<Portable<E, $w>>(&xp, &gw, offs, g, dw) }
-                };
-            }
-            if size_of::<E>() == 4 {
-                run!(8)
-            } else {
-                run!(4)
-            }
-        }
-    }
+    kernel.run(WeightGradImage {
+        xp: &xp,
+        gw: &gw,
+        offs,
+        g,
+        dw,
+    });
 }
 
 /// The output gradient of image `img` (`[N, O, oh, ow]`, any strides) on
@@ -406,15 +497,10 @@ fn widen_grad<E: Float>(gy: &Tensor<E>, img: usize, p: &Plan, g: &Grid) -> Vec<E
     gw
 }
 
-/// Tile width of the kernels for `E`: one 256-bit vector (8 `f32`, 4 `f64`).
-const fn lanes<E>() -> usize {
-    32 / size_of::<E>()
-}
-
-/// The grid for this element type's tile, or a panic naming `op`.
+/// The grid for `kernel`'s tile of `E`, or a panic naming `op`.
 #[track_caller]
-fn grid_for<E: Float>(p: &Plan, op: &str) -> Grid {
-    match p.grid(T * lanes::<E>()) {
+fn grid_for<E: Float>(kernel: Kernel, p: &Plan, op: &str) -> Grid {
+    match p.grid(T * kernel.lanes::<E>()) {
         Some(g) => g,
         None => panic!("{op}: the padded planes of {p:?} do not fit in memory"),
     }
@@ -454,7 +540,7 @@ pub(crate) fn forward_with<E: Float>(
     bias: Option<&[E]>,
     p: &Plan,
 ) -> Tensor<E> {
-    let g = grid_for::<E>(p, "conv2d");
+    let g = grid_for::<E>(kernel, p, "conv2d");
     let per_image = try_numel(&[p.o, g.oh, g.ow]).expect("at most o_pad q_len");
     let Some(total) = per_image.checked_mul(p.n) else {
         panic!("conv2d: the output of {p:?} has too many elements")
@@ -489,7 +575,7 @@ pub(crate) fn weight_grad_with<E: Float>(
     gy: &Tensor<E>,
     p: &Plan,
 ) -> Tensor<E> {
-    let g = grid_for::<E>(p, "conv2d_weight_grad");
+    let g = grid_for::<E>(kernel, p, "conv2d_weight_grad");
     let offs = tap_offsets(p, &g);
     let len = g.o_pad * g.taps;
     let groups = p.n.div_ceil(IMAGES_PER_PARTIAL).max(1);
@@ -528,10 +614,11 @@ mod tests {
         Tensor::from_vec(v, shape)
     }
 
-    /// The portable kernels (what a CPU without AVX2 and FMA runs) give
-    /// what the detected ones give, for both element types, a partial block
-    /// of output channels, and a tap count that is no multiple of `TT`.
-    fn portable_matches_detected<E: Float>(tol: f64) {
+    /// Every kernel this CPU has gives what the portable one (what a CPU
+    /// without vector kernels runs) gives, for both element types, a
+    /// partial block of output channels, and a tap count that is no
+    /// multiple of `TT`.
+    fn kernels_match_the_portable_one<E: Float>(tol: f64) {
         let p = Plan {
             n: 3,
             c: 2,
@@ -546,27 +633,35 @@ mod tests {
         let x = ramp::<E>(&[p.n, p.c, p.h, p.w], 1);
         let w = ramp::<E>(&[p.o, p.c, p.kh, p.kw], 2);
         let b = ramp::<E>(&[p.o], 3).to_vec();
-        let close = |a: &Tensor<E>, b: &Tensor<E>| {
+        let close = |a: &Tensor<E>, b: &Tensor<E>, what: &str| {
             for (u, v) in a.to_vec().into_iter().zip(b.to_vec()) {
                 let (u, v) = (u.to_f64(), v.to_f64());
-                assert!((u - v).abs() <= tol * v.abs().max(1.0), "{u} vs {v}");
+                assert!(
+                    (u - v).abs() <= tol * v.abs().max(1.0),
+                    "{what}: {u} vs {v}"
+                );
             }
         };
-        let fast = forward_with(Kernel::detect(), &x, &w, Some(&b), &p);
         let slow = forward_with(Kernel::Portable, &x, &w, Some(&b), &p);
-        assert_eq!(fast.shape(), &[3, 6, 8, 13]);
-        close(&fast, &slow);
-        let gy = ramp::<E>(fast.shape(), 4);
-        close(
-            &weight_grad_with(Kernel::detect(), &x, &gy, &p),
-            &weight_grad_with(Kernel::Portable, &x, &gy, &p),
-        );
+        assert_eq!(slow.shape(), &[3, 6, 8, 13]);
+        let gy = ramp::<E>(slow.shape(), 4);
+        let slow_dw = weight_grad_with(Kernel::Portable, &x, &gy, &p);
+        for kernel in Kernel::available() {
+            let what = format!("{kernel:?}");
+            close(&forward_with(kernel, &x, &w, Some(&b), &p), &slow, &what);
+            close(&weight_grad_with(kernel, &x, &gy, &p), &slow_dw, &what);
+        }
     }
 
     #[test]
-    fn portable_kernels_match_the_detected_ones() {
-        portable_matches_detected::<f64>(1e-13);
-        portable_matches_detected::<f32>(1e-5);
+    fn every_kernel_matches_the_portable_one() {
+        kernels_match_the_portable_one::<f64>(1e-13);
+        kernels_match_the_portable_one::<f32>(1e-5);
+    }
+
+    #[test]
+    fn detect_picks_an_available_kernel() {
+        assert!(Kernel::available().contains(&Kernel::detect()));
     }
 
     #[test]
