@@ -163,8 +163,12 @@ impl<E: Float> Tensor<E> {
         );
         let [step] = walker.inner_strides();
         let data = &self.storage[..];
-        walker.for_each_run(0..n, |_, [start], len| {
-            out.extend((0..len).map(|j| data[start + j * step]));
+        walker.for_each_run(0..n, |_, [start], len| match step {
+            // Contiguous runs copy as a block; broadcast runs (stride 0,
+            // as the gradient of a sum) fill as one.
+            1 => out.extend_from_slice(&data[start..start + len]),
+            0 if len > 0 => out.resize(out.len() + len, data[start]),
+            _ => out.extend((0..len).map(|j| data[start + j * step])),
         });
         out
     }

@@ -356,6 +356,43 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(config())]
+
+    /// Regression: a broadcast operand (strides 0, as the gradient of
+    /// `y.sum_all()` reaches the convolution) takes the fill paths of the
+    /// padded copies; each op must give exactly what it gives on the
+    /// broadcast's contiguous copy.
+    #[test]
+    fn conv_ops_on_broadcast_operands_equal_them_on_copies(
+        g in conv_ops(), seed in any::<u64>(), whole in any::<bool>()
+    ) {
+        let (oh, ow) = (g.oh(), g.ow());
+        // A scalar broadcast to the whole shape, or one row per (image, channel).
+        let spread = |shape: [usize; 4], seed: u64| {
+            let small = if whole { [1, 1, 1, 1] } else { [shape[0], shape[1], 1, 1] };
+            let v = values(numel(&small), seed);
+            Tensor::from_vec(v, &small).broadcast_to(&shape)
+        };
+        let x = spread([g.n, g.c, g.hw.0, g.hw.1], seed);
+        let gy = spread([g.n, g.o, oh, ow], seed + 2);
+        let w = Tensor::from_vec(values(g.o * g.c * g.k.0 * g.k.1, seed + 1), &[g.o, g.c, g.k.0, g.k.1]);
+        let (xc, gc) = (x.contiguous(), gy.contiguous());
+        let same = |a: &Tensor<f64>, b: &Tensor<f64>, op: &str| assert_close(&a.to_vec(), &b.to_vec(), 0.0, op);
+        same(&x.conv2d(&w, None, g.s, g.p, g.d), &xc.conv2d(&w, None, g.s, g.p, g.d), "conv2d");
+        same(
+            &gy.conv_transpose2d(&w, g.hw, g.s, g.p, g.d),
+            &gc.conv_transpose2d(&w, g.hw, g.s, g.p, g.d),
+            "conv_transpose2d",
+        );
+        same(
+            &x.conv2d_weight_grad(&gy, g.k, g.s, g.p, g.d),
+            &xc.conv2d_weight_grad(&gc, g.k, g.s, g.p, g.d),
+            "conv2d_weight_grad",
+        );
+    }
+}
+
 /// The direct kernels on the layer of `benches/conv.rs` (cut to 3 images):
 /// 16 channels, 28 x 28, 32 filters of 3 x 3, padding 1, in f32, against
 /// the loops: every tile, every block of output channels.

@@ -135,6 +135,22 @@ proptest! {
         }
     }
 
+    /// `to_vec` of a broadcast (its fill path) and of a narrowed window (its
+    /// block-copy path) is the logical order, element for element.
+    #[test]
+    fn to_vec_of_a_broadcast_view_is_its_logical_order(
+        out in shape(0, 4, 4), drop in 0..=4usize, ones in any::<u32>(), k in kind(), seed in any::<u64>(),
+    ) {
+        let src_shape = broadcastable(&out, drop, ones);
+        let x = values(numel(&src_shape), seed);
+        let b = view::<f64>(&x, &src_shape, k).broadcast_to(&out);
+        let want: Vec<f64> = (0..numel(&out))
+            .map(|lin| x[ravel(&broadcast_index(&unravel(lin, &out), &src_shape), &src_shape)])
+            .collect();
+        prop_assert_eq!(b.to_vec(), want.clone());
+        prop_assert_eq!(b.contiguous().to_vec(), want);
+    }
+
     #[test]
     fn unsqueeze_then_squeeze_round_trips(
         (s, k, seed) in operand(0, 4), at in 0..5usize, negative in any::<bool>(),

@@ -35,6 +35,7 @@ use crate::tensor::Tensor;
 use lanes::{Lanes, Portable};
 use rayon::prelude::*;
 use std::any::TypeId;
+use std::mem::MaybeUninit;
 
 /// Output channels per register tile.
 pub(crate) const OB: usize = 4;
@@ -129,16 +130,25 @@ fn pad_image<E: Float>(x: &Tensor<E>, img: usize, p: &Plan, g: &Grid) -> Vec<E> 
         for y in 0..p.h {
             let src = x.offset() + img * st[0] + c * st[1] + y * st[2];
             let dst = &mut plane[(y + p.ph) * g.wp + p.pw..][..p.w];
-            if st[3] == 1 {
-                dst.copy_from_slice(&data[src..src + p.w]);
-            } else {
-                for (k, d) in dst.iter_mut().enumerate() {
-                    *d = data[src + k * st[3]];
-                }
-            }
+            copy_row(dst, data, src, st[3]);
         }
     }
     xp
+}
+
+/// Fills `dst` with `data[src + k step]` for each of its positions `k`: a
+/// block copy for a contiguous row, a fill for a broadcast one (stride 0,
+/// as the gradient of a sum is).
+fn copy_row<E: Float>(dst: &mut [E], data: &[E], src: usize, step: usize) {
+    match step {
+        1 => dst.copy_from_slice(&data[src..src + dst.len()]),
+        0 if !dst.is_empty() => dst.fill(data[src]),
+        _ => {
+            for (k, d) in dst.iter_mut().enumerate() {
+                *d = data[src + k * step];
+            }
+        }
+    }
 }
 
 /// The weight `[O, C, kh, kw]` (any strides) as blocks of `OB` output
@@ -485,13 +495,7 @@ fn widen_grad<E: Float>(gy: &Tensor<E>, img: usize, p: &Plan, g: &Grid) -> Vec<E
         for oy in 0..g.oh {
             let src = gy.offset() + img * st[0] + o * st[1] + oy * st[2];
             let dst = &mut gw[o * g.q_len + oy * g.wp..][..g.ow];
-            if st[3] == 1 {
-                dst.copy_from_slice(&data[src..src + g.ow]);
-            } else {
-                for (k, d) in dst.iter_mut().enumerate() {
-                    *d = data[src + k * st[3]];
-                }
-            }
+            copy_row(dst, data, src, st[3]);
         }
     }
     gw
@@ -516,6 +520,41 @@ fn for_each_chunk<E: Float>(out: &mut [E], len: usize, f: impl Fn(usize, &mut [E
     out.par_chunks_mut(len)
         .enumerate()
         .for_each(|(k, c)| f(k, c));
+}
+
+/// A `total`-element buffer built by `f(k, chunk)` on each `len`-element
+/// chunk in parallel, each chunk zeroed by the thread that then fills it:
+/// no serial zero pass over the whole output first (for the forward's
+/// `[64, 32, 28, 28]` output, 6.4 MB that one thread cleared while the
+/// other waited), and the chunk is in that core's cache when `f` writes it.
+#[track_caller]
+fn zeroed_chunks<E: Float>(
+    total: usize,
+    len: usize,
+    op: &str,
+    f: impl Fn(usize, &mut [E]) + Sync,
+) -> Vec<E> {
+    assert!(len > 0 || total == 0, "{op}: chunks of 0 elements");
+    let mut out = alloc::with_capacity(total, op);
+    if total > 0 {
+        out.spare_capacity_mut()[..total]
+            .par_chunks_mut(len)
+            .enumerate()
+            .for_each(|(k, chunk)| {
+                chunk.fill(MaybeUninit::new(E::ZERO));
+                // SAFETY: every element of `chunk` was written on the line
+                // above, and `MaybeUninit<E>` has the layout of `E`.
+                let chunk = unsafe { &mut *(chunk as *mut [MaybeUninit<E>] as *mut [E]) };
+                f(k, chunk)
+            });
+    }
+    // SAFETY: `out` has capacity `total` (`with_capacity` reserved it
+    // exactly) and the chunks of `par_chunks_mut`, which cover `0..total`
+    // (the last may be shorter), were each zeroed in full before `f` ran;
+    // with `total == 0` there is nothing to initialise. If `f` panics, the
+    // panic propagates before this line and `out` drops empty.
+    unsafe { out.set_len(total) };
+    out
 }
 
 /// `y = conv2d(x, w) + b`, stride 1, dilation 1: `x` `[N, C, H, W]`, `w`
@@ -547,9 +586,7 @@ pub(crate) fn forward_with<E: Float>(
     };
     let wpk = pack_weight(w, p, &g);
     let offs = tap_offsets(p, &g);
-    let mut y = alloc::with_capacity(total, "conv2d");
-    y.resize(total, E::ZERO);
-    for_each_chunk(&mut y, per_image, |img, y_img| {
+    let y = zeroed_chunks(total, per_image, "conv2d", |img, y_img| {
         forward_one(kernel, x, img, &wpk, &offs, bias, p, &g, y_img)
     });
     Tensor::from_vec(y, &[p.n, p.o, g.oh, g.ow])
