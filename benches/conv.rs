@@ -14,13 +14,15 @@
 //! `fwd+bwd / kernels` is what the tape, the bias gradient and the copies
 //! add on top of the arithmetic. The bare im2col gemms are there too.
 //!
-//! Where the time goes (1 thread, `perf record` on `--profile-steps`): the
-//! two forward-shaped kernels (the forward and the input's gradient) about
-//! 45%, the weight gradient about 20%, each at 72-76 GFLOPS (a register tile
-//! of 4 output channels by 2 or 3 vectors, AVX2 + FMA or AVX-512); the rest is the
-//! padded copies of each image, the bias gradient and allocation. Before
-//! them, the gemm packing (`pack_avx512`) alone was 34% of a step: with 32
-//! output channels each packed column element is used only 32 times.
+//! Where the time goes (2 threads, `perf record --call-graph dwarf` on
+//! `--profile-steps`, 2026-12-04): the three kernels about 70% (a register
+//! tile of 4 output channels by 2 or 3 vectors, AVX2 + FMA or AVX-512, each
+//! at 75-82 GFLOPS a core); the rest is the padded copy of each image (about
+//! 8%), cutting the padded rows back to the output's width, the bias
+//! gradient and the tape. `fwd+bwd / kernels` is 1.00-1.04x on one thread.
+//! Before the direct kernels the gemm packing (`pack_avx512`) alone was 34%
+//! of a step: with 32 output channels each packed column element is used
+//! only 32 times.
 //!
 //! The kernels use the widest vectors the CPU has; `TAPEGRAD_CPU_CAPABILITY=avx2`
 //! caps them at AVX2 + FMA, so an AVX-512 machine measures what an AVX2-only

@@ -10,8 +10,10 @@
 //! kernel bug can be ruled in or out without rebuilding. An unknown value
 //! panics with the accepted ones rather than be silently ignored.
 //!
-//! `matrixmultiply` detects its own kernels (AVX2 + FMA at most on x86-64);
-//! this cap does not reach it.
+//! `matrixmultiply` detects its own gemm kernels (AVX-512F with the
+//! `avx512` feature tapegrad enables, else AVX2 + FMA); this cap does not
+//! reach them. Its compile-time switch `MMTEST_FEATURE=sse2,avx,avx2,fma`
+//! does (see the README's "AVX2 code paths").
 
 use std::sync::OnceLock;
 
