@@ -11,6 +11,10 @@
 //!    crossover shows whatever [`PARALLEL_THRESHOLD`] currently is. The
 //!    smallest size from which parallel wins is what `PARALLEL_THRESHOLD`
 //!    should be.
+//! 3. The vectorised `f32` transcendentals (`Tensor::tanh`, `Tensor::sigmoid`,
+//!    from `fast_math`) against the same map through the C library
+//!    (`f32::tanh`; `stable_sigmoid`, two branches around `expf`), one
+//!    thread, 2^16 and 2^20 elements.
 //!
 //! ```text
 //! cargo bench --bench elementwise               # ~1 minute
@@ -21,7 +25,7 @@ mod common;
 
 use common::{black_box, in_pool, print_load, ratio, time, Table, Timing, XorShift};
 use rayon::prelude::*;
-use tapegrad_tensor::tuning::{sum_slice, CHUNK, PARALLEL_THRESHOLD};
+use tapegrad_tensor::tuning::{stable_sigmoid, sum_slice, CHUNK, PARALLEL_THRESHOLD};
 use tapegrad_tensor::Tensor;
 
 /// Serial and parallel timings of one op.
@@ -184,9 +188,57 @@ fn sweep() {
     }
 }
 
+/// Section 3: each vectorised function against its C-library form, one
+/// thread.
+fn transcendental_table() {
+    println!("\n# f32 transcendentals, 1 thread: tapegrad's vectorised form vs the C library's");
+    let mut t = Table::new(&[
+        "op",
+        "elements",
+        "tapegrad us",
+        "libm us",
+        "libm / tapegrad",
+    ]);
+    let mut rng = XorShift::new(13);
+    for n in [1usize << 16, 1 << 20] {
+        // Spread over [-8, 8): both branches of each function.
+        let v: Vec<f32> = rng.vec_f32(n).iter().map(|x| 8.0 * x).collect();
+        let x = Tensor::from_vec(v.clone(), &[n]);
+        let rows: [(&str, Timing, Timing); 2] = in_pool(1, || {
+            [
+                (
+                    "tanh",
+                    time(|| drop(black_box(x.tanh()))),
+                    time(|| drop(black_box(v.iter().map(|x| x.tanh()).collect::<Vec<f32>>()))),
+                ),
+                (
+                    "sigmoid",
+                    time(|| drop(black_box(x.sigmoid()))),
+                    time(|| {
+                        drop(black_box(
+                            v.iter().map(|&x| stable_sigmoid(x)).collect::<Vec<f32>>(),
+                        ))
+                    }),
+                ),
+            ]
+        });
+        for (name, fast, libm) in rows {
+            t.row(vec![
+                name.to_string(),
+                format!("{n}"),
+                format!("{:.1}", fast.us()),
+                format!("{:.1}", libm.us()),
+                ratio(libm.median, fast.median),
+            ]);
+        }
+    }
+    t.print();
+}
+
 fn main() {
     print_load();
     println!("# elementwise f32: serial (1-thread pool) vs parallel (global pool), median");
     api_table();
     sweep();
+    transcendental_table();
 }

@@ -97,6 +97,8 @@ pub trait Float:
     fn abs(self) -> Self;
     /// Hyperbolic tangent.
     fn tanh(self) -> Self;
+    /// Logistic sigmoid `1 / (1 + e^-x)`, without overflow for large |x|.
+    fn sigmoid(self) -> Self;
     /// Sine.
     fn sin(self) -> Self;
     /// Cosine.
@@ -129,7 +131,7 @@ use crate::blas as kernel;
 use matrixmultiply as kernel;
 
 macro_rules! impl_float {
-    ($t:ident, $name:literal, $gemm:ident, $tanh:path) => {
+    ($t:ident, $name:literal, $gemm:ident, $tanh:path, $sigmoid:path) => {
         impl Float for $t {
             const DTYPE: &'static str = $name;
             const EPSILON: Self = $t::EPSILON;
@@ -172,6 +174,10 @@ macro_rules! impl_float {
             #[inline]
             fn tanh(self) -> Self {
                 $tanh(self)
+            }
+            #[inline]
+            fn sigmoid(self) -> Self {
+                $sigmoid(self)
             }
             #[inline]
             fn sin(self) -> Self {
@@ -239,8 +245,20 @@ macro_rules! impl_float {
     };
 }
 
-impl_float!(f32, "float32", sgemm, crate::fast_math::tanh_f32);
-impl_float!(f64, "float64", dgemm, f64::tanh);
+impl_float!(
+    f32,
+    "float32",
+    sgemm,
+    crate::fast_math::tanh_f32,
+    crate::fast_math::sigmoid_f32
+);
+impl_float!(
+    f64,
+    "float64",
+    dgemm,
+    f64::tanh,
+    crate::unary::stable_sigmoid::<f64>
+);
 
 /// The error function to about 1e-15 relative: its Maclaurin series
 /// `erf x = 2/√π Σ (-1)ⁿ x^(2n+1) / (n! (2n+1))` for |x| < 2.5, and the

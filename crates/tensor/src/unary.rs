@@ -64,7 +64,7 @@ unary_ops! {
     /// `x²`.
     square => |x| x * x;
     /// Logistic sigmoid `σ(x) = 1 / (1 + e^-x)`, stable for large |x|.
-    sigmoid => |x| stable_sigmoid(x);
+    sigmoid => |x| x.sigmoid();
     /// Softplus `ln(1 + e^x)`, stable for large |x|.
     softplus => |x| stable_softplus(x);
     /// `ln σ(x) = -softplus(-x)`, stable for large |x| (no `ln 0`).
