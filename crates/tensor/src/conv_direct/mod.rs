@@ -36,6 +36,7 @@ use lanes::{Lanes, Portable};
 use rayon::prelude::*;
 use std::any::TypeId;
 use std::mem::MaybeUninit;
+use std::sync::OnceLock;
 
 /// Output channels per register tile.
 pub(crate) const OB: usize = 4;
@@ -139,10 +140,23 @@ fn pad_image<E: Float>(x: &Tensor<E>, img: usize, p: &Plan, g: &Grid) -> Vec<E> 
 /// Fills `dst` with `data[src + k step]` for each of its positions `k`: a
 /// block copy for a contiguous row, a fill for a broadcast one (stride 0,
 /// as the gradient of a sum is).
+///
+/// # Panics
+/// If the row's last index overflows `usize` or lies past `data` (a
+/// tensor's layout rules both out; the check keeps the loop below exact).
 fn copy_row<E: Float>(dst: &mut [E], data: &[E], src: usize, step: usize) {
+    let Some(last) = dst.len().checked_sub(1) else {
+        return;
+    };
+    let end = last.checked_mul(step).and_then(|o| o.checked_add(src));
+    assert!(
+        end.is_some_and(|e| e < data.len()),
+        "conv2d: row at {src} with stride {step} runs past the storage"
+    );
+    // Every index below is at most `end`: no overflow.
     match step {
         1 => dst.copy_from_slice(&data[src..src + dst.len()]),
-        0 if !dst.is_empty() => dst.fill(data[src]),
+        0 => dst.fill(data[src]),
         _ => {
             for (k, d) in dst.iter_mut().enumerate() {
                 *d = data[src + k * step];
@@ -186,7 +200,6 @@ fn tap_offsets(p: &Plan, g: &Grid) -> Vec<usize> {
     offs
 }
 
-/// Which compilation of the kernels runs.
 /// Which code computes a stride-1, dilation-1 `conv2d` in this process:
 /// `"avx512"` or `"avx2"` for the direct kernels, `"im2col"` where the CPU
 /// has no vector unit they are compiled for (im2col + `matrixmultiply`).
@@ -204,6 +217,7 @@ pub fn conv2d_kernel() -> &'static str {
     }
 }
 
+/// Which compilation of the kernels runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kernel {
     /// Plain arrays, any CPU.
@@ -223,12 +237,18 @@ pub(crate) enum Kernel {
 impl Kernel {
     /// The fastest this CPU runs, within the cap of
     /// `TAPEGRAD_CPU_CAPABILITY` (see `cpu.rs`).
+    ///
+    /// Decided once per process (the CPU and the cap do not change), not
+    /// on each of the several calls every convolution makes.
     pub(crate) fn detect() -> Kernel {
-        let cap = max_capability();
-        Kernel::available()
-            .into_iter()
-            .rfind(|k| k.capability() <= cap)
-            .unwrap_or(Kernel::Portable)
+        static KERNEL: OnceLock<Kernel> = OnceLock::new();
+        *KERNEL.get_or_init(|| {
+            let cap = max_capability();
+            Kernel::available()
+                .into_iter()
+                .rfind(|k| k.capability() <= cap)
+                .unwrap_or(Kernel::Portable)
+        })
     }
 
     /// A short name for reports: `portable`, `avx2` or `avx512`.
