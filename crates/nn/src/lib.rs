@@ -54,6 +54,7 @@ pub mod conv;
 pub mod curvature;
 pub mod data;
 pub mod diagnostics;
+mod elementwise_update;
 pub mod init;
 pub mod layers;
 pub mod loss;

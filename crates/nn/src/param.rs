@@ -100,8 +100,13 @@ impl<E: Float> Param<E> {
     /// `state` buffer (an optimiser's moments). In place when this
     /// parameter is the only owner of its storage (after
     /// [`backward_consuming`](tapegrad_autodiff::Var::backward_consuming),
-    /// or once the step's tape is dropped); else the value is first copied
-    /// into a buffer of its own (one memcpy) and updated there.
+    /// or once the step's tape is dropped); else (the step's tape still
+    /// holds the value) the new values go to a fresh buffer in the same
+    /// pass, and the tape keeps the old one. Parameters of at least
+    /// [`PARALLEL_THRESHOLD`](tapegrad_tensor::tuning::PARALLEL_THRESHOLD)
+    /// elements are split over rayon's threads in fixed chunks; every
+    /// element's update is its own, so the result is the same bits on any
+    /// number of threads.
     ///
     /// ```
     /// use tapegrad_nn::Param;
@@ -125,7 +130,7 @@ impl<E: Float> Param<E> {
         &mut self,
         grad: &[E],
         state: [&mut [E]; N],
-        f: impl Fn(E, E, [E; N]) -> (E, [E; N]),
+        f: impl Fn(E, E, [E; N]) -> (E, [E; N]) + Sync,
     ) {
         let n = self.value.numel();
         if grad.len() != n || state.iter().any(|s| s.len() != n) {
@@ -135,26 +140,17 @@ impl<E: Float> Param<E> {
                 state.iter().map(|s| s.len()).collect::<Vec<_>>()
             );
         }
-        if self.value.as_mut_slice().is_none() {
-            // The storage is shared (a tape still holds the value) or
-            // strided: copy it once into a buffer of its own (a memcpy).
-            self.value = Tensor::from_vec(self.value.to_vec(), self.value.shape());
+        if let Some(values) = self.value.as_mut_slice() {
+            crate::elementwise_update::update_in_place(values, grad, state, f);
+            return;
         }
-        let values = self
-            .value
-            .as_mut_slice()
-            .expect("a fresh buffer has one owner");
-        // Every slice cut to exactly `n`, so the loop has no bounds checks
-        // left and vectorises.
-        let (values, grad) = (&mut values[..n], &grad[..n]);
-        let mut state = state.map(|s| &mut s[..n]);
-        for i in 0..n {
-            let (p, s) = f(values[i], grad[i], std::array::from_fn(|k| state[k][i]));
-            values[i] = p;
-            for (buffer, v) in state.iter_mut().zip(s) {
-                buffer[i] = v;
-            }
-        }
+        // The storage is shared (a tape still holds the value) or strided:
+        // write the new values into a buffer of their own, reading the old
+        // ones where they are (one pass, as in place).
+        let old = self.value.contiguous();
+        let src = old.as_slice().expect("contiguous");
+        let fresh = crate::elementwise_update::update_into(src, grad, state, f);
+        self.value = Tensor::from_vec(fresh, self.value.shape());
     }
 
     /// This parameter as a trainable var on `tape`: created on first use in
